@@ -1,0 +1,39 @@
+# Nimbus — the two set-up commands are `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+# Python 3.13 from pyenv (or PATH); Django 6.1 needs >= 3.12, Lambda runs python3.13.
+PYTHON313 := $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin/python3.13 "$$HOME"/.pyenv/versions/3.13*/bin/python3.13 $$(command -v python3.13 2>/dev/null); do [ -x "$$p" ] && { echo "$$p"; break; }; done)
+
+.PHONY: run test lint typecheck pytest worker package bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found (looked in pyenv and PATH)"; exit 1; }
+	@test -x $(PY) || $(PYTHON313) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+## make run: install, migrate, create the demo operator, serve :8000 (ASGI) with the worker.
+run: $(VENV)/.installed
+	$(PY) manage.py devserver
+
+## make test: lint, types, then the whole suite on SQLite and, when DATABASE_URL is set, on PostgreSQL.
+test: $(VENV)/.installed lint typecheck pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+pytest: $(VENV)/.installed
+	env -u DATABASE_URL $(VENV)/bin/pytest
+	@if [ -n "$$DATABASE_URL" ]; then echo "== again on $$DATABASE_URL"; $(VENV)/bin/pytest -m "not sqlite_only"; fi
+
+worker: $(VENV)/.installed
+	$(PY) manage.py worker
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,7 @@
+"""Web pages of the files app."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []

@@ -1,0 +1,7 @@
+"""JSON API endpoints of the workflows app (mounted by project/api.py)."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["workflows"])

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class ProjectConfig(AppConfig):
+    """The project itself: system checks, management commands (worker, devserver)."""
+
+    name = "project"
+    label = "nimbus"
+
+    def ready(self) -> None:
+        from project import checks  # noqa: F401  (registers the system checks)

@@ -1,0 +1,174 @@
+"""Settings shared by every Nimbus environment.
+
+Each capability picks its implementation through an alias dict shaped like Django's
+``STORAGES``/``CACHES``/``TASKS``: ``{"default": {"BACKEND": "dotted.Path", "OPTIONS": {}}}``.
+The defaults here are the embedded (local) backends; ``production.py`` swaps in AWS ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from project.env import BASE_DIR, env
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+DEBUG = False
+ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
+
+NIMBUS_STAGE = env.str("NIMBUS_STAGE", default="local")
+
+INSTALLED_APPS = [
+    "daphne",  # ASGI runserver (HTTP + WebSocket) for `make run`
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_tasks_db",
+    "project",
+    "apps.users",
+    "apps.files",
+    "apps.events",
+    "apps.workflows",
+    "apps.push",
+]
+
+MIDDLEWARE = [
+    "project.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = "project.wsgi.application"
+ASGI_APPLICATION = "project.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'nimbus.sqlite3'}")
+}
+DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL + a busy timeout let the web server and the worker share the file.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "users.User"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = env.str("STATIC_URL", default="/static/")
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
+MEDIA_URL = "/media/"
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+}
+
+# Background work runs on Django's Tasks framework; locally a database-backed queue
+# drained by `manage.py worker` (started by `make run`).
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default", "events", "workflows"],
+    }
+}
+# Retries for tasks declared with project.tasks.background().
+NIMBUS_TASK_RETRY = {"max_attempts": 5, "base_delay": 2.0, "max_delay": 300.0}
+
+CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+}
+if env.str("REDIS_URL", default=""):
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "OPTIONS": {"hosts": [env.str("REDIS_URL")]},
+        }
+    }
+
+# Confirmation and reset codes of the local identity provider go out through Django's mail.
+MAILERS = {
+    "default": {
+        "BACKEND": env.str(
+            "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+        )
+    }
+}
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Nimbus <no-reply@nimbus.localhost>")
+
+LOGIN_URL = "/accounts/signin/"
+LOGIN_REDIRECT_URL = "/files/"
+LOGOUT_REDIRECT_URL = "/"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "project.logging.RequestIdFilter"}},
+    "formatters": {"json": {"()": "project.logging.JsonFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+        "django.channels.server": {"level": "WARNING"},
+    },
+}
+
+# Commands the Lambda entry lets `zappa manage`/`zappa invoke` run; anything else is refused.
+NIMBUS_LAMBDA_COMMANDS = [
+    "migrate",
+    "collectstatic",
+    "check",
+    "showmigrations",
+    "clearsessions",
+    "createcachetable",
+]
+# Dotted functions `zappa invoke <stage> <function>` may call (none by default).
+NIMBUS_LAMBDA_FUNCTIONS: list[str] = []
+
+# Which handler the Lambda entry calls for each kind of event (project.entrypoints.shapes).
+NIMBUS_LAMBDA_ROUTES: dict[str, str] = {}

@@ -1,0 +1,20 @@
+"""`make run`: the embedded defaults — SQLite, local disk, local backends, no AWS."""
+
+from __future__ import annotations
+
+from project.env import env
+from project.settings.base import *  # noqa: F403
+from project.settings.base import BASE_DIR, SECRET_KEY
+
+DEBUG = env.bool("DEBUG", default=True)
+# A development key, generated once per checkout and kept out of git.
+_key_file = BASE_DIR / "var" / "secret_key"
+if not SECRET_KEY:
+    _key_file.parent.mkdir(parents=True, exist_ok=True)
+    if not _key_file.exists():
+        import secrets
+
+        _key_file.write_text(secrets.token_urlsafe(50))
+    SECRET_KEY = _key_file.read_text().strip()
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+NIMBUS_SITE_URL = env.str("NIMBUS_SITE_URL", default="http://127.0.0.1:8000")

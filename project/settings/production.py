@@ -1,0 +1,57 @@
+"""AWS: one Lambda behind API Gateway (Zappa), backends on AWS services.
+
+Every value Nimbus needs is required here with no default, so a missing output of the
+infra stack fails the cold start with a message naming it, not the first request.
+"""
+
+from __future__ import annotations
+
+from project.env import env, require
+from project.settings.base import *  # noqa: F403
+
+_required = require(
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "ALLOWED_HOSTS",
+    "NIMBUS_STAGE",
+    "NIMBUS_SITE_URL",
+    "AWS_REGION",
+)
+
+DEBUG = False
+SECRET_KEY = _required["SECRET_KEY"]
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+NIMBUS_STAGE = _required["NIMBUS_STAGE"]
+NIMBUS_SITE_URL = _required["NIMBUS_SITE_URL"]
+AWS_REGION = _required["AWS_REGION"]
+DATABASES = {"default": env.db("DATABASE_URL")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+
+# API Gateway and CloudFront terminate TLS and forward the original scheme.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = True
+SECURE_HSTS_SECONDS = 63072000
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True
+CSRF_TRUSTED_ORIGINS = [NIMBUS_SITE_URL]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# Operator mail (alarms, audit) goes through Amazon SES's SMTP interface; users' sign-up
+# and reset codes are sent by Cognito itself.
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": env.str("EMAIL_HOST", default=f"email-smtp.{AWS_REGION}.amazonaws.com"),
+            "port": 587,
+            "use_tls": True,
+            "username": env.str("EMAIL_HOST_USER", default=""),
+            "password": env.str("EMAIL_HOST_PASSWORD", default=""),
+        },
+    }
+}

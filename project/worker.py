@@ -1,0 +1,76 @@
+"""The local background worker: Django Tasks from the database plus periodic jobs.
+
+Apps register periodic work with :func:`every` (the events app's ``@scheduled`` uses it
+locally; on AWS the same jobs run from EventBridge schedule rules). The worker runs them
+in a thread beside the task loop; each job runs at most once at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import close_old_connections
+
+logger = logging.getLogger("nimbus.worker")
+
+
+@dataclass
+class PeriodicJob:
+    name: str
+    interval: float
+    func: Callable[[], object]
+    next_run: float = field(default=0.0)
+
+
+periodic_jobs: dict[str, PeriodicJob] = {}
+
+
+def every(
+    seconds: float, *, name: str | None = None
+) -> Callable[[Callable[[], object]], Callable[[], object]]:
+    """Run the decorated function every ``seconds`` while a local worker runs."""
+
+    def decorate(func: Callable[[], object]) -> Callable[[], object]:
+        job_name = name or f"{func.__module__}.{func.__qualname__}"
+        periodic_jobs[job_name] = PeriodicJob(job_name, float(seconds), func)
+        return func
+
+    return decorate
+
+
+def run_due_jobs(now: float | None = None) -> list[str]:
+    """Run every job whose time has come; returns the names run. Errors are logged."""
+    now = time.monotonic() if now is None else now
+    ran = []
+    for job in list(periodic_jobs.values()):
+        if job.next_run > now:
+            continue
+        job.next_run = now + job.interval
+        try:
+            job.func()
+        except Exception:
+            logger.exception("Periodic job %s failed", job.name)
+        finally:
+            close_old_connections()
+        ran.append(job.name)
+    return ran
+
+
+class Scheduler(threading.Thread):
+    """Runs periodic jobs once a second until stopped."""
+
+    def __init__(self) -> None:
+        super().__init__(name="nimbus-scheduler", daemon=True)
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            run_due_jobs()
+            self.stopping.wait(1.0)
+
+    def stop(self) -> None:
+        self.stopping.set()

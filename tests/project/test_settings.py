@@ -1,0 +1,54 @@
+"""Production settings: required values, and `check --deploy` clean."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "project.settings.production",
+    "SECRET_KEY": "p" * 20 + "-production-secret-key-" + "q" * 30,
+    "DATABASE_URL": "sqlite:////tmp/nimbus-check-deploy.sqlite3",
+    "ALLOWED_HOSTS": "abc123.execute-api.us-east-1.amazonaws.com,nimbus.example.com",
+    "NIMBUS_STAGE": "prod",
+    "NIMBUS_SITE_URL": "https://nimbus.example.com",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO,
+        env={
+            **clean,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.slow
+def test_production_settings_name_every_missing_variable():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k not in {"SECRET_KEY", "DATABASE_URL"}}
+    result = _manage("check", env=env)
+    assert result.returncode != 0
+    assert "missing or empty: SECRET_KEY, DATABASE_URL" in result.stderr
+
+
+@pytest.mark.slow
+def test_check_deploy_is_clean_under_production_settings():
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
