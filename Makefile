@@ -10,8 +10,8 @@ PYTHON313 := $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin/py
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found (looked in pyenv and PATH)"; exit 1; }
 	@test -x $(PY) || $(PYTHON313) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	set -o pipefail; $(PY) -m pip install --quiet --upgrade pip 2>&1 | { grep -v 'is ignored: it is neither' || true; }
+	set -o pipefail; $(PY) -m pip install --quiet -r requirements-dev.txt 2>&1 | { grep -v 'is ignored: it is neither' || true; }
 	@touch $@
 
 ## make run: install, migrate, create the demo operator, serve :8000 (ASGI) with the worker.

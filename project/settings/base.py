@@ -171,4 +171,11 @@ NIMBUS_LAMBDA_COMMANDS = [
 NIMBUS_LAMBDA_FUNCTIONS: list[str] = []
 
 # Which handler the Lambda entry calls for each kind of event (project.entrypoints.shapes).
-NIMBUS_LAMBDA_ROUTES: dict[str, str] = {}
+NIMBUS_LAMBDA_ROUTES: dict[str, str] = {
+    "sqs": "apps.events.entry.handle_sqs",
+    "eventbridge": "apps.events.entry.handle_eventbridge",
+    "schedule": "apps.events.entry.handle_schedule",
+    "workflow_step": "apps.workflows.entry.handle_step",
+    "websocket": "apps.push.entry.handle_websocket",
+    "cognito_trigger": "apps.users.entry.handle_cognito_trigger",
+}
