@@ -76,8 +76,21 @@ def zappa_settings_module(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def zappa_handler(zappa_settings_module, settings):
-    """Nimbus's Lambda entry with Zappa's real handler behind it, on the test settings."""
+    """Nimbus's Lambda entry with Zappa's real handler behind it, on the test settings.
+
+    Like Django's test client, requests do not close the database connection at their
+    end, so the test's transaction survives them.
+    """
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
     from project.entrypoints import lambda_handler
 
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, ".execute-api.us-east-1.amazonaws.com"]
-    return lambda_handler
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield lambda_handler
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
