@@ -7,7 +7,14 @@ infra stack fails the cold start with a message naming it, not the first request
 from __future__ import annotations
 
 from project.env import env, require
-from project.settings.base import *  # noqa: F403
+from project.secrets import load_aws_configuration
+
+# On AWS the Lambda environment holds pointers (NIMBUS_PARAMETERS_PATH, NIMBUS_SECRETS_ARN);
+# the values themselves (SECRET_KEY, DATABASE_URL, ...) come from SSM / Secrets Manager,
+# loaded before base.py reads the environment.
+load_aws_configuration()
+
+from project.settings.base import *  # noqa: E402, F403
 
 _required = require(
     "SECRET_KEY",
