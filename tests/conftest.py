@@ -12,6 +12,15 @@ from typing import Any
 
 import pytest
 
+# Accounts for every app's tests: user, other_user, user_client, bearer_client, make_user.
+from tests.apps.users.factories import (  # noqa: F401
+    bearer_client,
+    make_user,
+    other_user,
+    user,
+    user_client,
+)
+
 AWS_EVENTS = Path(__file__).parent / "aws_events"
 REPO = Path(__file__).resolve().parent.parent
 

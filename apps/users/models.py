@@ -23,6 +23,7 @@ class UserManager(BaseUserManager["User"]):
     def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
         extra.setdefault("is_staff", True)
         extra.setdefault("is_superuser", True)
+        extra.setdefault("email_verified", True)
         return self.create_user(email, password, **extra)
 
 
@@ -40,6 +41,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    #: The provider confirmed the email address (the local provider's "confirmed" state).
+    email_verified = models.BooleanField(default=False)
+    #: Tokens issued before this instant are refused (sign out everywhere, disable).
+    tokens_valid_after = models.DateTimeField(null=True, blank=True)
 
     objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
@@ -58,3 +63,53 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+
+class Profile(models.Model):
+    """What Nimbus keeps about a person beyond what the identity provider holds."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="profile")
+    timezone = models.CharField(max_length=64, blank=True, default="UTC")
+    email_notifications = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"Profile of {self.user}"
+
+
+class LocalCode(models.Model):
+    """A one-time code of the local identity provider (sign-up confirmation, reset).
+
+    Only an HMAC of the code is stored; a code is single-use, expires, and is voided after
+    too many wrong guesses.
+    """
+
+    class Purpose(models.TextChoices):
+        CONFIRM = "confirm", "confirm sign-up"
+        RESET = "reset", "reset password"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="local_codes")
+    purpose = models.CharField(max_length=16, choices=Purpose.choices)
+    code_hash = models.CharField(max_length=128)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "purpose", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} code for {self.user}"
+
+
+class LocalRefreshToken(models.Model):
+    """A refresh token of the local identity provider; only its SHA-256 is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="local_refresh_tokens")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"refresh token of {self.user}"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from apps.users import views_jwks
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("identity/.well-known/jwks.json", views_jwks.jwks, name="identity-jwks"),
+]

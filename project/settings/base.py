@@ -179,3 +179,13 @@ NIMBUS_LAMBDA_ROUTES: dict[str, str] = {
     "websocket": "apps.push.entry.handle_websocket",
     "cognito_trigger": "apps.users.entry.handle_cognito_trigger",
 }
+
+# Identity: the local provider (accounts in the database, RS256 JWTs shaped like Cognito's,
+# JWKS at <NIMBUS_SITE_URL>/identity/.well-known/jwks.json). local.py generates the signing
+# key once into var/; production.py selects Cognito.
+NIMBUS_IDENTITY: dict[str, dict[str, Any]] = {
+    "default": {
+        "BACKEND": "apps.users.backends.local.LocalIdentityBackend",
+        "OPTIONS": {"signing_key": env.str("NIMBUS_IDENTITY_SIGNING_KEY", default="")},
+    }
+}

@@ -18,3 +18,14 @@ if not SECRET_KEY:
     SECRET_KEY = _key_file.read_text().strip()
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 NIMBUS_SITE_URL = env.str("NIMBUS_SITE_URL", default="http://127.0.0.1:8000")
+
+# The local identity provider's RS256 signing key, generated once per checkout like the
+# SECRET_KEY above (env NIMBUS_IDENTITY_SIGNING_KEY wins).
+_identity_key_file = BASE_DIR / "var" / "identity_signing_key.pem"
+if not NIMBUS_IDENTITY["default"]["OPTIONS"].get("signing_key"):
+    if not _identity_key_file.exists():
+        from apps.users.keys import signing_key_generate
+
+        _identity_key_file.write_text(signing_key_generate())
+        _identity_key_file.chmod(0o600)
+    NIMBUS_IDENTITY["default"]["OPTIONS"]["signing_key"] = _identity_key_file.read_text()

@@ -28,3 +28,13 @@ STORAGES = {
 TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 NIMBUS_TASK_RETRY = {"max_attempts": 3, "base_delay": 0.0, "max_delay": 0.0}
+
+# A fresh identity signing key per test session.
+from apps.users.keys import signing_key_generate  # noqa: E402
+
+NIMBUS_IDENTITY = {
+    "default": {
+        "BACKEND": "apps.users.backends.local.LocalIdentityBackend",
+        "OPTIONS": {"signing_key": signing_key_generate()},
+    }
+}

@@ -1,0 +1,99 @@
+"""``api_auth``: Bearer access tokens or the CSRF-checked session, nothing else."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.middleware.csrf import _get_new_csrf_string
+from django.test import Client
+from django.urls import path
+from ninja import NinjaAPI
+
+from apps.users.auth import api_auth
+from project.errors import NimbusError, error_response
+from tests.apps.users.factories import access_token_for
+
+pytestmark = pytest.mark.django_db
+
+
+def test_me_with_bearer_token(bearer_client, user):
+    response = bearer_client.get("/api/me")
+    assert response.status_code == 200
+    assert response.json()["email"] == user.email
+
+
+def test_me_with_session(user_client, user):
+    response = user_client.get("/api/me")
+    assert response.status_code == 200
+    assert response.json()["email"] == user.email
+
+
+def test_me_without_credentials_is_401_in_the_error_shape(client):
+    response = client.get("/api/me")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_bad_bearer_token_is_401_and_does_not_fall_back_to_the_session(user_client):
+    response = user_client.get("/api/me", headers={"Authorization": "Bearer not-a-jwt"})
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "token_malformed"
+
+
+def test_disabled_user_token_is_refused(user):
+    token = access_token_for(user)
+    user.is_active = False
+    user.save()
+    response = Client().get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "user_disabled"
+
+
+# An unsafe endpoint on an API of its own checks CSRF on the session path.
+_api = NinjaAPI(urls_namespace="test_users_auth")
+_api.exception_handler(NimbusError)(
+    lambda request, exc: error_response(exc.code, exc.message, exc.status)
+)
+
+
+@_api.post("/echo", auth=api_auth)
+def _echo(request):
+    return {"email": request.auth.email}
+
+
+urlpatterns = [path("api/", _api.urls)]
+
+
+@pytest.mark.urls(__name__)
+def test_session_post_without_csrf_token_is_403(user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    response = client.post("/api/echo", "{}", content_type="application/json")
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "csrf_failed"
+
+
+@pytest.mark.urls(__name__)
+def test_session_post_with_csrf_token_passes(user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    token = _get_new_csrf_string()
+    client.cookies["csrftoken"] = token
+    response = client.post(
+        "/api/echo",
+        json.dumps({}),
+        content_type="application/json",
+        headers={"X-CSRFToken": token},
+    )
+    assert response.status_code == 200
+    assert response.json() == {"email": user.email}
+
+
+@pytest.mark.urls(__name__)
+def test_bearer_post_needs_no_csrf_token(user):
+    client = Client(
+        enforce_csrf_checks=True, headers={"Authorization": f"Bearer {access_token_for(user)}"}
+    )
+    response = client.post("/api/echo", "{}", content_type="application/json")
+    assert response.status_code == 200
