@@ -1,0 +1,22 @@
+"""The browser test run: `make run`'s embedded stack, isolated in a temporary directory.
+
+tests/browser/conftest.py starts the ASGI server and the worker with these settings. Both
+processes share one SQLite file (``DATABASE_URL``), one media directory, one mailbox
+directory the tests read confirmation codes from (``NIMBUS_MAIL_DIR``), and a Redis channel
+layer (``REDIS_URL``) so pushes sent by the worker reach the server's WebSockets.
+"""
+
+from __future__ import annotations
+
+from project.env import env
+from project.settings.local import *  # noqa: F403
+
+NIMBUS_SITE_URL = env.str("NIMBUS_SITE_URL")
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "OPTIONS": {"file_path": env.str("NIMBUS_MAIL_DIR")},
+    }
+}
+# Quick retries: a test waits for the worker, not for production backoff.
+NIMBUS_TASK_RETRY = {"max_attempts": 3, "base_delay": 0.2, "max_delay": 1.0}

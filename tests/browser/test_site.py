@@ -1,0 +1,64 @@
+"""The shared frame of every page: landing copy, navigation, keyboard access, operators' admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import OPERATOR_EMAIL, OPERATOR_PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
+
+
+def test_landing_page_says_what_nimbus_does_and_where_to_start(page: Any) -> None:
+    page.goto("/")
+    assert page.title().startswith("Nimbus")
+    heading = page.get_by_role("heading", level=1)
+    assert heading.count() == 1
+    assert page.get_by_role("navigation", name="Main").is_visible()
+    assert page.get_by_role("link", name="Create an account").first.is_visible()
+    assert page.get_by_role("link", name="Sign in").first.is_visible()
+    assert page.get_by_role("contentinfo").is_visible()
+
+
+def test_first_tab_reaches_the_skip_link_which_moves_focus_to_the_content(page: Any) -> None:
+    page.goto("/")
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.textContent.trim()")
+    assert focused == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("location.hash") == "#main"
+    # The next Tab starts inside the content, not back in the header.
+    page.keyboard.press("Tab")
+    inside_main = page.evaluate("document.getElementById('main').contains(document.activeElement)")
+    assert inside_main
+
+
+def test_the_layout_fits_a_phone_without_sideways_scrolling(page: Any) -> None:
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.goto("/")
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0
+    assert page.get_by_role("navigation", name="Main").is_visible()
+
+
+def sign_in_to_admin(page: Any) -> None:
+    page.goto("/admin/")
+    page.get_by_label("Email").fill(OPERATOR_EMAIL)
+    page.get_by_label("Password").fill(OPERATOR_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/admin/")
+
+
+def test_admin_index_shows_the_operator_numbers_with_links(page: Any) -> None:
+    sign_in_to_admin(page)
+    dashboard = page.get_by_role("region", name="At a glance")
+    assert dashboard.is_visible()
+    tiles = dashboard.get_by_role("listitem")
+    assert tiles.count() >= 1
+    for i in range(tiles.count()):
+        tile = tiles.nth(i)
+        assert tile.get_by_role("link").count() == 1

@@ -1,0 +1,59 @@
+"""The operator numbers on the admin index: counts, links, permissions, absent apps."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+
+from apps.users.models import User
+from project.admin_dashboard import Source, Tile, dashboard_tiles
+
+pytestmark = pytest.mark.django_db
+
+TILES = (
+    Tile(
+        "operators",
+        "Operators",
+        "People in the operators group.",
+        (
+            Source("auth.Group", "Groups", {"name__exact": "operators"}),
+            Source("nowhere.Missing", "Never shown"),
+        ),
+        alert_when_nonzero=True,
+    ),
+    Tile("absent", "Absent", "Only models that are not installed.", (Source("nowhere.X", "X"),)),
+    Tile(
+        "unknown_field",
+        "Unknown field",
+        "A source filtering on a field the model lacks is skipped.",
+        (Source("auth.Group", "Groups", {"colour__exact": "red"}),),
+    ),
+)
+
+
+def test_tiles_count_present_models_link_to_filtered_lists_and_skip_absent_ones() -> None:
+    Group.objects.create(name="operators")
+    Group.objects.create(name="others")
+    superuser = User.objects.create_superuser("root@example.com", "pw-1234567890")
+
+    tiles = dashboard_tiles(user=superuser, tiles=TILES)
+
+    assert [t.key for t in tiles] == ["operators"]
+    (tile,) = tiles
+    assert tile.total == 1
+    assert tile.alert is True
+    assert [p.label for p in tile.parts] == ["Groups"]
+    assert tile.url == "/admin/auth/group/?name__exact=operators"
+
+
+def test_staff_without_view_permission_sees_no_counts() -> None:
+    staff = User.objects.create_user("staff@example.com", "pw-1234567890", is_staff=True)
+    assert dashboard_tiles(user=staff, tiles=TILES) == []
+
+
+def test_admin_index_shows_the_dashboard(client) -> None:
+    superuser = User.objects.create_superuser("root@example.com", "pw-1234567890")
+    client.force_login(superuser)
+    response = client.get("/admin/")
+    assert response.status_code == 200
+    assert b"At a glance" in response.content
