@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Python 3.13 from pyenv (or PATH); Django 6.1 needs >= 3.12, Lambda runs python3.13.
 PYTHON313 := $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin/python3.13 "$$HOME"/.pyenv/versions/3.13*/bin/python3.13 $$(command -v python3.13 2>/dev/null); do [ -x "$$p" ] && { echo "$$p"; break; }; done)
 
-.PHONY: run test lint typecheck pytest worker package bench clean
+.PHONY: run test lint typecheck pytest browser worker package bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found (looked in pyenv and PATH)"; exit 1; }
@@ -31,6 +31,10 @@ typecheck: $(VENV)/.installed
 pytest: $(VENV)/.installed
 	env -u DATABASE_URL $(VENV)/bin/pytest
 	@if [ -n "$$DATABASE_URL" ]; then echo "== again on $$DATABASE_URL"; $(VENV)/bin/pytest -m "not sqlite_only"; fi
+
+## make browser: only the real-browser tests (Debian's chromium; screenshots in test-artifacts/).
+browser: $(VENV)/.installed
+	env -u DATABASE_URL $(VENV)/bin/pytest tests/browser
 
 worker: $(VENV)/.installed
 	$(PY) manage.py worker
