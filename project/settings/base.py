@@ -113,6 +113,12 @@ TASKS = {
 # Retries for tasks declared with project.tasks.background().
 NIMBUS_TASK_RETRY = {"max_attempts": 5, "base_delay": 2.0, "max_delay": 300.0}
 
+# Event bus (apps.events): the transactional outbox is delivered by the local DB bus here,
+# by EventBridge in production. Retry/lease options: apps/events/backends/local.py.
+NIMBUS_EVENTS: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "apps.events.backends.local.LocalBus", "OPTIONS": {}}
+}
+
 CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 }

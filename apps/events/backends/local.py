@@ -1,0 +1,40 @@
+"""The embedded bus: matching deliveries stored in the database, run by the worker.
+
+For each event, one :class:`~apps.events.models.Delivery` row per matching receiver is
+created (idempotently: a resent event creates nothing new) and handed to the
+``events`` task queue after commit. Delivery, retries with backoff, leases and
+dead-lettering are in :mod:`apps.events.delivery`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+
+from apps.events.backends.base import EventBus
+
+if TYPE_CHECKING:
+    from apps.events.models import Event
+
+
+class LocalBus(EventBus):
+    is_local = True
+    default_options = {
+        # attempts per delivery before it is dead-lettered
+        "max_attempts": 8,
+        # backoff: full jitter over min(max_delay, base_delay * 2**(attempt-1)) seconds
+        "base_delay": 5.0,
+        "max_delay": 900.0,
+        # a running delivery whose worker died is re-claimed after this many seconds
+        "lease_seconds": 300.0,
+    }
+
+    def send(self, events: Sequence[Event]) -> list[str]:
+        from apps.events.delivery import deliveries_create, deliveries_enqueue
+
+        with transaction.atomic():
+            created = deliveries_create(events=events)
+            transaction.on_commit(lambda: deliveries_enqueue(delivery_ids=created), robust=True)
+        return [str(event.id) for event in events]

@@ -1,0 +1,208 @@
+"""Publishing events and operating on deliveries (keyword-only service functions).
+
+``publish()`` is the one entry point for producers::
+
+    from apps.events.services import publish
+
+    with transaction.atomic():
+        upload.save()
+        publish("files.FileUploaded", {"file_id": str(upload.id), "owner_id": str(user.id)})
+
+The event row is written in the caller's transaction (the outbox) and handed to the bus
+only after commit; if the process dies in between, :func:`outbox_sweep` republishes it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.events import registry
+from apps.events.exceptions import (
+    DeliveryStateError,
+    EventSourceMismatchError,
+    InvalidEventDetailError,
+    UnknownEventTypeError,
+    UnknownReceiverError,
+)
+from apps.events.models import Delivery, Event
+from project.errors import NotFound
+
+logger = logging.getLogger("nimbus.events")
+
+__all__ = [
+    "delivery_discard",
+    "delivery_redrive",
+    "event_publish",
+    "event_replay",
+    "outbox_flush",
+    "outbox_sweep",
+    "publish",
+]
+
+
+def publish(detail_type: str, detail: Mapping[str, Any], *, source: str | None = None) -> Event:
+    """Validate and record an event in the caller's transaction; send it after commit.
+
+    Raises :class:`UnknownEventTypeError` for an undeclared type,
+    :class:`EventSourceMismatchError` when ``source`` differs from the declared one and
+    :class:`InvalidEventDetailError` (code ``invalid_event_detail``, 422) when ``detail``
+    fails the type's JSON schema; nothing is written in those cases.
+    """
+    event_type = registry.event_types.get(detail_type)
+    if event_type is None:
+        raise UnknownEventTypeError(
+            f"Event type {detail_type!r} is not declared (declare_event in apps/<app>/events.py).",
+            detail={"detail_type": detail_type},
+        )
+    if source is not None and source != event_type.source:
+        raise EventSourceMismatchError(
+            f"{detail_type!r} is declared with source {event_type.source!r}, not {source!r}.",
+            detail={"detail_type": detail_type, "source": source},
+        )
+    payload = _validated(event_type, detail)
+    event = Event.objects.create(detail_type=detail_type, source=event_type.source, detail=payload)
+    transaction.on_commit(lambda: outbox_flush(event_ids=[event.id]), robust=True)
+    return event
+
+
+event_publish = publish
+
+
+def _validated(event_type: registry.EventType, detail: Mapping[str, Any]) -> dict[str, Any]:
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    try:
+        payload = json.loads(json.dumps(dict(detail)))
+    except (TypeError, ValueError) as exc:
+        raise InvalidEventDetailError(
+            f"{event_type.detail_type} detail is not JSON: {exc}",
+            detail={"detail_type": event_type.detail_type},
+        ) from exc
+    validator = Draft202012Validator(event_type.schema, format_checker=FormatChecker())
+    errors = sorted(validator.iter_errors(payload), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise InvalidEventDetailError(
+            f"{event_type.detail_type} detail does not match its schema: {errors[0].message}",
+            detail={
+                "detail_type": event_type.detail_type,
+                "errors": [
+                    {"path": "/".join(map(str, e.absolute_path)), "message": e.message}
+                    for e in errors[:20]
+                ],
+            },
+        )
+    return payload
+
+
+def outbox_flush(*, event_ids: Sequence[Any]) -> int:
+    """Send pending outbox events to the bus; mark those it accepted. Never raises."""
+    from apps.events.backends import buses
+
+    events = list(Event.objects.filter(id__in=list(event_ids), state=Event.State.PENDING))
+    if not events:
+        return 0
+    Event.objects.filter(id__in=[e.id for e in events]).update(
+        publish_attempts=F("publish_attempts") + 1
+    )
+    try:
+        accepted = buses.default.send(events)
+    except Exception as exc:
+        logger.exception("Publishing %d event(s) failed; the sweeper will retry", len(events))
+        Event.objects.filter(id__in=[e.id for e in events]).update(
+            last_publish_error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        return 0
+    Event.objects.filter(id__in=accepted, state=Event.State.PENDING).update(
+        state=Event.State.PUBLISHED, published_at=timezone.now(), last_publish_error=""
+    )
+    return len(accepted)
+
+
+def outbox_sweep(*, older_than_seconds: float = 30.0, limit: int = 500) -> int:
+    """Republish events still pending ``older_than_seconds`` after they were written."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(
+        Event.objects.filter(state=Event.State.PENDING, time__lte=cutoff)
+        .order_by("time")
+        .values_list("id", flat=True)[:limit]
+    )
+    sent = 0
+    for start in range(0, len(ids), 100):
+        sent += outbox_flush(event_ids=ids[start : start + 100])
+    if ids:
+        logger.info("Outbox sweep: %d pending, %d accepted", len(ids), sent)
+    return sent
+
+
+# ----------------------------------------------------------------- operator actions
+
+
+def _delivery(delivery_id: int) -> Delivery:
+    try:
+        return Delivery.objects.get(pk=delivery_id)
+    except Delivery.DoesNotExist as exc:
+        raise NotFound(f"No delivery {delivery_id}.") from exc
+
+
+def delivery_redrive(*, delivery_id: int) -> Delivery:
+    """Give a dead delivery a fresh set of attempts, now."""
+    from apps.events.delivery import deliveries_enqueue
+
+    delivery = _delivery(delivery_id)
+    updated = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.DEAD).update(
+        status=Delivery.Status.PENDING,
+        attempts=0,
+        next_attempt_at=timezone.now(),
+        finished_at=None,
+    )
+    if not updated:
+        raise DeliveryStateError(f"Delivery {delivery_id} is {delivery.status}, not dead.")
+    transaction.on_commit(lambda: deliveries_enqueue(delivery_ids=[delivery.pk]), robust=True)
+    delivery.refresh_from_db()
+    return delivery
+
+
+def delivery_discard(*, delivery_id: int) -> None:
+    """Delete a dead delivery an operator decided not to run."""
+    delivery = _delivery(delivery_id)
+    deleted, _ = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.DEAD).delete()
+    if not deleted:
+        raise DeliveryStateError(f"Delivery {delivery_id} is {delivery.status}, not dead.")
+    logger.warning("Dead delivery %s of %s discarded", delivery.receiver, delivery.event_id)
+
+
+def event_replay(*, event_id: Any, receiver: str) -> Delivery:
+    """Run one stored event through one receiver again, even if it already ran.
+
+    The receiver's inbox row for the event is removed so the effect can happen again;
+    replay is an explicit operator decision to repeat it.
+    """
+    from apps.events.delivery import deliveries_enqueue
+    from apps.events.models import Inbox
+
+    if receiver not in registry.receivers:
+        raise UnknownReceiverError(f"No receiver named {receiver!r}.")
+    try:
+        event = Event.objects.get(pk=event_id)
+    except (Event.DoesNotExist, ValueError) as exc:
+        raise NotFound(f"No event {event_id}.") from exc
+    with transaction.atomic():
+        Inbox.objects.filter(event_id=str(event.id), receiver=receiver).delete()
+        delivery, _ = Delivery.objects.get_or_create(event=event, receiver=receiver)
+        Delivery.objects.filter(pk=delivery.pk).exclude(status=Delivery.Status.RUNNING).update(
+            status=Delivery.Status.PENDING,
+            attempts=0,
+            next_attempt_at=timezone.now(),
+            finished_at=None,
+        )
+        transaction.on_commit(lambda: deliveries_enqueue(delivery_ids=[delivery.pk]), robust=True)
+    delivery.refresh_from_db()
+    return delivery

@@ -1,0 +1,31 @@
+"""Background tasks and periodic jobs of the events app."""
+
+from __future__ import annotations
+
+from apps.events.registry import scheduled
+from project.tasks import background
+from project.worker import every
+
+
+@background(queue_name="events")
+def deliver(delivery_id: int) -> str:
+    """Run one local delivery. Failures are retried by the delivery itself, not the task."""
+    from apps.events.delivery import delivery_run
+
+    return delivery_run(delivery_id=delivery_id)
+
+
+@every(30, name="events.requeue-deliveries")
+def requeue_deliveries() -> None:
+    """Locally: hand out again deliveries whose worker died (expired lease)."""
+    from apps.events.delivery import deliveries_requeue
+
+    deliveries_requeue()
+
+
+@scheduled("rate(1 minute)", name="events.sweep-outbox")
+def sweep_outbox() -> None:
+    """Republish outbox events the bus has not acknowledged (a crash after commit)."""
+    from apps.events.services import outbox_sweep
+
+    outbox_sweep()

@@ -1,0 +1,91 @@
+"""Declaring event types, receivers and schedules."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from apps.events import registry
+from apps.events.exceptions import InvalidPatternError, InvalidScheduleError
+from apps.events.schedules import parse_schedule
+
+
+def test_string_receiver_means_detail_type_pattern(isolated_registry: None) -> None:
+    @registry.receiver("shop.OrderPlaced")
+    def on_order(event: object) -> None: ...
+
+    r = registry.receivers["tests.on_order"]
+    assert r.pattern == {"detail-type": ["shop.OrderPlaced"]}
+    assert r.group == "tests"
+    assert r.func is on_order
+
+
+def test_receiver_name_and_group_are_explicit(isolated_registry: None) -> None:
+    @registry.receiver({"source": ["aws.s3"]}, name="files.on-object", group="files")
+    def on_object(event: object) -> None: ...
+
+    assert registry.receivers["files.on-object"].group == "files"
+    assert registry.receivers["files.on-object"].rule_name_suffix == "files-on-object"
+
+
+def test_invalid_pattern_is_refused_when_declared(isolated_registry: None) -> None:
+    with pytest.raises(InvalidPatternError, match="unknown operator 'Prefix'"):
+        registry.receiver({"detail": {"key": [{"Prefix": "a"}]}})
+
+
+def test_duplicate_receiver_name_is_refused(isolated_registry: None) -> None:
+    @registry.receiver("a.B", name="tests.same")
+    def first(event: object) -> None: ...
+
+    with pytest.raises(ImproperlyConfigured, match="Duplicate receiver"):
+
+        @registry.receiver("a.C", name="tests.same")
+        def second(event: object) -> None: ...
+
+
+def test_event_type_source_defaults_to_app_and_schema_is_checked(isolated_registry: None) -> None:
+    declared = registry.declare_event("shop.OrderPlaced", schema={"type": "object"})
+    assert declared.source == "nimbus.shop"
+    with pytest.raises(ImproperlyConfigured, match="invalid JSON schema"):
+        registry.declare_event("shop.Broken", schema={"type": "no-such-type"})
+    with pytest.raises(ImproperlyConfigured, match="different schema"):
+        registry.declare_event("shop.OrderPlaced", schema={"type": "array"})
+
+
+def test_s3_object_created_is_declared_with_aws_source() -> None:
+    assert registry.event_types["Object Created"].source == "aws.s3"
+
+
+def test_discovered_outbox_sweeper_schedule_maps_to_its_rule(settings) -> None:
+    settings.NIMBUS_STAGE = "dev"
+    job = registry.schedule_for_rule("nimbus-dev-events-sweep-outbox")
+    assert job is registry.schedules["events.sweep-outbox"]
+    assert registry.schedule_for_rule("nimbus-prod-events-sweep-outbox") is None
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "rate(0 minutes)",
+        "rate(1 minutes)",
+        "rate(5 minute)",
+        "every 5 minutes",
+        "cron(0 12 * * * *)",
+        "cron(0 12 * *)",
+        "cron(0 25 * * ? *)",
+        "cron(0 12 L * ? *)",
+    ],
+)
+def test_invalid_schedules_are_refused(expression: str) -> None:
+    with pytest.raises(InvalidScheduleError):
+        parse_schedule(expression)
+
+
+def test_cron_due_follows_eventbridge_fields() -> None:
+    from datetime import UTC, datetime
+
+    spec = parse_schedule("cron(0/15 9-17 ? * MON-FRI *)")
+    assert spec.due(datetime(2026, 11, 27, 9, 30, tzinfo=UTC))  # a Friday
+    assert not spec.due(datetime(2026, 11, 28, 9, 30, tzinfo=UTC))  # Saturday
+    assert not spec.due(datetime(2026, 11, 27, 9, 31, tzinfo=UTC))
+    assert parse_schedule("rate(5 minutes)").every_seconds == 300
