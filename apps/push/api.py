@@ -1,7 +1,107 @@
-"""JSON API endpoints of the push app (mounted by project/api.py)."""
+"""Notifications API at ``/api/notifications/``: list/catch up, read state, unread count."""
 
 from __future__ import annotations
 
-from ninja import Router
+from datetime import datetime
+from typing import Any
 
-router = Router(tags=["push"])
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+
+from apps.push import selectors, services
+from apps.push.models import Notification
+
+
+def _auth() -> Any:
+    try:
+        from apps.users.auth import api_auth
+    except ImportError:  # until the users app's session-or-Bearer auth lands
+        from ninja.security import django_auth
+
+        return django_auth
+    return api_auth
+
+
+router = Router(tags=["notifications"], auth=_auth())
+
+
+class NotificationOut(Schema):
+    id: int
+    kind: str
+    title: str
+    body: str
+    payload: dict[str, Any]
+    read: bool
+    created_at: datetime
+
+
+class NotificationList(Schema):
+    items: list[NotificationOut]
+    unread: int
+    #: The highest id in ``items`` (or ``after`` when empty): the next ``after``.
+    last_id: int
+    more: bool
+
+
+class UnreadCount(Schema):
+    unread: int
+
+
+class MarkRead(Schema):
+    ids: list[int] | None = Field(default=None, max_length=1000)
+    up_to: int | None = Field(default=None, ge=0)
+
+
+class MarkedRead(Schema):
+    marked: int
+    unread: int
+
+
+def _user_id(request: HttpRequest) -> int:
+    """The signed-in user (``api_auth`` puts it on ``request.auth``)."""
+    return int(request.auth.pk)  # type: ignore[attr-defined]
+
+
+@router.get("/", response=NotificationList, summary="Notifications after an id")
+def notification_list(
+    request: HttpRequest,
+    after: int = Field(0, ge=0),
+    unread: bool | None = None,
+    limit: int = Field(selectors.PAGE_SIZE, ge=1, le=selectors.PAGE_SIZE),
+) -> dict[str, Any]:
+    """The signed-in user's notifications with an id above ``after``, oldest first."""
+    user_id = _user_id(request)
+    items = selectors.notifications_after(user_id=user_id, after=after, unread=unread, limit=limit)
+    return {
+        "items": items,
+        "unread": selectors.notification_unread_count(user_id=user_id),
+        "last_id": items[-1].pk if items else after,
+        "more": len(items) == limit,
+    }
+
+
+@router.get("/unread-count", response=UnreadCount, summary="Unread notifications")
+def notification_unread_count(request: HttpRequest) -> dict[str, int]:
+    return {"unread": selectors.notification_unread_count(user_id=_user_id(request))}
+
+
+@router.post("/read", response=MarkedRead, summary="Mark notifications read")
+def notifications_read(request: HttpRequest, data: MarkRead) -> dict[str, int]:
+    """Mark the given ids, or all up to ``up_to``, or (neither given) all as read."""
+    user_id = _user_id(request)
+    marked = services.notifications_mark_read(user_id=user_id, ids=data.ids, up_to=data.up_to)
+    return {"marked": marked, "unread": selectors.notification_unread_count(user_id=user_id)}
+
+
+@router.get("/{notification_id}", response=NotificationOut, summary="One notification")
+def notification_detail(request: HttpRequest, notification_id: int) -> Notification:
+    """One notification (what a ``{"type": "ref"}`` frame points to)."""
+    return selectors.notification_get(user_id=_user_id(request), notification_id=notification_id)
+
+
+@router.post("/{notification_id}/read", response=MarkedRead, summary="Mark one read")
+def notification_read(request: HttpRequest, notification_id: int) -> dict[str, int]:
+    user_id = _user_id(request)
+    selectors.notification_get(user_id=user_id, notification_id=notification_id)
+    marked = services.notifications_mark_read(user_id=user_id, ids=[notification_id])
+    return {"marked": marked, "unread": selectors.notification_unread_count(user_id=user_id)}

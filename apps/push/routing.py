@@ -4,4 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-websocket_urlpatterns: list[Any] = []
+from django.urls import path
+
+from apps.push.consumers import PushConsumer
+
+websocket_urlpatterns: list[Any] = [path("ws/", PushConsumer.as_asgi())]

@@ -60,6 +60,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "apps.push.context_processors.notifications",
             ],
         },
     },
@@ -129,6 +130,15 @@ if env.str("REDIS_URL", default=""):
             "OPTIONS": {"hosts": [env.str("REDIS_URL")]},
         }
     }
+
+# Live push to browsers: Channels locally. Without Redis the in-memory layer lives in the
+# server process only, so pushes from `manage.py worker` are relayed through the database.
+NIMBUS_PUSH: dict[str, dict[str, Any]] = {
+    "default": {
+        "BACKEND": "apps.push.backends.local.ChannelsPushBackend",
+        "OPTIONS": {"relay": not env.str("REDIS_URL", default="")},
+    }
+}
 
 # Confirmation and reset codes of the local identity provider go out through Django's mail.
 MAILERS = {
