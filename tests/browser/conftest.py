@@ -4,7 +4,8 @@ The session starts what `make run` starts — daphne serving HTTP and WebSockets
 `manage.py worker` draining tasks, event deliveries and workflow timers — with
 ``project.settings.browser``: one temporary SQLite file shared by both processes, a
 temporary media directory, a file mailbox the tests read codes from, and a Redis channel
-layer so the worker's pushes reach the server's WebSocket consumers. Both processes are
+layer or the push app's database relay (as `make run`) so the worker's pushes reach the
+server's WebSocket consumers. Both processes are
 stopped by PID at the end. Their output goes to test-artifacts/browser-*.log.
 
 Every test that uses ``page`` leaves a screenshot of its last page in test-artifacts/
@@ -44,8 +45,10 @@ CHROMIUM_ARGS = [
     "--disable-gpu",
     "--disable-quic",
 ]
-# A Redis database of its own, so pushes of this run never meet another's channel groups.
-REDIS_URL = os.environ.get("NIMBUS_BROWSER_REDIS_URL", "redis://127.0.0.1:6379/9")
+# Empty (the default) runs as `make run` does: the worker's pushes reach the server's
+# WebSockets through the push app's database relay. Set it (e.g. redis://127.0.0.1:6379/9,
+# a database of its own) to run the browser suite over the Redis channel layer instead.
+REDIS_URL = os.environ.get("NIMBUS_BROWSER_REDIS_URL", "")
 OPERATOR_EMAIL = "operator@nimbus.localhost"
 OPERATOR_PASSWORD = "operator-browser-" + "p4ss"  # only ever exists in a temp database
 
