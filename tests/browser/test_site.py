@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.a11y import assert_accessible, assert_focus_visible
 from tests.browser.conftest import OPERATOR_EMAIL, OPERATOR_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
@@ -20,6 +21,7 @@ def test_landing_page_says_what_nimbus_does_and_where_to_start(page: Any) -> Non
     assert page.get_by_role("link", name="Create an account").first.is_visible()
     assert page.get_by_role("link", name="Sign in").first.is_visible()
     assert page.get_by_role("contentinfo").is_visible()
+    assert_accessible(page)
 
 
 def test_first_tab_reaches_the_skip_link_which_moves_focus_to_the_content(page: Any) -> None:
@@ -27,12 +29,15 @@ def test_first_tab_reaches_the_skip_link_which_moves_focus_to_the_content(page: 
     page.keyboard.press("Tab")
     focused = page.evaluate("document.activeElement.textContent.trim()")
     assert focused == "Skip to content"
+    assert page.get_by_role("link", name="Skip to content").is_visible()
+    assert_focus_visible(page)
     page.keyboard.press("Enter")
     assert page.evaluate("location.hash") == "#main"
     # The next Tab starts inside the content, not back in the header.
     page.keyboard.press("Tab")
     inside_main = page.evaluate("document.getElementById('main').contains(document.activeElement)")
     assert inside_main
+    assert_focus_visible(page)
 
 
 def test_the_layout_fits_a_phone_without_sideways_scrolling(page: Any) -> None:
