@@ -1,0 +1,40 @@
+"""Errors of the ASL engine: invalid definitions and the runtime errors of a state.
+
+Runtime errors carry the ``Error`` name Step Functions would report (``States.Runtime``,
+``States.NoChoiceMatched``, a step's own exception class name...) so that ``Retry`` and
+``Catch`` match the same names locally and on AWS.
+"""
+
+from __future__ import annotations
+
+
+class DefinitionError(ValueError):
+    """An ASL definition Step Functions would refuse; names the state and the reason."""
+
+    def __init__(self, reason: str, *, state: str | None = None) -> None:
+        self.state = state
+        self.reason = reason
+        where = f"state {state!r}: " if state else ""
+        super().__init__(f"{where}{reason}")
+
+
+class StatesError(Exception):
+    """A runtime error of a state, reported as ``Error``/``Cause`` like Step Functions."""
+
+    def __init__(self, error: str, cause: str = "") -> None:
+        super().__init__(f"{error}: {cause}" if cause else error)
+        self.error = error
+        self.cause = cause
+
+
+# Error names Step Functions uses.
+ALL = "States.ALL"
+TASK_FAILED = "States.TaskFailed"
+TIMEOUT = "States.Timeout"
+HEARTBEAT_TIMEOUT = "States.HeartbeatTimeout"
+RUNTIME = "States.Runtime"
+NO_CHOICE_MATCHED = "States.NoChoiceMatched"
+INTRINSIC_FAILURE = "States.IntrinsicFailure"
+PARAMETER_PATH_FAILURE = "States.ParameterPathFailure"
+RESULT_PATH_MATCH_FAILURE = "States.ResultPathMatchFailure"
+BRANCH_FAILED = "States.BranchFailed"

@@ -1,0 +1,652 @@
+"""The ASL interpreter: advances a resumable, JSON-serialisable run of a state machine.
+
+A *run* is a plain dict (stored as JSON by the durable driver)::
+
+    {"status": "RUNNING", "context": {...}, "frame": {...}, "output": ..., "error": ...,
+     "cause": ..., "wake_at": "<ISO time or null>", "deadline": "<ISO time or null>"}
+
+A *frame* runs one (sub-)machine: the top level, a Parallel branch or a Map iteration. It
+records the current state, its raw input and the phase inside the state, so a run can stop
+anywhere a state waits (a Wait, a Retry interval, a task token) and be resumed later by
+another process: :meth:`Interpreter.advance` moves a run forward until every frame is done
+or blocked, and never sleeps. Waiting frames set ``wake_at``; a pending task token is
+resolved with :meth:`Interpreter.resolve_token`.
+
+Tasks are delegated to a ``TaskRunner``; a ``.waitForTaskToken`` resource gets a fresh token
+(``$$.Task.Token``) and only its SHA-256 hash is kept in the run.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import random
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from apps.workflows.engine import choice, errors, paths
+from apps.workflows.engine.definition import sub_machine
+from apps.workflows.engine.errors import StatesError
+
+RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED = (
+    "RUNNING",
+    "SUCCEEDED",
+    "FAILED",
+    "TIMED_OUT",
+    "ABORTED",
+)
+TOKEN_SUFFIX = ".waitForTaskToken"  # noqa: S105 (a resource suffix)
+
+Event = dict[str, Any]
+
+
+class TaskRunner(Protocol):
+    """Runs a Task's resource. Raise to fail the task (the class name is the Error)."""
+
+    def __call__(
+        self, resource: str, payload: Any, *, context: dict[str, Any], token: str | None
+    ) -> Any: ...
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    parsed = choice.parse_timestamp(text)
+    if parsed is None:
+        raise ValueError(f"not a timestamp: {text!r}")
+    return parsed
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def error_of(exc: BaseException) -> tuple[str, str]:
+    """The Error/Cause Step Functions reports for an exception raised by a task."""
+    if isinstance(exc, StatesError):
+        return exc.error, exc.cause
+    name = getattr(exc, "workflow_error", None) or type(exc).__name__
+    cause = json.dumps({"errorMessage": str(exc), "errorType": name})
+    return str(name), cause
+
+
+class Interpreter:
+    """Runs one definition. ``now`` is the clock seam (tests drive Waits with it)."""
+
+    def __init__(
+        self,
+        definition: dict[str, Any],
+        *,
+        tasks: TaskRunner,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_token: Callable[[str, dict[str, Any]], None] | None = None,
+        checkpoint: Callable[[dict[str, Any], list[Event]], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.definition = definition
+        self.tasks = tasks
+        self.now = now
+        self.on_token = on_token
+        self.checkpoint = checkpoint
+        self.rng = rng or random.Random()
+        self.events: list[Event] = []
+        self._run: dict[str, Any] = {}
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(
+        self, input: Any, *, execution_id: str, name: str, state_machine: str = ""
+    ) -> dict[str, Any]:
+        """A new run (nothing executed yet; call :meth:`advance`)."""
+        started = self.now()
+        run: dict[str, Any] = {
+            "status": RUNNING,
+            "context": {
+                "Execution": {
+                    "Id": execution_id,
+                    "Name": name,
+                    "Input": input,
+                    "StartTime": iso(started),
+                    "RedriveCount": 0,
+                },
+                "StateMachine": {"Id": state_machine, "Name": state_machine.split(":")[-1]},
+            },
+            "frame": self._frame([], self.definition["StartAt"], input),
+            "output": None,
+            "error": None,
+            "cause": None,
+            "wake_at": None,
+            "deadline": None,
+        }
+        if "TimeoutSeconds" in self.definition:
+            run["deadline"] = iso(started + timedelta(seconds=self.definition["TimeoutSeconds"]))
+        self._run = run
+        self._emit("ExecutionStarted", None, input=input)
+        return run
+
+    def advance(self, run: dict[str, Any]) -> list[Event]:
+        """Move ``run`` forward as far as possible; returns the new history events."""
+        self._run = run
+        if run["status"] != RUNNING:
+            return self._flush()
+        if run["deadline"] and self.now() >= parse_iso(run["deadline"]):
+            self._finish(TIMED_OUT, error=errors.TIMEOUT, cause="The execution timed out.")
+            return self._flush()
+        frame = run["frame"]
+        self._run_frame(frame)
+        if frame["status"] == SUCCEEDED:
+            self._finish(SUCCEEDED, output=frame["output"])
+        elif frame["status"] == FAILED:
+            self._finish(FAILED, error=frame["error"], cause=frame["cause"])
+        else:
+            wakes = [w for w in (frame.get("wake_at"), run["deadline"]) if w]
+            run["wake_at"] = min(wakes, key=parse_iso) if wakes else None
+        return self._flush()
+
+    def abort(self, run: dict[str, Any], *, error: str = "", cause: str = "") -> list[Event]:
+        self._run = run
+        if run["status"] == RUNNING:
+            self._finish(ABORTED, error=error or None, cause=cause or None)
+        return self._flush()
+
+    def redrive(self, run: dict[str, Any]) -> list[Event]:
+        """Restart a failed/timed-out run from the states that did not succeed."""
+        self._run = run
+        if run["status"] not in (FAILED, TIMED_OUT, ABORTED):
+            raise ValueError(f"only failed executions can be redriven (status {run['status']})")
+        _reset_failed(run["frame"])
+        run.update(status=RUNNING, output=None, error=None, cause=None, deadline=None)
+        run["context"]["Execution"]["RedriveCount"] += 1
+        self._emit(
+            "ExecutionRedriven", None, redriveCount=run["context"]["Execution"]["RedriveCount"]
+        )
+        return self._flush()
+
+    def resolve_token(
+        self,
+        run: dict[str, Any],
+        hashed: str,
+        *,
+        output: Any = None,
+        error: str | None = None,
+        cause: str | None = None,
+        heartbeat: bool = False,
+    ) -> bool:
+        """Record the outcome of the task waiting on a token; False if no task waits on it."""
+        for frame in _active_frames(run["frame"]) if run["status"] == RUNNING else ():
+            if frame.get("phase") == "token" and frame.get("token_hash") == hashed:
+                if heartbeat:
+                    seconds = frame.get("heartbeat_seconds")
+                    if seconds:
+                        frame["heartbeat_at"] = iso(self.now() + timedelta(seconds=seconds))
+                    return True
+                frame["token_outcome"] = (
+                    {"error": error or "", "cause": cause or ""}
+                    if error is not None
+                    else {"output": output}
+                )
+                return True
+        return False
+
+    # -- internals -------------------------------------------------------------------
+
+    def _flush(self) -> list[Event]:
+        events, self.events = self.events, []
+        return events
+
+    def _save(self) -> None:
+        if self.checkpoint and self.events:
+            self.checkpoint(self._run, self._flush())
+
+    def _emit(self, kind: str, state: str | None, **details: Any) -> None:
+        self.events.append({"type": kind, "state": state, "timestamp": iso(self.now()), **details})
+
+    def _finish(
+        self, status: str, *, output: Any = None, error: Any = None, cause: Any = None
+    ) -> None:
+        run = self._run
+        run.update(status=status, output=output, error=error, cause=cause, wake_at=None)
+        kind = {
+            SUCCEEDED: "ExecutionSucceeded",
+            FAILED: "ExecutionFailed",
+            TIMED_OUT: "ExecutionTimedOut",
+            ABORTED: "ExecutionAborted",
+        }[status]
+        if status == SUCCEEDED:
+            self._emit(kind, None, output=output)
+        else:
+            self._emit(kind, None, error=error, cause=cause)
+
+    @staticmethod
+    def _frame(route: list[Any], state: str, input: Any) -> dict[str, Any]:
+        return {
+            "route": route,
+            "state": state,
+            "input": input,
+            "phase": "enter",
+            "status": RUNNING,
+            "retries": {},
+            "retry_count": 0,
+            "wake_at": None,
+        }
+
+    def _machine(self, frame: dict[str, Any]) -> dict[str, Any]:
+        return sub_machine(self.definition, frame["route"])
+
+    def _context(self, frame: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        ctx = copy.deepcopy(self._run["context"])
+        ctx["State"] = {
+            "Name": frame["state"],
+            "EnteredTime": frame.get("entered", ""),
+            "RetryCount": frame["retry_count"],
+        }
+        ctx.update(extra)
+        return ctx
+
+    def _run_frame(self, frame: dict[str, Any]) -> None:
+        while frame["status"] == RUNNING:
+            state = self._machine(frame)["States"][frame["state"]]
+            try:
+                progressed = self._step(frame, state)
+            except StatesError as exc:
+                self._fail_state(frame, state, exc.error, exc.cause)
+                progressed = True
+            if not progressed:
+                return
+
+    def _step(self, frame: dict[str, Any], state: dict[str, Any]) -> bool:
+        kind, name = state["Type"], frame["state"]
+        if frame["phase"] == "enter":
+            frame["entered"] = iso(self.now())
+            self._emit(f"{kind}StateEntered", name, input=frame["input"])
+            frame["phase"] = "start"
+        return bool(getattr(self, f"_step_{kind.lower()}")(frame, state))
+
+    def _effective_input(self, frame: dict[str, Any], state: dict[str, Any], **ctx: Any) -> Any:
+        data = self._input_path(frame, state)
+        if "Parameters" in state and state["Type"] != "Map":
+            data = paths.render(state["Parameters"], data, self._context(frame, **ctx))
+        return data
+
+    @staticmethod
+    def _input_path(frame: dict[str, Any], state: dict[str, Any]) -> Any:
+        path = state.get("InputPath", "$")
+        return {} if path is None else paths.read(path, frame["input"], field="InputPath")
+
+    def _output(self, frame: dict[str, Any], state: dict[str, Any], result: Any) -> Any:
+        """Apply ResultSelector, ResultPath and OutputPath to a state's result."""
+        if "ResultSelector" in state:
+            result = paths.render(
+                state["ResultSelector"], result, self._context(frame), field="ResultSelector"
+            )
+        data = paths.write(state.get("ResultPath", "$"), frame["input"], result)
+        return self._output_path(state, data)
+
+    @staticmethod
+    def _output_path(state: dict[str, Any], data: Any) -> Any:
+        path = state.get("OutputPath", "$")
+        return {} if path is None else paths.read(path, data, field="OutputPath")
+
+    def _transition(self, frame: dict[str, Any], state: dict[str, Any], output: Any) -> bool:
+        self._emit(f"{state['Type']}StateExited", frame["state"], output=output)
+        if state.get("End"):
+            frame.update(status=SUCCEEDED, output=output, wake_at=None)
+        else:
+            _replace(frame, self._frame(frame["route"], state["Next"], output))
+        self._save()
+        return True
+
+    # -- states ----------------------------------------------------------------------
+
+    def _step_pass(self, frame: dict[str, Any], state: dict[str, Any]) -> bool:
+        result = state["Result"] if "Result" in state else self._effective_input(frame, state)
+        data = paths.write(state.get("ResultPath", "$"), frame["input"], result)
+        return self._transition(frame, state, self._output_path(state, data))
+
+    def _step_succeed(self, frame: dict[str, Any], state: dict[str, Any]) -> bool:
+        output = self._output_path(state, self._input_path(frame, state))
+        self._emit("SucceedStateExited", frame["state"], output=output)
+        frame.update(status=SUCCEEDED, output=output)
+        self._save()
+        return True
+
+    def _step_fail(self, frame: dict[str, Any], state: dict[str, Any]) -> bool:
+        error, cause = state.get("Error"), state.get("Cause")
+        if "ErrorPath" in state:
+            error = self._fail_field(state["ErrorPath"], frame)
+        if "CausePath" in state:
+            cause = self._fail_field(state["CausePath"], frame)
+        frame.update(status=FAILED, error=error, cause=cause)
+        return True
+
+    def _fail_field(self, expr: str, frame: dict[str, Any]) -> str:
+        from apps.workflows.engine import intrinsics
+
+        if expr.startswith("$"):
+            value = paths.read(expr, frame["input"], self._context(frame))
+        else:
+            value = intrinsics.evaluate(expr, frame["input"], self._context(frame))
+        if not isinstance(value, str):
+            raise StatesError(errors.RUNTIME, f"The value at {expr} is not a string")
+        return value
+
+    def _step_choice(self, frame: dict[str, Any], state: dict[str, Any]) -> bool:
+        data = self._input_path(frame, state)
+        ctx = self._context(frame)
+        target = next(
+            (rule["Next"] for rule in state["Choices"] if choice.evaluate(rule, data, ctx)),
+            state.get("Default"),
+        )
+        if target is None:
+            raise StatesError(
+                errors.NO_CHOICE_MATCHED, f"No Choice rule matched in state '{frame['state']}'"
+            )
+        output = self._output_path(state, data)
+        self._emit("ChoiceStateExited", frame["state"], output=output)
+        _replace(frame, self._frame(frame["route"], target, output))
+        self._save()
+        return True
+
+    def _step_wait(self, frame: dict[str, Any], state: dict[str, Any]) -> bool:
+        if frame["phase"] == "start":
+            data = self._input_path(frame, state)
+            frame["wake_at"] = iso(self._wait_until(frame, state, data))
+            frame["phase"] = "waiting"
+            self._save()
+        if self.now() < parse_iso(frame["wake_at"]):
+            return False
+        frame["wake_at"] = None
+        return self._transition(
+            frame, state, self._output_path(state, self._input_path(frame, state))
+        )
+
+    def _wait_until(self, frame: dict[str, Any], state: dict[str, Any], data: Any) -> datetime:
+        entered = parse_iso(frame["entered"])
+        if "Seconds" in state:
+            return entered + timedelta(seconds=state["Seconds"])
+        if "Timestamp" in state:
+            return parse_iso(state["Timestamp"])
+        if "SecondsPath" in state:
+            seconds = paths.read(state["SecondsPath"], data, field="SecondsPath")
+            if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+                raise StatesError(
+                    errors.RUNTIME, "SecondsPath must point to a non-negative integer"
+                )
+            return entered + timedelta(seconds=seconds)
+        stamp = choice.parse_timestamp(
+            paths.read(state["TimestampPath"], data, field="TimestampPath")
+        )
+        if stamp is None:
+            raise StatesError(errors.RUNTIME, "TimestampPath must point to a timestamp")
+        return stamp
+
+    # -- Task ------------------------------------------------------------------------
+
+    def _step_task(self, frame: dict[str, Any], state: dict[str, Any]) -> bool:
+        phase = frame["phase"]
+        if phase == "retry_wait":
+            if self.now() < parse_iso(frame["wake_at"]):
+                return False
+            frame.update(phase="start", wake_at=None)
+            phase = "start"
+        if phase == "start":
+            return self._task_call(frame, state)
+        return self._task_token_wait(frame, state)
+
+    def _task_call(self, frame: dict[str, Any], state: dict[str, Any]) -> bool:
+        resource, name = state["Resource"], frame["state"]
+        token = secrets.token_urlsafe(32) if resource.endswith(TOKEN_SUFFIX) else None
+        extra = {"Task": {"Token": token}} if token else {}
+        payload = self._effective_input(frame, state, **extra)
+        self._emit("TaskScheduled", name, resource=resource, parameters=payload)
+        if token:
+            frame.update(phase="token", token_hash=token_hash(token))
+            self._token_deadlines(frame, state)
+            if self.on_token:
+                self.on_token(token, {"state": name, "expires": frame.get("timeout_at")})
+        started = time.monotonic()
+        try:
+            result = self.tasks(
+                resource, payload, context=self._context(frame, **extra), token=token
+            )
+        except Exception as exc:  # any failure of the task is a state error
+            error, cause = error_of(exc)
+            self._emit("TaskFailed", name, error=error, cause=cause)
+            self._fail_state(frame, state, error, cause)
+            return True
+        if token:
+            self._emit("TaskSubmitted", name, output=result)
+            self._save()
+            return True
+        timeout = state.get("TimeoutSeconds")
+        if timeout and time.monotonic() - started > timeout:
+            self._emit("TaskTimedOut", name, error=errors.TIMEOUT)
+            self._fail_state(frame, state, errors.TIMEOUT, "")
+            return True
+        return self._task_succeeded(frame, state, result)
+
+    def _token_deadlines(self, frame: dict[str, Any], state: dict[str, Any]) -> None:
+        now = self.now()
+        timeout = state.get("TimeoutSeconds")
+        if "TimeoutSecondsPath" in state:
+            timeout = paths.read(state["TimeoutSecondsPath"], frame["input"])
+        heartbeat = state.get("HeartbeatSeconds")
+        if "HeartbeatSecondsPath" in state:
+            heartbeat = paths.read(state["HeartbeatSecondsPath"], frame["input"])
+        frame["timeout_at"] = iso(now + timedelta(seconds=timeout)) if timeout else None
+        frame["heartbeat_seconds"] = heartbeat
+        frame["heartbeat_at"] = iso(now + timedelta(seconds=heartbeat)) if heartbeat else None
+
+    def _task_token_wait(self, frame: dict[str, Any], state: dict[str, Any]) -> bool:
+        name = frame["state"]
+        outcome = frame.pop("token_outcome", None)
+        if outcome is not None:
+            frame.pop("token_hash", None)
+            if "error" in outcome:
+                self._emit("TaskFailed", name, error=outcome["error"], cause=outcome["cause"])
+                self._fail_state(frame, state, outcome["error"], outcome["cause"])
+                return True
+            return self._task_succeeded(frame, state, outcome["output"])
+        now = self.now()
+        for key, error in (
+            ("timeout_at", errors.TIMEOUT),
+            ("heartbeat_at", errors.HEARTBEAT_TIMEOUT),
+        ):
+            if frame.get(key) and now >= parse_iso(frame[key]):
+                frame.pop("token_hash", None)
+                self._emit("TaskTimedOut", name, error=error)
+                self._fail_state(frame, state, error, "")
+                return True
+        wakes = [frame[k] for k in ("timeout_at", "heartbeat_at") if frame.get(k)]
+        frame["wake_at"] = min(wakes, key=parse_iso) if wakes else None
+        return False
+
+    def _task_succeeded(self, frame: dict[str, Any], state: dict[str, Any], result: Any) -> bool:
+        self._emit("TaskSucceeded", frame["state"], output=result)
+        return self._transition(frame, state, self._output(frame, state, result))
+
+    # -- Parallel and Map ------------------------------------------------------------
+
+    def _step_parallel(self, frame: dict[str, Any], state: dict[str, Any]) -> bool:
+        if frame["phase"] == "retry_wait":
+            if self.now() < parse_iso(frame["wake_at"]):
+                return False
+            frame.update(phase="start", wake_at=None)
+        if frame["phase"] == "start":
+            data = self._effective_input(frame, state)
+            route, name = frame["route"], frame["state"]
+            frame["children"] = [
+                self._frame([*route, name, i], branch["StartAt"], data)
+                for i, branch in enumerate(state["Branches"])
+            ]
+            frame["phase"] = "children"
+            self._emit("ParallelStateStarted", name)
+        return self._step_children(frame, state, "Parallel")
+
+    def _step_map(self, frame: dict[str, Any], state: dict[str, Any]) -> bool:
+        if frame["phase"] == "retry_wait":
+            if self.now() < parse_iso(frame["wake_at"]):
+                return False
+            frame.update(phase="start", wake_at=None)
+        if frame["phase"] == "start":
+            data = self._input_path(frame, state)
+            items = paths.read(
+                state.get("ItemsPath", "$"), data, self._context(frame), field="ItemsPath"
+            )
+            if not isinstance(items, list):
+                raise StatesError(errors.RUNTIME, "Map ItemsPath must point to an array")
+            frame.update(phase="children", children=[], items_total=len(items), map_input=data)
+            frame["items"] = items
+            self._emit("MapStateStarted", frame["state"], length=len(items))
+        return self._step_children(frame, state, "Map")
+
+    def _spawn_iterations(self, frame: dict[str, Any], state: dict[str, Any]) -> None:
+        limit = state.get("MaxConcurrency", 0)
+        processor: dict[str, Any] = state.get("ItemProcessor") or state["Iterator"]
+        selector = state.get("ItemSelector", state.get("Parameters"))
+        while len(frame["children"]) < frame["items_total"]:
+            active = sum(1 for c in frame["children"] if c["status"] == RUNNING)
+            if limit and active >= limit:
+                return
+            index = len(frame["children"])
+            item = frame["items"][index]
+            if selector is not None:
+                ctx = self._context(frame, Map={"Item": {"Index": index, "Value": item}})
+                item = paths.render(selector, frame["map_input"], ctx, field="ItemSelector")
+            child = self._frame([*frame["route"], frame["state"], 0], processor["StartAt"], item)
+            child["index"] = index
+            frame["children"].append(child)
+            self._emit("MapIterationStarted", frame["state"], index=index)
+
+    def _step_children(self, frame: dict[str, Any], state: dict[str, Any], kind: str) -> bool:
+        name = frame["state"]
+        while True:
+            if kind == "Map":
+                self._spawn_iterations(frame, state)
+            settled = 0
+            for child in frame["children"]:
+                if child["status"] == RUNNING:
+                    self._run_frame(child)
+                if child["status"] == RUNNING or child.get("reported"):
+                    continue
+                child["reported"] = True
+                settled += 1
+                if kind == "Map":
+                    outcome = "Succeeded" if child["status"] == SUCCEEDED else "Failed"
+                    self._emit(f"MapIteration{outcome}", name, index=child["index"])
+                if child["status"] == FAILED:
+                    self._emit(f"{kind}StateFailed", name)
+                    self._fail_state(frame, state, child["error"], child["cause"])
+                    return True
+            if not settled or kind != "Map":
+                break
+        children = frame["children"]
+        total = frame.get("items_total", len(children))
+        if len(children) == total and all(c["status"] == SUCCEEDED for c in children):
+            self._emit(f"{kind}StateSucceeded", name)
+            results = [c["output"] for c in children]
+            frame.pop("items", None)
+            return self._transition(frame, state, self._output(frame, state, results))
+        wakes = [c["wake_at"] for c in _running(children) if c.get("wake_at")]
+        frame["wake_at"] = min(wakes, key=parse_iso) if wakes else None
+        return False
+
+    # -- errors ----------------------------------------------------------------------
+
+    def _fail_state(
+        self, frame: dict[str, Any], state: dict[str, Any], error: str, cause: str
+    ) -> None:
+        """Apply the state's Retry and Catch to an error, or fail the frame."""
+        if error != errors.RUNTIME and self._retry(frame, state, error):
+            return
+        if error != errors.RUNTIME:
+            for catcher in state.get("Catch", []):
+                if _matches(catcher["ErrorEquals"], error, state):
+                    result = {"Error": error, "Cause": cause}
+                    output = paths.write(catcher.get("ResultPath", "$"), frame["input"], result)
+                    self._emit(f"{state['Type']}StateExited", frame["state"], output=output)
+                    _replace(frame, self._frame(frame["route"], catcher["Next"], output))
+                    self._save()
+                    return
+        frame.update(status=FAILED, error=error, cause=cause, wake_at=None)
+        self._save()
+
+    def _retry(self, frame: dict[str, Any], state: dict[str, Any], error: str) -> bool:
+        for index, retrier in enumerate(state.get("Retry", [])):
+            if not _matches(retrier["ErrorEquals"], error, state):
+                continue
+            done = frame["retries"].get(str(index), 0)
+            if done >= retrier.get("MaxAttempts", 3):
+                return False
+            delay = retrier.get("IntervalSeconds", 1) * retrier.get("BackoffRate", 2.0) ** done
+            if "MaxDelaySeconds" in retrier:
+                delay = min(delay, retrier["MaxDelaySeconds"])
+            if retrier.get("JitterStrategy") == "FULL":
+                delay = self.rng.uniform(0, delay)
+            frame["retries"][str(index)] = done + 1
+            frame["retry_count"] += 1
+            frame.update(phase="retry_wait", wake_at=iso(self.now() + timedelta(seconds=delay)))
+            frame.pop("children", None)
+            self._save()
+            return True
+        return False
+
+
+def _replace(frame: dict[str, Any], new: dict[str, Any]) -> None:
+    """Move a frame to its next state, keeping only its identity (the Map item index)."""
+    index = frame.get("index")
+    frame.clear()
+    frame.update(new)
+    if index is not None:
+        frame["index"] = index
+
+
+def _matches(names: list[str], error: str, state: dict[str, Any]) -> bool:
+    if error in names or (errors.ALL in names and error != errors.RUNTIME):
+        return True
+    return errors.TASK_FAILED in names and state["Type"] == "Task" and error != errors.TIMEOUT
+
+
+def _running(frames: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    return (f for f in frames if f["status"] == RUNNING)
+
+
+def _active_frames(frame: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The frames still running, depth first (children only of a running parent)."""
+    if frame["status"] != RUNNING:
+        return
+    yield frame
+    if frame.get("phase") == "children":
+        for child in frame.get("children", []):
+            yield from _active_frames(child)
+
+
+def _reset_failed(frame: dict[str, Any]) -> None:
+    if frame["status"] == SUCCEEDED:
+        return
+    children = frame.get("children") if frame.get("phase") == "children" else None
+    frame.update(status=RUNNING, error=None, cause=None, wake_at=None)
+    if children:
+        for child in children:
+            if child["status"] != SUCCEEDED:
+                child.pop("reported", None)
+                _reset_failed(child)
+    else:
+        frame.update(phase="enter", retries={}, retry_count=0)
+
+
+def pending_tokens(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The task-token waits of a run: ``{"state", "token_hash", "timeout_at"}``."""
+    if run["status"] != RUNNING:
+        return []
+    return [
+        {"state": f["state"], "token_hash": f["token_hash"], "timeout_at": f.get("timeout_at")}
+        for f in _active_frames(run["frame"])
+        if f.get("phase") == "token" and f.get("token_hash")
+    ]

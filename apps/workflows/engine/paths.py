@@ -1,0 +1,145 @@
+"""JSONPath for ASL: reading paths, ``ResultPath`` writes and payload templates.
+
+Reading uses jsonpath-ng's extended parser (filters, slices, wildcards). A *definite* path
+(only fields and indexes) yields one value and fails when nothing matches; any other path
+yields the list of matches, as Step Functions does. ``$$`` paths read the context object.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from apps.workflows.engine import errors
+from apps.workflows.engine.errors import StatesError
+
+_FIELD = r"(?:\.[^.\[\]()@*?\s'\"]+|\['(?:[^'\\]|\\.)*'\]|\[\d+\])"
+_DEFINITE = re.compile(rf"^\${_FIELD}*$")
+_SEGMENT = re.compile(r"\.([^.\[\]]+)|\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]")
+
+
+@lru_cache(maxsize=1024)
+def _compiled(path: str) -> Any:
+    from jsonpath_ng.ext import parse
+
+    return parse(path)
+
+
+def is_path(value: object) -> bool:
+    return isinstance(value, str) and value.startswith("$")
+
+
+def check_path(path: str) -> None:
+    """Raise ValueError when ``path`` is not a JSONPath (``$...`` or ``$$...``)."""
+    if not path.startswith("$"):
+        raise ValueError(f"{path!r} is not a JSONPath (it must start with '$')")
+    body = path[1:] if path.startswith("$$") else path
+    try:
+        _compiled(body)
+    except Exception as exc:
+        raise ValueError(f"{path!r} is not a valid JSONPath: {exc}") from exc
+
+
+def check_reference_path(path: str) -> None:
+    """Reference paths (``ResultPath``) may only name fields and indexes."""
+    if not _DEFINITE.match(path):
+        raise ValueError(f"{path!r} is not a reference path (fields and indexes only)")
+
+
+def read(path: str, data: Any, context: Any = None, *, field: str = "path") -> Any:
+    """The value at ``path`` in ``data`` (or in ``context`` for ``$$`` paths)."""
+    if path.startswith("$$"):
+        path, data = path[1:], context
+    if path == "$":
+        return data
+    matches = [m.value for m in _compiled(path).find(data)]
+    if _DEFINITE.match(path):
+        if not matches:
+            raise StatesError(
+                errors.RUNTIME,
+                f"The JSONPath '{path}' specified for the field '{field}' could not be found "
+                "in the input",
+            )
+        return matches[0]
+    return matches
+
+
+def segments(path: str) -> list[str | int]:
+    """Split a reference path into field names and indexes."""
+    out: list[str | int] = []
+    for name, quoted, index in _SEGMENT.findall(path[1:]):
+        if index:
+            out.append(int(index))
+        else:
+            out.append(name or re.sub(r"\\(.)", r"\1", quoted))
+    return out
+
+
+def write(path: str | None, target: Any, value: Any) -> Any:
+    """Apply ``ResultPath``: ``value`` placed into a copy of ``target`` at ``path``."""
+    if path is None:
+        return target
+    if path == "$":
+        return value
+    result = copy.deepcopy(target)
+    node = result
+    parts = segments(path)
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(part, int):
+            if not isinstance(node, list) or part >= len(node):
+                raise _result_path_failure(path, target)
+            if last:
+                node[part] = value
+            else:
+                node = node[part]
+            continue
+        if not isinstance(node, dict):
+            raise _result_path_failure(path, target)
+        if last:
+            node[part] = value
+        else:
+            node = node.setdefault(part, {})
+    return result
+
+
+def _result_path_failure(path: str, target: Any) -> StatesError:
+    import json
+
+    return StatesError(
+        errors.RESULT_PATH_MATCH_FAILURE,
+        f"Unable to apply ReferencePath {path} to input {json.dumps(target)}",
+    )
+
+
+IntrinsicEvaluator = Callable[[str, Any, Any], Any]
+
+
+def render(template: Any, data: Any, context: Any, *, field: str = "Parameters") -> Any:
+    """Evaluate a payload template (``Parameters``, ``ItemSelector``, ``ResultSelector``).
+
+    Keys ending in ``.$`` take the value of a path or an intrinsic function; the ``.$`` is
+    dropped from the key. Nested objects and arrays are rendered too.
+    """
+    from apps.workflows.engine import intrinsics
+
+    if isinstance(template, dict):
+        out: dict[str, Any] = {}
+        for key, value in template.items():
+            if key.endswith(".$") and isinstance(value, str):
+                if value.startswith("$"):
+                    try:
+                        out[key[:-2]] = read(value, data, context, field=field)
+                    except StatesError as exc:
+                        raise StatesError(errors.PARAMETER_PATH_FAILURE, exc.cause) from exc
+                else:
+                    out[key[:-2]] = intrinsics.evaluate(value, data, context)
+            else:
+                out[key] = render(value, data, context, field=field)
+        return out
+    if isinstance(template, list):
+        return [render(item, data, context, field=field) for item in template]
+    return template
