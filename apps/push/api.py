@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from apps.push import selectors, services
 from apps.push.models import Notification
@@ -65,9 +65,9 @@ def _user_id(request: HttpRequest) -> int:
 @router.get("/", response=NotificationList, summary="Notifications after an id")
 def notification_list(
     request: HttpRequest,
-    after: int = Field(0, ge=0),
-    unread: bool | None = None,
-    limit: int = Field(selectors.PAGE_SIZE, ge=1, le=selectors.PAGE_SIZE),
+    after: int = Query(0, ge=0),
+    unread: bool | None = Query(None),
+    limit: int = Query(selectors.PAGE_SIZE, ge=1, le=selectors.PAGE_SIZE),
 ) -> dict[str, Any]:
     """The signed-in user's notifications with an id above ``after``, oldest first."""
     user_id = _user_id(request)

@@ -62,3 +62,16 @@ MAILERS = {
         },
     }
 }
+
+# Live push: API Gateway WebSocket; connection registry in DynamoDB (infra stack outputs).
+_push = require("PUSH_CONNECTIONS_TABLE", "WEBSOCKET_API_ENDPOINT")
+NIMBUS_PUSH = {
+    "default": {
+        "BACKEND": "apps.push.backends.aws.ApiGatewayPushBackend",
+        "OPTIONS": {
+            "table": _push["PUSH_CONNECTIONS_TABLE"],
+            "endpoint_url": _push["WEBSOCKET_API_ENDPOINT"],
+            "region_name": AWS_REGION,
+        },
+    }
+}

@@ -19,6 +19,8 @@ PRODUCTION_ENV = {
     "NIMBUS_STAGE": "prod",
     "NIMBUS_SITE_URL": "https://nimbus.example.com",
     "AWS_REGION": "us-east-1",
+    "PUSH_CONNECTIONS_TABLE": "nimbus-prod-push-connections",
+    "WEBSOCKET_API_ENDPOINT": "https://ws123.execute-api.us-east-1.amazonaws.com/prod",
 }
 
 
