@@ -205,3 +205,31 @@ NIMBUS_IDENTITY: dict[str, dict[str, Any]] = {
         "OPTIONS": {"signing_key": env.str("NIMBUS_IDENTITY_SIGNING_KEY", default="")},
     }
 }
+
+# Direct uploads (apps.files): the browser sends bytes straight to storage under this
+# policy. Locally Django's signed URLs play S3's part; production.py selects S3.
+NIMBUS_UPLOAD_POLICY: dict[str, Any] = {
+    "max_bytes": env.int("NIMBUS_UPLOAD_MAX_BYTES", default=100 * 1024 * 1024 - 1),
+    "multipart_threshold": 100 * 1024 * 1024,
+    "multipart_max_bytes": 5 * 1024 * 1024 * 1024,
+    "allowed_types": env.list(
+        "NIMBUS_UPLOAD_TYPES",
+        default=[
+            "image/png",
+            "image/jpeg",
+            "image/gif",
+            "image/webp",
+            "application/pdf",
+            "text/plain",
+            "text/csv",
+        ],
+    ),
+    "expires_in": 600,
+    "quota_bytes": env.int("NIMBUS_UPLOAD_QUOTA_BYTES", default=10 * 1024 * 1024 * 1024),
+}
+NIMBUS_UPLOADS: dict[str, dict[str, Any]] = {
+    "default": {
+        "BACKEND": "apps.files.backends.local.LocalUploadBackend",
+        "OPTIONS": dict(NIMBUS_UPLOAD_POLICY),
+    }
+}

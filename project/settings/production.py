@@ -6,6 +6,8 @@ infra stack fails the cold start with a message naming it, not the first request
 
 from __future__ import annotations
 
+from typing import Any
+
 from project.env import env, require
 from project.secrets import load_aws_configuration
 
@@ -75,3 +77,29 @@ NIMBUS_PUSH = {
         },
     }
 }
+
+# Uploads: presigned POSTs and multipart parts straight to the private uploads bucket;
+# Django reads and deletes through django-storages (private ACL, never overwriting).
+_uploads = require("NIMBUS_UPLOADS_BUCKET")
+NIMBUS_UPLOADS = {
+    "default": {
+        "BACKEND": "apps.files.backends.aws.S3UploadBackend",
+        "OPTIONS": {
+            **NIMBUS_UPLOAD_POLICY,
+            "bucket_name": _uploads["NIMBUS_UPLOADS_BUCKET"],
+            "region_name": AWS_REGION,
+        },
+    }
+}
+_s3_storage: dict[str, Any] = {
+    "BACKEND": "storages.backends.s3.S3Storage",
+    "OPTIONS": {
+        "bucket_name": _uploads["NIMBUS_UPLOADS_BUCKET"],
+        "region_name": AWS_REGION,
+        "default_acl": "private",
+        "file_overwrite": False,
+        "querystring_auth": True,
+        "querystring_expire": 60,
+    },
+}
+STORAGES = {**STORAGES, "default": _s3_storage}

@@ -19,6 +19,7 @@ PRODUCTION_ENV = {
     "NIMBUS_STAGE": "prod",
     "NIMBUS_SITE_URL": "https://nimbus.example.com",
     "AWS_REGION": "us-east-1",
+    "NIMBUS_UPLOADS_BUCKET": "nimbus-prod-uploads",
     "PUSH_CONNECTIONS_TABLE": "nimbus-prod-push-connections",
     "WEBSOCKET_API_ENDPOINT": "https://ws123.execute-api.us-east-1.amazonaws.com/prod",
 }
