@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.browser.a11y import assert_accessible, assert_focus_visible
-from tests.browser.conftest import OPERATOR_EMAIL, OPERATOR_PASSWORD
+from tests.browser.people import sign_in_to_admin
 
 pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 
@@ -48,14 +48,6 @@ def test_the_layout_fits_a_phone_without_sideways_scrolling(page: Any) -> None:
     )
     assert overflow <= 0
     assert page.get_by_role("navigation", name="Main").is_visible()
-
-
-def sign_in_to_admin(page: Any) -> None:
-    page.goto("/admin/")
-    page.get_by_label("Email").fill(OPERATOR_EMAIL)
-    page.get_by_label("Password").fill(OPERATOR_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/admin/")
 
 
 def test_admin_index_shows_the_operator_numbers_with_links(page: Any) -> None:
