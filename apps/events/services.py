@@ -37,6 +37,9 @@ from project.errors import NotFound
 
 logger = logging.getLogger("nimbus.events")
 
+#: EventBridge's 256 KB entry limit, less room for Time and the outbox id (see backends.aws).
+MAX_EVENT_BYTES = 256 * 1024 - 128
+
 __all__ = [
     "delivery_discard",
     "delivery_redrive",
@@ -86,6 +89,13 @@ def _validated(event_type: registry.EventType, detail: Mapping[str, Any]) -> dic
             f"{event_type.detail_type} detail is not JSON: {exc}",
             detail={"detail_type": event_type.detail_type},
         ) from exc
+    size = len(json.dumps(payload).encode()) + len(event_type.source) + len(event_type.detail_type)
+    if size > MAX_EVENT_BYTES:
+        raise InvalidEventDetailError(
+            f"{event_type.detail_type} is {size} bytes; events are limited to {MAX_EVENT_BYTES}.",
+            code="event_too_large",
+            detail={"detail_type": event_type.detail_type, "size": size},
+        )
     validator = Draft202012Validator(event_type.schema, format_checker=FormatChecker())
     errors = sorted(validator.iter_errors(payload), key=lambda e: list(e.absolute_path))
     if errors:

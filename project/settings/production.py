@@ -103,3 +103,22 @@ _s3_storage: dict[str, Any] = {
     },
 }
 STORAGES = {**STORAGES, "default": _s3_storage}
+
+# Events (apps.events): the outbox goes to the stage's EventBridge bus; one rule per receiver
+# routes to its group's queue <EVENTS_QUEUE_URL_PREFIX><group> (DLQ: ...<group>-dlq), read
+# by this function. Django Tasks go to the tasks queue and come back the same way.
+_events = require("EVENT_BUS_NAME", "EVENTS_QUEUE_URL_PREFIX", "TASKS_QUEUE_URL")
+NIMBUS_EVENTS = {
+    "default": {
+        "BACKEND": "apps.events.backends.aws.EventBridgeBus",
+        "OPTIONS": {"bus_name": _events["EVENT_BUS_NAME"], "region_name": AWS_REGION},
+    }
+}
+NIMBUS_EVENTS_QUEUE_URL_PREFIX = _events["EVENTS_QUEUE_URL_PREFIX"]
+TASKS = {
+    "default": {
+        "BACKEND": "apps.events.backends.tasks_sqs.SQSTaskBackend",
+        "QUEUES": ["default", "events", "workflows"],
+        "OPTIONS": {"queue_url": _events["TASKS_QUEUE_URL"], "region_name": AWS_REGION},
+    }
+}

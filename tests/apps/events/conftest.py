@@ -12,8 +12,9 @@ from apps.events import registry
 
 @pytest.fixture
 def isolated_registry() -> Iterator[None]:
-    """Declarations made by the test are forgotten afterwards."""
+    """Only the test's own receivers exist; its declarations are forgotten afterwards."""
     with registry.isolated():
+        registry.receivers.clear()
         yield
 
 
