@@ -1,0 +1,159 @@
+"""Policy checks on a rendered template (a JSON dict), beyond what cfn-lint knows.
+
+``problems(template, function_timeout=...)`` returns human-readable findings; an empty list
+means the template keeps Nimbus's rules: every queue has a DLQ, every DLQ an alarm, every
+rule target a DLQ, no IAM wildcard action and no wildcard resource except for actions that
+need one, the function timeout under API Gateway's, log retention everywhere, and buckets
+that block public access and refuse plain HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from infra.parts.function import STAR_ACTIONS
+
+API_GATEWAY_TIMEOUT = 29
+
+
+def _resources(template: dict[str, Any], kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, resource in template.get("Resources", {}).items():
+        if resource.get("Type") == kind:
+            yield name, resource.get("Properties", {})
+
+
+def _ref_target(value: Any) -> str | None:
+    """The logical id a ``Ref`` / ``GetAtt`` points to."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return str(value["Ref"])
+        if "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            return str(target[0] if isinstance(target, list) else target.split(".")[0])
+    return None
+
+
+def queue_problems(template: dict[str, Any]) -> list[str]:
+    found = []
+    queues = dict(_resources(template, "AWS::SQS::Queue"))
+    dead_letter_ids = {
+        _ref_target(props["RedrivePolicy"]["deadLetterTargetArn"])
+        for props in queues.values()
+        if "RedrivePolicy" in props
+    }
+    for _, props in _resources(template, "AWS::Events::Rule"):
+        for target in props.get("Targets", []):
+            dead_letter_ids.add(_ref_target(target.get("DeadLetterConfig", {}).get("Arn")))
+    alarmed = set()
+    for _, props in _resources(template, "AWS::CloudWatch::Alarm"):
+        for dimension in props.get("Dimensions", []):
+            if dimension.get("Name") == "QueueName":
+                alarmed.add(_ref_target(dimension["Value"]))
+    for name, props in queues.items():
+        is_dlq = name in dead_letter_ids
+        if not is_dlq and "RedrivePolicy" not in props:
+            found.append(f"queue {name} has no dead-letter queue")
+        if is_dlq and name not in alarmed:
+            found.append(f"dead-letter queue {name} has no depth alarm")
+    for name, props in _resources(template, "AWS::Events::Rule"):
+        for target in props.get("Targets", []):
+            if "DeadLetterConfig" not in target:
+                found.append(f"rule {name} target {target.get('Id')} has no DeadLetterConfig")
+    return found
+
+
+def _statements(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, resource in template.get("Resources", {}).items():
+        props = resource.get("Properties", {})
+        documents = [props.get("PolicyDocument"), props.get("KeyPolicy")]
+        policies = props.get("Policies", [])  # a user pool's Policies is not IAM
+        if isinstance(policies, list):
+            documents += [policy.get("PolicyDocument") for policy in policies]
+        documents.append(props.get("AssumeRolePolicyDocument"))
+        for document in documents:
+            if isinstance(document, dict):
+                for statement in document.get("Statement", []):
+                    yield name, statement
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def iam_problems(template: dict[str, Any]) -> list[str]:
+    found = []
+    for name, statement in _statements(template):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = _as_list(statement.get("Action", []))
+        if "*" in actions:
+            found.append(f"{name}: statement {statement.get('Sid', '?')} allows Action '*'")
+        if "*" in _as_list(statement.get("Resource", [])):
+            broad = [action for action in actions if action not in STAR_ACTIONS]
+            if broad:
+                found.append(
+                    f"{name}: statement {statement.get('Sid', '?')} grants {broad} on Resource '*'"
+                )
+    return found
+
+
+def function_problems(template: dict[str, Any], function_timeout: int) -> list[str]:
+    found = []
+    if function_timeout >= API_GATEWAY_TIMEOUT:
+        found.append(
+            f"function timeout {function_timeout}s is not below API Gateway's {API_GATEWAY_TIMEOUT}s"
+        )
+    for name, props in _resources(template, "AWS::Logs::LogGroup"):
+        if not props.get("RetentionInDays"):
+            found.append(f"log group {name} keeps logs forever (no RetentionInDays)")
+    return found
+
+
+def bucket_problems(template: dict[str, Any]) -> list[str]:
+    found = []
+    tls_only = set()
+    for _, props in _resources(template, "AWS::S3::BucketPolicy"):
+        for statement in props.get("PolicyDocument", {}).get("Statement", []):
+            condition = statement.get("Condition", {}).get("Bool", {})
+            if statement.get("Effect") == "Deny" and condition.get("aws:SecureTransport") in (
+                "false",
+                False,
+            ):
+                tls_only.add(_ref_target(props.get("Bucket")))
+    for name, props in _resources(template, "AWS::S3::Bucket"):
+        block = props.get("PublicAccessBlockConfiguration", {})
+        flags = (
+            "BlockPublicAcls",
+            "BlockPublicPolicy",
+            "IgnorePublicAcls",
+            "RestrictPublicBuckets",
+        )
+        if not all(block.get(flag) is True for flag in flags):
+            found.append(f"bucket {name} does not block all public access")
+        if name not in tls_only:
+            found.append(f"bucket {name} has no TLS-only bucket policy")
+    return found
+
+
+def problems(template: dict[str, Any], *, function_timeout: int) -> list[str]:
+    return [
+        *queue_problems(template),
+        *iam_problems(template),
+        *function_problems(template, function_timeout),
+        *bucket_problems(template),
+    ]
+
+
+def lint(template: dict[str, Any], *, regions: tuple[str, ...] = ("us-east-1",)) -> list[str]:
+    """cfn-lint's findings (through its in-process API), as ``"<rule> <path>: <message>"``."""
+    import json
+    import logging
+
+    from cfnlint.api import ManualArgs
+    from cfnlint.api import lint as cfn_lint
+
+    logging.getLogger("cfnlint").setLevel(logging.WARNING)
+
+    matches = cfn_lint(json.dumps(template), config=ManualArgs(regions=list(regions)))
+    return [f"{m.rule.id} {'/'.join(map(str, m.path))}: {m.message}" for m in matches]

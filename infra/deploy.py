@@ -1,0 +1,163 @@
+"""CloudFormation operations for ``manage.py infra``: change sets, deploys, outputs.
+
+Every call takes an explicit boto3 session, so tests point it at moto and nothing reads a
+profile by accident. Deploys go through a change set: ``diff`` creates and describes one
+and deletes it; ``deploy`` creates, prints, executes and waits, printing each failed
+resource's reason when the stack rolls back.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+CAPABILITIES = ["CAPABILITY_NAMED_IAM"]
+_DONE = ("_COMPLETE", "_FAILED")
+
+
+def stack_name(stage: str) -> str:
+    return f"nimbus-{stage}-infra"
+
+
+def _exists(cf: Any, name: str) -> bool:
+    try:
+        stacks = cf.describe_stacks(StackName=name)["Stacks"]
+    except cf.exceptions.ClientError as exc:
+        if "does not exist" in str(exc):
+            return False
+        raise
+    return bool(stacks) and stacks[0]["StackStatus"] != "REVIEW_IN_PROGRESS"
+
+
+def automatic_parameters(session: Any, stage: str) -> dict[str, str]:
+    """``FunctionReady`` and the REST API's host, looked up from what Zappa deployed."""
+    function = f"nimbus-{stage}"
+    found: dict[str, str] = {"FunctionReady": "false"}
+    try:
+        session.client("lambda").get_function(FunctionName=function)
+        found["FunctionReady"] = "true"
+    except Exception:  # noqa: S110 - any failure means "not deployed yet"
+        pass
+    apis = session.client("apigateway").get_rest_apis(limit=500).get("items", [])
+    for api in apis:
+        if api.get("name") == function:
+            found["ApiOriginDomain"] = (
+                f"{api['id']}.execute-api.{session.region_name}.amazonaws.com"
+            )
+    return found
+
+
+def change_set(
+    session: Any,
+    stage: str,
+    template: Mapping[str, Any],
+    parameters: Mapping[str, str],
+) -> tuple[str, list[dict[str, Any]]]:
+    """Create a change set and wait for it; returns its ARN and its changes."""
+    cf = session.client("cloudformation")
+    name = stack_name(stage)
+    kind = "UPDATE" if _exists(cf, name) else "CREATE"
+    arn = cf.create_change_set(
+        StackName=name,
+        ChangeSetName=f"nimbus-{uuid.uuid4().hex[:12]}",
+        ChangeSetType=kind,
+        TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        Capabilities=CAPABILITIES,
+        Tags=[{"Key": "nimbus:stage", "Value": stage}],
+    )["Id"]
+    while True:
+        described = cf.describe_change_set(ChangeSetName=arn, StackName=name)
+        if described["Status"] in ("CREATE_COMPLETE", "FAILED"):
+            break
+        time.sleep(2)
+    if described["Status"] == "FAILED":
+        reason = described.get("StatusReason", "")
+        if "didn't contain changes" in reason or "No updates" in reason:
+            return arn, []
+        raise RuntimeError(f"Change set failed: {reason}")
+    return arn, list(described.get("Changes", []))
+
+
+def summarize(changes: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for change in changes:
+        rc = change.get("ResourceChange", {})
+        replace = " (replacement)" if rc.get("Replacement") == "True" else ""
+        lines.append(
+            f"{rc.get('Action', '?'):<7} {rc.get('LogicalResourceId')} "
+            f"[{rc.get('ResourceType')}]{replace}"
+        )
+    return lines
+
+
+def execute(
+    session: Any, stage: str, arn: str, echo: Callable[[str], None], poll: float = 5.0
+) -> str:
+    """Execute a change set and print stack events until the stack settles; returns status."""
+    cf = session.client("cloudformation")
+    name = stack_name(stage)
+    seen: set[str] = {e["EventId"] for e in _events(cf, name)}
+    cf.execute_change_set(ChangeSetName=arn, StackName=name)
+    while True:
+        time.sleep(poll)
+        for event in reversed(_events(cf, name)):
+            if event["EventId"] in seen:
+                continue
+            seen.add(event["EventId"])
+            reason = event.get("ResourceStatusReason")
+            echo(
+                f"{event['ResourceStatus']:<28} {event['LogicalResourceId']}"
+                + (f": {reason}" if reason and "FAILED" in event["ResourceStatus"] else "")
+            )
+        status = cf.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+        if status.endswith(_DONE) and "IN_PROGRESS" not in status:
+            return str(status)
+
+
+def _events(cf: Any, name: str) -> list[dict[str, Any]]:
+    try:
+        return list(cf.describe_stack_events(StackName=name)["StackEvents"])
+    except cf.exceptions.ClientError:
+        return []
+
+
+def outputs(session: Any, stage: str) -> dict[str, str]:
+    """The stack's outputs, ``{OutputKey: value}``."""
+    cf = session.client("cloudformation")
+    stack = cf.describe_stacks(StackName=stack_name(stage))["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def environment(stack_outputs: Mapping[str, str], mapping: Mapping[str, str]) -> dict[str, str]:
+    """``{VARIABLE: value}`` from the outputs, given ``{VARIABLE: OutputKey}``."""
+    return {var: stack_outputs[key] for var, key in mapping.items() if key in stack_outputs}
+
+
+def write_zappa_overlay(
+    settings_file: Path,
+    stage: str,
+    env: Mapping[str, str],
+    role_arn: str | None,
+    output: Path,
+) -> Path:
+    """zappa_settings.json with the stage's Lambda environment and role from the stack.
+
+    Values go to ``aws_environment_variables`` (the function's environment), not into the
+    package; they are pointers and names, never secrets (those stay in Secrets Manager).
+    """
+    settings = json.loads(settings_file.read_text())
+    stage_settings = settings[stage]
+    stage_settings["aws_environment_variables"] = {
+        **stage_settings.get("aws_environment_variables", {}),
+        **dict(sorted(env.items())),
+    }
+    if role_arn:
+        stage_settings["role_arn"] = role_arn
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(settings, indent=2) + "\n")
+    return output

@@ -1,0 +1,277 @@
+"""Build the lean Lambda package: Zappa's zip, minus what Lambda never imports, compiled.
+
+``python -m infra.package dev`` (``make package``) runs ``zappa package <stage>`` offline
+(``use_precompiled_packages: false``), then rewrites the zip:
+
+* keeps the project (``apps``, ``project``, ``templates``, ``static``) and the files Zappa
+  generates (``zappa_settings.py``, ``handler.py``, ...), nothing else from the checkout;
+* keeps only the distributions the running code needs: the closure of
+  ``requirements.txt``, where Zappa contributes just the few packages its handler imports;
+  boto3/botocore/s3transfer are dropped because the Lambda runtime provides them, and so
+  are deploy-time and development packages (troposphere, cfn-lint, pip, setuptools, moto,
+  pytest, ...), tests, docs, type stubs and translation sources;
+* compiles every module with ``compileall --invalidation-mode unchecked-hash``: Zappa
+  dates every zip entry 1980, so timestamp-checked ``.pyc`` files would be stale and Lambda
+  (read-only ``/var/task``) would recompile every module on every cold start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import fnmatch
+import importlib.metadata as metadata
+import os
+import py_compile
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Provided by the Lambda python3.13 runtime.
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
+# Of Zappa's own requirements, the ones its handler imports at run time; the rest
+# (troposphere, pip, setuptools, wheel, tqdm, hjson, ...) only serve its CLI.
+ZAPPA_RUNTIME_REQUIREMENTS = frozenset(
+    {"werkzeug", "durationpy", "requests", "python-dateutil", "jmespath"}
+)
+# Local-development pieces listed in requirements.txt that production never loads:
+# daphne is the ASGI dev server (production settings drop it from INSTALLED_APPS; Lambda
+# serves HTTP through Zappa) and channels-redis the optional local channel layer (on AWS,
+# push goes through API Gateway WebSocket).
+LOCAL_ONLY = frozenset({"daphne", "channels-redis"})
+# Translations shipped: production runs in LANGUAGE_CODE "en-us" without LocaleMiddleware.
+KEEP_LOCALES = frozenset({"en"})
+# What the Lambda needs from the checkout, plus what `zappa package` generates.
+PROJECT_TOPS = frozenset(
+    {
+        "apps",
+        "project",
+        "templates",
+        "static",
+        "manage.py",
+        "zappa_settings.py",
+        "handler.py",
+        "django_zappa_app.py",
+        "package_info.json",
+        "__init__.py",
+    }
+)
+# Never read at run time, wherever they appear.
+DROP_PATTERNS = (
+    "*/tests/*",
+    "*/test_*.py",
+    "*/docs/*",
+    "*.pyi",
+    "*/py.typed",
+    "*.po",
+    "*.pyc",
+    "*/__pycache__/*",
+    "*.c",
+    "*.h",
+    "*.pyx",
+    "*.dist-info/RECORD",
+    # Unused contrib apps and assets: static files are served from the static bucket
+    # (collectstatic runs from the checkout), ninja renders its docs from the CDN when it
+    # is not an installed app.
+    "django/contrib/gis/*",
+    "django/contrib/admin/static/*",
+    "ninja/static/*",
+)
+
+
+@dataclass
+class PackageReport:
+    """What :func:`build` produced, for printing and for tests."""
+
+    path: Path
+    zipped_bytes: int
+    unzipped_bytes: int
+    kept_distributions: list[str] = field(default_factory=list)
+    dropped_tops: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{self.path}: {self.zipped_bytes / 2**20:.1f} MiB zipped, "
+            f"{self.unzipped_bytes / 2**20:.1f} MiB unzipped "
+            f"({len(self.kept_distributions)} distributions)"
+        )
+
+
+def _requirement_lines(path: Path) -> list[str]:
+    lines = []
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            lines.append(line)
+    return lines
+
+
+def runtime_distributions(requirements: Path = REPO / "requirements.txt") -> set[str]:
+    """Canonical names of the distributions the running code needs (the shipped closure)."""
+    environment = {key: str(value) for key, value in default_environment().items()}
+    seen: dict[str, set[str]] = {}
+    pending = [Requirement(line) for line in _requirement_lines(requirements)]
+    while pending:
+        requirement = pending.pop()
+        name = canonicalize_name(requirement.name)
+        if name in RUNTIME_PROVIDED or name in LOCAL_ONLY:
+            continue
+        extras = set(requirement.extras)
+        if name in seen and extras <= seen[name]:
+            continue
+        seen.setdefault(name, set()).update(extras)
+        for spec in metadata.distribution(name).requires or []:
+            dependency = Requirement(spec)
+            if name == "zappa" and canonicalize_name(dependency.name) not in (
+                ZAPPA_RUNTIME_REQUIREMENTS
+            ):
+                continue
+            if dependency.marker and not any(
+                dependency.marker.evaluate({**environment, "extra": extra})
+                for extra in (seen[name] or {""})
+            ):
+                continue
+            pending.append(dependency)
+    return set(seen)
+
+
+def _distribution_tops() -> dict[str, str]:
+    """Map each top-level name in site-packages to the distribution that installed it."""
+    owners: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = canonicalize_name(dist.metadata["Name"])
+        for file in dist.files or []:
+            parts = PurePosixPath(str(file)).parts
+            if parts and parts[0] != "..":
+                owners.setdefault(parts[0], name)
+    return owners
+
+
+def _keep(entry: str, top: str, owners: dict[str, str], runtime: set[str]) -> bool:
+    if any(fnmatch.fnmatch(entry, pattern) for pattern in DROP_PATTERNS):
+        return False
+    parts = entry.split("/")
+    if "locale" in parts[:-1] and entry.endswith(".mo"):
+        language = parts[parts.index("locale") + 1].split("_")[0]
+        return language in KEEP_LOCALES
+    owner = owners.get(top)
+    if owner is not None:
+        return owner in runtime
+    return top in PROJECT_TOPS
+
+
+def zappa_package(stage: str, output: Path) -> None:
+    """Run ``zappa package <stage>`` offline into ``output`` (no AWS credentials needed)."""
+    venv = Path(sys.prefix)
+    env = {
+        **os.environ,
+        "VIRTUAL_ENV": str(venv),
+        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "packaging"),
+        "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "packaging"),
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+    }
+    output.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(  # noqa: S603 - fixed argv, our own venv's zappa
+        [str(venv / "bin" / "zappa"), "package", stage, "-o", str(output)],
+        cwd=REPO,
+        env=env,
+        check=True,
+    )
+
+
+def slim(source: Path, output: Path) -> PackageReport:
+    """Rewrite Zappa's zip at ``source`` as the lean, compiled package at ``output``."""
+    runtime = runtime_distributions()
+    owners = _distribution_tops()
+    kept: set[str] = set()
+    seen: set[str] = set()
+    with tempfile.TemporaryDirectory(prefix="nimbus-package-") as tmp:
+        root = Path(tmp)
+        with zipfile.ZipFile(source) as archive:
+            for info in archive.infolist():
+                top = info.filename.split("/", 1)[0]
+                if info.is_dir():
+                    continue
+                seen.add(top)
+                if not _keep(info.filename, top, owners, runtime):
+                    continue
+                kept.add(top)
+                archive.extract(info, root)
+                mode = info.external_attr >> 16
+                if mode:
+                    (root / info.filename).chmod(mode & 0o777 or 0o644)
+        _compile(root)
+        unzipped = _write_zip(root, output)
+    return PackageReport(
+        path=output,
+        zipped_bytes=output.stat().st_size,
+        unzipped_bytes=unzipped,
+        kept_distributions=sorted(runtime),
+        dropped_tops=sorted(seen - kept),
+    )
+
+
+def _compile(root: Path) -> None:
+    # Each .pyc carries a hash of its source and is trusted without checking it: the zip's
+    # 1980 timestamps then no longer make every module look stale on the read-only /var/task.
+    ok = compileall.compile_dir(
+        str(root),
+        quiet=1,
+        workers=0,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+    )
+    if not ok:
+        raise RuntimeError("compileall failed on the Lambda package; see the errors above.")
+
+
+def _write_zip(root: Path, output: Path) -> int:
+    total = 0
+    tmp_output = output.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp_output, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                total += path.stat().st_size
+                archive.write(path, path.relative_to(root).as_posix())
+    tmp_output.replace(output)
+    return total
+
+
+def build(stage: str, output: Path) -> PackageReport:
+    """``zappa package`` then :func:`slim`; the raw Zappa zip is kept beside the output."""
+    raw = output.with_name(output.stem + ".zappa.zip")
+    zappa_package(stage, raw)
+    return slim(raw, output)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("stage", nargs="?", default="dev")
+    parser.add_argument("-o", "--output", type=Path)
+    parser.add_argument("--limit-mb", type=float, default=25.0, help="fail above this size")
+    args = parser.parse_args(argv)
+    output = args.output or REPO / "build" / f"nimbus-{args.stage}.zip"
+    report = build(args.stage, output)
+    print(report.summary())
+    print("dropped:", ", ".join(report.dropped_tops))
+    if report.zipped_bytes > args.limit_mb * 2**20:
+        print(f"package is over {args.limit_mb} MiB zipped", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    shutil.disk_usage(REPO)  # fail early on a missing checkout
+    raise SystemExit(main())

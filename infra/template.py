@@ -1,0 +1,84 @@
+"""Render the Nimbus CloudFormation stack for a stage.
+
+``build(inputs)`` returns a troposphere :class:`~troposphere.Template`; ``render(inputs)``
+its JSON. The order of the parts matters only where one reads what another recorded
+(alarms need the DLQs, the role needs the queues and state machines, Parameter Store
+copies every environment output).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any
+
+from troposphere import Template
+
+from infra.context import Stack
+from infra.inputs import StackInputs
+from infra.parts import (
+    cdn,
+    events,
+    function,
+    identity,
+    parameters,
+    push,
+    security,
+    storage,
+    workflows,
+)
+
+MONITORING_MODULE = "infra.monitoring"
+
+
+def build(inputs: StackInputs) -> Stack:
+    template = Template(
+        Description=f"Nimbus {inputs.stage}: everything the Zappa function needs on AWS"
+    )
+    template.set_version("2010-09-09")
+    stack = Stack(inputs=inputs, template=template)
+    stack.export_env("NIMBUS_STAGE", inputs.stage, "Deployment stage")
+    parameters.add_parameters(stack)
+    cdn.add_site_url(stack)
+    security.add_key(stack)
+    security.add_secrets(stack)
+    security.add_operators_topic(stack)
+    storage.add_buckets(stack)
+    cdn.add_distribution(stack)
+    identity.add_user_pool(stack)
+    events.add_bus(stack)
+    events.add_receiver_queues(stack)
+    events.add_receiver_rules(stack)
+    events.add_upload_forwarding(stack)
+    events.add_schedules(stack)
+    workflows.add_state_machines(stack)
+    push.add_connections_table(stack)
+    push.add_websocket_api(stack)
+    function.add_log_group(stack)
+    function.add_function_role(stack)
+    add_monitoring(stack)
+    security.add_parameters_store(stack)
+    return stack
+
+
+def add_monitoring(stack: Stack) -> bool:
+    """The operations hook: ``infra.monitoring.add_monitoring(stack)`` adds the dashboard and
+    alarms (5xx, latency, throttles, workflow failures, ...) when that module exists.
+
+    It receives the :class:`~infra.context.Stack` (``stack.template``, ``stack.prefix``,
+    ``stack.queues``, ``stack.dead_letter_queues``, ``stack.state_machines``,
+    ``stack.named["OperatorsTopic"]``). DLQ-depth alarms are already made here.
+    """
+    try:
+        module = importlib.import_module(MONITORING_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name != MONITORING_MODULE:
+            raise
+        return False
+    module.add_monitoring(stack)
+    return True
+
+
+def render(inputs: StackInputs) -> dict[str, Any]:
+    """The template as a JSON-ready dict."""
+    return json.loads(build(inputs).template.to_json())

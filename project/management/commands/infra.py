@@ -1,0 +1,192 @@
+"""``manage.py infra render|lint|diff|deploy|outputs|collectstatic <stage>``.
+
+The CloudFormation stack (``nimbus-<stage>-infra``) is generated from the apps' registries
+by :mod:`infra.template`; troposphere and cfn-lint are development dependencies, imported
+only here, never by the running application. See DEPLOY.md.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+STAGES = ("dev", "prod")
+
+
+class Command(BaseCommand):
+    help = "Render, lint, diff and deploy the Nimbus CloudFormation stack; read its outputs."
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        actions = parser.add_subparsers(dest="action", required=True)
+        render = actions.add_parser("render", help="write build/infra/<stage>.json")
+        render.add_argument("stage")
+        lint = actions.add_parser("lint", help="cfn-lint and Nimbus's policy checks")
+        lint.add_argument("stages", nargs="*", default=list(STAGES))
+        for name, text in (
+            ("diff", "summarise the change set against the deployed stack"),
+            ("deploy", "create or update the stack and wait"),
+            ("outputs", "print the outputs; write build/infra/zappa_settings.json"),
+            ("collectstatic", "upload static files (hashed names) to the static bucket"),
+        ):
+            sub = actions.add_parser(name, help=text)
+            sub.add_argument("stage")
+            if name in ("diff", "deploy"):
+                sub.add_argument(
+                    "--parameter",
+                    "-p",
+                    action="append",
+                    default=[],
+                    metavar="KEY=VALUE",
+                    help="stack parameter (DomainName, HostedZoneId, AlarmEmail, ...)",
+                )
+            if name == "deploy":
+                sub.add_argument("--yes", action="store_true", help="do not ask to confirm")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        action = options["action"]
+        getattr(self, f"do_{action}")(**options)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _build_dir(self) -> Path:
+        return Path(settings.BASE_DIR) / "build" / "infra"
+
+    def _zappa_settings(self) -> dict[str, Any]:
+        return json.loads((Path(settings.BASE_DIR) / "zappa_settings.json").read_text())
+
+    def _stack(self, stage: str) -> Any:
+        from infra.inputs import collect
+        from infra.template import build
+
+        zappa = self._zappa_settings()
+        if stage not in zappa:
+            raise CommandError(f"Unknown stage {stage!r}; zappa_settings.json has {sorted(zappa)}.")
+        stage_settings = {**zappa.get(zappa[stage].get("extends", ""), {}), **zappa[stage]}
+        try:
+            return build(collect(stage, stage_settings))
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+
+    def _session(self) -> Any:
+        import boto3
+
+        region = self._zappa_settings().get("base", {}).get("aws_region")
+        return boto3.Session(region_name=region) if region else boto3.Session()
+
+    def _parameters(self, stage: str, pairs: list[str]) -> dict[str, str]:
+        from infra.deploy import automatic_parameters
+
+        found = automatic_parameters(self._session(), stage)
+        for pair in pairs:
+            key, sep, value = pair.partition("=")
+            if not sep:
+                raise CommandError(f"--parameter takes KEY=VALUE, not {pair!r}.")
+            found[key] = value
+        return found
+
+    def _template(self, stage: str) -> dict[str, Any]:
+        return json.loads(self._stack(stage).template.to_json())
+
+    # -- actions -----------------------------------------------------------------------
+
+    def do_render(self, *, stage: str, **_: Any) -> None:
+        path = self._build_dir() / f"{stage}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        template = self._template(stage)
+        path.write_text(json.dumps(template, indent=2, sort_keys=True) + "\n")
+        self.stdout.write(f"{path} ({len(template['Resources'])} resources)")
+
+    def do_lint(self, *, stages: list[str], **_: Any) -> None:
+        from infra.checks import lint, problems
+
+        failed = False
+        for stage in stages:
+            stack = self._stack(stage)
+            template = json.loads(stack.template.to_json())
+            found = lint(template) + problems(
+                template, function_timeout=stack.inputs.function_timeout
+            )
+            for line in found:
+                self.stderr.write(f"{stage}: {line}")
+            failed = failed or bool(found)
+            if not found:
+                self.stdout.write(self.style.SUCCESS(f"{stage}: clean"))
+        if failed:
+            raise CommandError("The template has problems (listed above).")
+
+    def do_diff(self, *, stage: str, parameter: list[str], **_: Any) -> None:
+        from infra.deploy import change_set, summarize
+
+        session = self._session()
+        arn, changes = change_set(
+            session, stage, self._template(stage), self._parameters(stage, parameter)
+        )
+        for line in summarize(changes) or ["no changes"]:
+            self.stdout.write(line)
+        session.client("cloudformation").delete_change_set(ChangeSetName=arn)
+
+    def do_deploy(self, *, stage: str, parameter: list[str], yes: bool, **_: Any) -> None:
+        from infra.deploy import change_set, execute, stack_name, summarize
+
+        session = self._session()
+        parameters = self._parameters(stage, parameter)
+        self.stdout.write(
+            f"{stack_name(stage)}: " + ", ".join(f"{k}={v}" for k, v in parameters.items())
+        )
+        arn, changes = change_set(session, stage, self._template(stage), parameters)
+        if not changes:
+            self.stdout.write("No changes.")
+            return
+        for line in summarize(changes):
+            self.stdout.write(line)
+        if not yes and input("Apply these changes? [y/N] ").strip().lower() != "y":
+            raise CommandError("Cancelled.")
+        status = execute(session, stage, arn, self.stdout.write)
+        if not status.endswith("_COMPLETE") or "ROLLBACK" in status:
+            raise CommandError(f"{stack_name(stage)} ended {status}; reasons above.")
+        self.stdout.write(self.style.SUCCESS(f"{stack_name(stage)}: {status}"))
+        self.do_outputs(stage=stage)
+
+    def do_outputs(self, *, stage: str, **_: Any) -> None:
+        from infra.deploy import environment, outputs, write_zappa_overlay
+
+        stack_outputs = outputs(self._session(), stage)
+        mapping = {var: key for var, (key, _value) in self._stack(stage).environment.items()}
+        env = environment(stack_outputs, mapping)
+        for var, value in sorted(env.items()):
+            self.stdout.write(f"{var}={value}")
+        overlay = write_zappa_overlay(
+            Path(settings.BASE_DIR) / "zappa_settings.json",
+            stage,
+            env,
+            stack_outputs.get("FunctionRoleArn"),
+            self._build_dir() / "zappa_settings.json",
+        )
+        self.stdout.write(f"Wrote {overlay} (zappa <command> {stage} -s {overlay})")
+
+    def do_collectstatic(self, *, stage: str, **_: Any) -> None:
+        from django.core.management import call_command
+        from django.test import override_settings
+
+        from infra.deploy import outputs
+
+        stack_outputs = outputs(self._session(), stage)
+        site = stack_outputs["NimbusSiteUrl"].split("://", 1)[-1]
+        storage = {
+            "BACKEND": "storages.backends.s3.S3ManifestStaticStorage",
+            "OPTIONS": {
+                "bucket_name": stack_outputs["NimbusStaticBucket"],
+                "location": "static",
+                "custom_domain": site,
+                "querystring_auth": False,
+                "default_acl": None,
+                "file_overwrite": True,
+            },
+        }
+        with override_settings(STORAGES={**settings.STORAGES, "staticfiles": storage}):
+            call_command("collectstatic", interactive=False, verbosity=1)

@@ -1,0 +1,78 @@
+"""Fixtures for the deploy tooling: stack inputs shaped like the apps' registries."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from infra.inputs import ReceiverSpec, ScheduleSpec, StackInputs, WorkflowSpec
+
+REVIEW_ASL: dict[str, Any] = {
+    "StartAt": "Inspect",
+    "States": {
+        "Inspect": {
+            "Type": "Task",
+            "Resource": "step:files.inspect",
+            "ResultPath": "$.inspection",
+            "Retry": [{"ErrorEquals": ["States.TaskFailed"], "MaxAttempts": 2}],
+            "Next": "Approve",
+        },
+        "Approve": {
+            "Type": "Task",
+            "Resource": "step:files.await_approval.waitForTaskToken",
+            "Parameters": {"file_id.$": "$.file_id"},
+            "Next": "Fan",
+        },
+        "Fan": {
+            "Type": "Parallel",
+            "Branches": [
+                {
+                    "StartAt": "Notify",
+                    "States": {
+                        "Notify": {"Type": "Task", "Resource": "step:push.notify", "End": True}
+                    },
+                },
+                {
+                    "StartAt": "Queue",
+                    "States": {
+                        "Queue": {
+                            "Type": "Task",
+                            "Resource": "arn:aws:states:::sqs:sendMessage",
+                            "Parameters": {
+                                "QueueUrl": "https://example.invalid/q",
+                                "MessageBody.$": "$",
+                            },
+                            "End": True,
+                        }
+                    },
+                },
+            ],
+            "End": True,
+        },
+    },
+}
+
+
+def sample_inputs(stage: str = "dev") -> StackInputs:
+    return StackInputs(
+        stage=stage,
+        receivers=[
+            ReceiverSpec("files.inspect_upload", {"detail-type": ["files.FileUploaded"]}, "files"),
+            ReceiverSpec(
+                "push.file_status",
+                {"source": ["nimbus.files"], "detail": {"status": [{"anything-but": "pending"}]}},
+                "push",
+            ),
+        ],
+        schedules=[ScheduleSpec("events.sweep_outbox", "rate(5 minutes)")],
+        workflows=[WorkflowSpec("file_review", json.loads(json.dumps(REVIEW_ASL)))],
+        steps=frozenset({"files.inspect", "files.await_approval", "push.notify"}),
+        log_retention_days=30 if stage == "prod" else 14,
+    )
+
+
+@pytest.fixture
+def inputs() -> StackInputs:
+    return sample_inputs()

@@ -1,0 +1,298 @@
+"""The rendered stack keeps Nimbus's rules, for the real registries and for sample ones."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+
+from infra.checks import lint, problems
+from infra.inputs import StackInputs, collect
+from infra.parts.workflows import substitute_tasks
+from infra.template import build, render
+from tests.infra.conftest import REVIEW_ASL, sample_inputs
+
+REPO = Path(__file__).resolve().parents[2]
+ZAPPA = json.loads((REPO / "zappa_settings.json").read_text())
+
+
+def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {
+        name: resource.get("Properties", {})
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == kind
+    }
+
+
+def _stage_settings(stage: str) -> dict[str, Any]:
+    return {**ZAPPA.get(ZAPPA[stage].get("extends", ""), {}), **ZAPPA[stage]}
+
+
+@pytest.fixture(params=["dev", "prod"])
+def registry_template(request) -> tuple[StackInputs, dict[str, Any]]:
+    """The template for a stage from the project's real registries (as `infra render`)."""
+    inputs = collect(request.param, _stage_settings(request.param))
+    return inputs, render(inputs)
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_sample_stack_is_cfn_lint_clean_and_keeps_the_rules(stage):
+    inputs = sample_inputs(stage)
+    template = render(inputs)
+    assert lint(template) == []
+    assert problems(template, function_timeout=inputs.function_timeout) == []
+
+
+def test_project_stack_is_cfn_lint_clean_and_keeps_the_rules(registry_template):
+    inputs, template = registry_template
+    assert lint(template) == []
+    assert problems(template, function_timeout=inputs.function_timeout) == []
+
+
+def test_an_empty_registry_still_renders_a_clean_stack():
+    inputs = StackInputs(stage="dev")
+    template = render(inputs)
+    assert lint(template) == []
+    assert problems(template, function_timeout=28) == []
+    # Django Tasks still get their queue, DLQ and mapping.
+    assert {"QueueTasks", "QueueTasksDlq", "MappingTasks"} <= set(template["Resources"])
+
+
+def test_zappa_timeout_is_below_api_gateways():
+    for stage in ("dev", "prod"):
+        assert _stage_settings(stage)["timeout_seconds"] < 29
+
+
+def test_every_receiver_group_gets_a_queue_dlq_alarm_and_batch_failure_mapping(inputs):
+    template = render(inputs)
+    mappings = _resources(template, "AWS::Lambda::EventSourceMapping")
+    queues = _resources(template, "AWS::SQS::Queue")
+    for group in ("files", "push", "tasks"):
+        queue = queues[f"Queue{group.capitalize()}"]
+        assert queue["QueueName"] == f"nimbus-dev-{group}"
+        assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+            "Fn::GetAtt": [f"Queue{group.capitalize()}Dlq", "Arn"]
+        }
+        mapping = mappings[f"Mapping{group.capitalize()}"]
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert template["Resources"][f"Mapping{group.capitalize()}"]["Condition"] == "FunctionReady"
+    alarms = _resources(template, "AWS::CloudWatch::Alarm")
+    assert {"QueueFilesDlqAlarm", "QueuePushDlqAlarm", "QueueTasksDlqAlarm"} <= set(alarms)
+    assert alarms["QueueFilesDlqAlarm"]["AlarmActions"] == [{"Ref": "OperatorsTopic"}]
+
+
+def test_each_receiver_is_a_rule_on_the_bus_targeting_its_groups_queue(inputs):
+    rules = _resources(render(inputs), "AWS::Events::Rule")
+    rule = rules["RulePushFileStatus"]
+    assert rule["Name"] == "nimbus-dev-push-file-status"
+    assert rule["EventPattern"] == inputs.receivers[1].pattern
+    assert rule["EventBusName"] == {"Fn::GetAtt": ["EventBus", "Name"]}
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["QueuePush", "Arn"]}
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["RulesDeadLetterQueue", "Arn"]}
+
+
+def test_schedules_invoke_the_function_once_it_exists(inputs):
+    template = render(inputs)
+    rule = template["Resources"]["ScheduleEventsSweepOutbox"]
+    assert rule["Condition"] == "FunctionReady"
+    assert rule["Properties"]["Name"] == "nimbus-dev-events-sweep-outbox"
+    assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    assert "function:nimbus-dev" in json.dumps(rule["Properties"]["Targets"][0]["Arn"])
+    permission = template["Resources"]["ScheduleEventsSweepOutboxInvoke"]["Properties"]
+    assert permission["Principal"] == "events.amazonaws.com"
+
+
+def test_task_states_invoke_the_function_with_the_step_payload():
+    machine = substitute_tasks(REVIEW_ASL)
+    inspect = machine["States"]["Inspect"]
+    assert inspect["Resource"] == "${FunctionArn}"
+    assert inspect["Parameters"] == {"workflow_step": "files.inspect", "input.$": "$"}
+    assert inspect["ResultPath"] == "$.inspection"  # the author's paths are untouched
+    approve = machine["States"]["Approve"]
+    assert approve["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert approve["Parameters"] == {
+        "FunctionName": "${FunctionArn}",
+        "Payload": {
+            "workflow_step": "files.await_approval",
+            "input": {"file_id.$": "$.file_id"},
+            "task_token.$": "$$.Task.Token",
+        },
+    }
+    notify, queue = (b["States"] for b in machine["States"]["Fan"]["Branches"])
+    assert notify["Notify"]["Parameters"]["workflow_step"] == "push.notify"
+    assert queue["Queue"]["Resource"] == "arn:aws:states:::sqs:sendMessage"
+    assert REVIEW_ASL["States"]["Inspect"]["Resource"] == "step:files.inspect"  # not mutated
+
+
+def test_state_machines_are_named_traced_and_logged(inputs):
+    template = render(inputs)
+    machine = template["Resources"]["WorkflowFileReview"]["Properties"]
+    assert machine["StateMachineName"] == "nimbus-dev-file-review"
+    assert machine["TracingConfiguration"] == {"Enabled": True}
+    assert "FunctionArn" in machine["DefinitionSubstitutions"]
+    role = template["Resources"]["StateMachineRole"]["Properties"]
+    invoke = role["Policies"][0]["PolicyDocument"]["Statement"][0]
+    assert invoke["Action"] == "lambda:InvokeFunction"
+
+
+def test_user_pool_uses_the_users_apps_password_policy():
+    from apps.users.password_policy import PASSWORD_POLICY
+
+    template = render(collect("dev"))
+    pool = template["Resources"]["UserPool"]["Properties"]
+    assert pool["Policies"]["PasswordPolicy"] == PASSWORD_POLICY
+    groups = _resources(template, "AWS::Cognito::UserPoolGroup")
+    assert [g["GroupName"] for g in groups.values()] == ["operators"]
+    assert "UserPoolDomain" in template["Resources"]
+
+
+def test_connections_table_has_ttl_and_the_push_apps_schema(inputs):
+    table = render(collect("dev"))["Resources"]["ConnectionsTable"]["Properties"]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["KeySchema"] == [{"AttributeName": "connection_id", "KeyType": "HASH"}]
+
+
+def test_custom_domain_resources_exist_only_under_conditions(inputs):
+    template = render(inputs)
+    assert template["Resources"]["Certificate"]["Condition"] == "IssueCertificate"
+    assert template["Resources"]["SiteRecords"]["Condition"] == "HasHostedZone"
+    config = template["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
+    assert config["Aliases"]["Fn::If"][0] == "UseCertificate"
+    assert config["ViewerCertificate"]["Fn::If"][0] == "UseCertificate"
+
+
+def test_static_is_served_through_origin_access_control_only(inputs):
+    template = render(inputs)
+    config = template["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
+    (static,) = config["CacheBehaviors"]
+    assert static["PathPattern"] == "/static/*"
+    assert static["TargetOriginId"] == "static"
+    policy = template["Resources"]["StaticBucketPolicy"]["Properties"]["PolicyDocument"]
+    reader = next(s for s in policy["Statement"] if s["Sid"] == "CloudFrontReadsStatic")
+    assert reader["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert "AWS:SourceArn" in reader["Condition"]["StringEquals"]
+
+
+def test_uploads_bucket_has_cors_multipart_cleanup_and_eventbridge(inputs):
+    bucket = render(inputs)["Resources"]["UploadsBucket"]["Properties"]
+    assert bucket["NotificationConfiguration"] == {
+        "EventBridgeConfiguration": {"EventBridgeEnabled": True}
+    }
+    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] >= 1
+    (cors,) = bucket["CorsConfiguration"]["CorsRules"]
+    assert "POST" in cors["AllowedMethods"]
+    assert cors["ExposedHeaders"] == ["ETag"]
+
+
+def _production_required_variables() -> set[str]:
+    """Names production settings read with no default: require(...) and env.X("NAME")."""
+    tree = ast.parse((REPO / "project" / "settings" / "production.py").read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        literal = [a.value for a in node.args if isinstance(a, ast.Constant)]
+        if isinstance(func, ast.Name) and func.id == "require":
+            names.update(map(str, literal))
+        elif (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id == "env"
+            and not any(k.arg == "default" for k in node.keywords)
+            and literal
+        ):
+            names.add(str(literal[0]))
+    return names
+
+
+def test_outputs_fill_every_variable_production_settings_require():
+    environment = build(collect("dev")).environment
+    # Secrets Manager fills these (NIMBUS_SECRETS_ARN); Lambda's runtime sets AWS_REGION.
+    from_elsewhere = {"SECRET_KEY", "DATABASE_URL", "AWS_REGION"}
+    missing = _production_required_variables() - set(environment) - from_elsewhere
+    assert not missing, (
+        f"production.py requires {sorted(missing)}, which no stack output provides: "
+        "add them in infra/parts/ (Stack.export_env)."
+    )
+    assert {"NIMBUS_SECRETS_ARN", "NIMBUS_PARAMETERS_PATH"} <= set(environment)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "finding"),
+    [
+        (
+            lambda t: t["Resources"]["QueueFiles"]["Properties"].pop("RedrivePolicy"),
+            "no dead-letter",
+        ),
+        (lambda t: t["Resources"].pop("QueueFilesDlqAlarm"), "no depth alarm"),
+        (
+            lambda t: t["Resources"]["RuleFilesInspectUpload"]["Properties"]["Targets"][0].pop(
+                "DeadLetterConfig"
+            ),
+            "no DeadLetterConfig",
+        ),
+        (
+            lambda t: t["Resources"]["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+                "Statement"
+            ].append({"Effect": "Allow", "Action": "*", "Resource": "arn:x"}),
+            "Action '*'",
+        ),
+        (
+            lambda t: t["Resources"]["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+                "Statement"
+            ].append({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}),
+            "on Resource '*'",
+        ),
+        (lambda t: t["Resources"]["FunctionLogs"]["Properties"].pop("RetentionInDays"), "forever"),
+        (
+            lambda t: t["Resources"]["UploadsBucket"]["Properties"][
+                "PublicAccessBlockConfiguration"
+            ].update(BlockPublicPolicy=False),
+            "public access",
+        ),
+        (lambda t: t["Resources"].pop("StaticBucketPolicy"), "TLS-only"),
+    ],
+)
+def test_the_checks_catch_each_kind_of_violation(inputs, mutate, finding):
+    template = copy.deepcopy(render(inputs))
+    mutate(template)
+    assert any(finding in line for line in problems(template, function_timeout=28))
+
+
+def test_a_timeout_at_api_gateways_limit_is_refused(inputs):
+    assert any("not below" in p for p in problems(render(inputs), function_timeout=29))
+
+
+def test_the_function_role_is_scoped_to_the_stacks_resources(inputs):
+    role = render(inputs)["Resources"]["FunctionRole"]["Properties"]
+    assert role["RoleName"] == "nimbus-dev-function"
+    statements = {s["Sid"]: s for s in role["Policies"][0]["PolicyDocument"]["Statement"]}
+    assert statements["Metrics"]["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": "Nimbus"}
+    }
+    assert statements["PublishEvents"]["Resource"] == {"Fn::GetAtt": ["EventBus", "Arn"]}
+    wildcard = {sid for sid, s in statements.items() if s["Resource"] == "*"}
+    assert wildcard == {"Tracing", "Metrics", "TaskTokens"}
+
+
+def test_render_command_writes_the_template(tmp_path, settings):
+    settings.BASE_DIR = tmp_path
+    (tmp_path / "zappa_settings.json").write_text((REPO / "zappa_settings.json").read_text())
+    call_command("infra", "render", "prod")
+    written = json.loads((tmp_path / "build" / "infra" / "prod.json").read_text())
+    assert written["Resources"]["FunctionRole"]["Properties"]["RoleName"] == "nimbus-prod-function"
+
+
+def test_lint_command_passes_for_both_stages(capsys):
+    call_command("infra", "lint")
+    out = capsys.readouterr().out
+    assert "dev: clean" in out
+    assert "prod: clean" in out
