@@ -10,19 +10,9 @@ from ninja import Field, Query, Router, Schema
 
 from apps.push import selectors, services
 from apps.push.models import Notification
+from apps.users.auth import api_auth
 
-
-def _auth() -> Any:
-    try:
-        from apps.users.auth import api_auth
-    except ImportError:  # until the users app's session-or-Bearer auth lands
-        from ninja.security import django_auth
-
-        return django_auth
-    return api_auth
-
-
-router = Router(tags=["notifications"], auth=_auth())
+router = Router(tags=["notifications"], auth=api_auth)
 
 
 class NotificationOut(Schema):

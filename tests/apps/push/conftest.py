@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import itertools
+from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 
-_seq = itertools.count(1)
-
-
-def make_user(email: str | None = None, **extra):
-    email = email or f"user{next(_seq)}@example.com"
-    return get_user_model().objects.create_user(email=email, password="pw-for-tests-only", **extra)
+from apps.events import registry
+from tests.apps.users.factories import user_create
 
 
 @pytest.fixture
 def alice(db):
-    return make_user("alice@example.com")
+    return user_create(email="alice@example.com")
 
 
 @pytest.fixture
 def bob(db):
-    return make_user("bob@example.com")
+    return user_create(email="bob@example.com")
 
 
 @pytest.fixture
@@ -32,3 +27,31 @@ def dummy_push(settings):
     from apps.push.backends import push_backend
 
     return push_backend()
+
+
+FILE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["file_id", "owner_id", "status"],
+    "properties": {"file_id": {"type": "string"}, "owner_id": {"type": "string"}},
+}
+
+
+@pytest.fixture
+def push_receivers_only(settings):
+    """The local bus, the files/workflows event types, and only the push app's receivers."""
+    settings.NIMBUS_EVENTS = {
+        "default": {
+            "BACKEND": "apps.events.backends.local.LocalBus",
+            "OPTIONS": {"max_attempts": 1, "base_delay": 0.0, "max_delay": 0.0},
+        }
+    }
+    with registry.isolated():
+        for name in list(registry.receivers):
+            if not name.startswith("push."):
+                del registry.receivers[name]
+        for detail_type in ("files.FileAccepted", "files.FileUploaded", "files.FileRejected"):
+            if detail_type not in registry.event_types:
+                registry.declare_event(detail_type, schema=FILE_SCHEMA)
+        if "workflows.StepChanged" not in registry.event_types:
+            registry.declare_event("workflows.StepChanged", schema={"type": "object"})
+        yield

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import Client
 
 from apps.push.services import push_to_user
-from tests.apps.push.conftest import make_user
+from tests.apps.users.factories import user_create as make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -140,4 +140,70 @@ async def test_push_from_another_thread_reaches_the_page_within_a_second_via_the
     elapsed = time.monotonic() - started
     assert frame["status"] == "accepted"
     assert elapsed < 1.0
+    await ws.disconnect()
+
+
+async def test_access_token_in_the_query_string_authenticates(direct_push):
+    from tests.apps.users.factories import access_token_for
+
+    alice = await sync_to_async(make_user)()
+    token = await sync_to_async(access_token_for)(alice)
+    ws = await connect(path=f"/ws/?token={token}")
+    await sync_to_async(push_to_user)(user_id=alice.pk, message={"type": "hello"})
+    assert await ws.receive_json_from(timeout=2) == {"type": "hello"}
+    await ws.disconnect()
+
+
+async def test_disabled_users_session_is_refused(direct_push):
+    from project.asgi import application
+
+    alice = await sync_to_async(make_user)()
+    cookie = await sync_to_async(_session_cookie)(alice)
+    alice.is_active = False
+    await sync_to_async(alice.save)()
+    communicator = WebsocketCommunicator(application, "/ws/", headers=[ORIGIN, (b"cookie", cookie)])
+    connected, _ = await communicator.connect()
+    assert not connected
+
+
+def _publish_file_accepted_like_the_worker(owner_id: int) -> None:
+    """A background receiver's work: publish after commit, the local bus runs push's receiver."""
+    import uuid
+
+    from django.db import transaction
+
+    from apps.events.services import publish
+
+    try:
+        with transaction.atomic():
+            publish(
+                "files.FileAccepted",
+                {
+                    "file_id": str(uuid.uuid4()),
+                    "owner_id": str(owner_id),
+                    "status": "accepted",
+                    "name": "report.pdf",
+                    "content_type": "application/pdf",
+                    "size": 10,
+                    "sha256": "0" * 64,
+                },
+            )
+    finally:
+        connection.close()
+
+
+async def test_status_change_by_a_background_receiver_reaches_the_open_page_within_a_second(
+    relayed_push, push_receivers_only
+):
+    alice = await sync_to_async(make_user)()
+    ws = await connect(alice)
+    await asyncio.sleep(0.05)
+    started = time.monotonic()
+    await sync_to_async(_publish_file_accepted_like_the_worker, thread_sensitive=False)(alice.pk)
+    frame = await ws.receive_json_from(timeout=1)
+    elapsed = time.monotonic() - started
+    assert frame["type"] == "file.status"
+    assert frame["status"] == "accepted"
+    assert frame["notification"]["title"] == "report.pdf was accepted"
+    assert elapsed < 1.0, f"took {elapsed:.3f}s"
     await ws.disconnect()

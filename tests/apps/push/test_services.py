@@ -127,10 +127,10 @@ def test_mark_read_touches_only_the_users_own_notifications(
 def test_push_to_group_reaches_active_members_only(
     alice, bob, dummy_push, django_capture_on_commit_callbacks
 ):
-    from tests.apps.push.conftest import make_user
+    from tests.apps.users.factories import user_create
 
     reviewers = Group.objects.create(name="reviewers")
-    carol = make_user(is_active=False)
+    carol = user_create(is_active=False)
     for user in (alice, carol):
         user.groups.add(reviewers)
     with django_capture_on_commit_callbacks(execute=True):

@@ -1,0 +1,85 @@
+"""Receivers that tell a file's owner, live, what happened to it.
+
+Every ``files.*`` event carries ``file_id``, ``owner_id``, ``status`` (and ``reason`` /
+``reason_message`` when refused); ``workflows.*`` events about a user's things carry
+``owner_id`` too. The owner's open pages get ``{"type": "file.status", ...}`` (or
+``{"type": "workflow.step", ...}``); the outcomes a person cares about later — accepted,
+rejected, awaiting approval, approved, failed — are also stored as notifications, in the
+receiver's transaction (so a redelivered event never notifies twice: the events app's
+inbox makes the effect exactly-once).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth import get_user_model
+
+from apps.events.registry import receiver
+from apps.push.services import push_to_user
+
+logger = logging.getLogger("nimbus.push")
+
+#: File statuses worth a stored notification, and how to say them.
+FILE_NOTICES: dict[str, str] = {
+    "accepted": "{name} was accepted",
+    "rejected": "{name} was rejected",
+    "awaiting_approval": "{name} is awaiting approval",
+    "approved": "{name} was approved",
+    "failed": "{name} could not be processed",
+}
+
+
+@receiver({"detail-type": [{"prefix": "files."}]}, name="push.file_status")
+def relay_file_status(event: Any) -> None:
+    """``files.*`` → ``file.status`` to the owner; a notification for the outcomes."""
+    detail = event.detail
+    owner_id = _owner(detail)
+    if owner_id is None or "file_id" not in detail or "status" not in detail:
+        logger.warning("File event without an owner, file or status; not pushed")
+        return
+    status = str(detail["status"])
+    message = {
+        "type": "file.status",
+        "file_id": str(detail["file_id"]),
+        "status": status,
+        "reason": str(detail.get("reason", "")),
+        "name": str(detail.get("name", "")),
+        "event": event.detail_type,
+    }
+    notice = FILE_NOTICES.get(status)
+    push_to_user(
+        user_id=owner_id,
+        message=message,
+        notify=notice is not None,
+        title=(notice or status).format(name=detail.get("name") or "Your file"),
+        body=str(detail.get("reason_message") or ""),
+    )
+
+
+@receiver(
+    {"detail-type": [{"prefix": "workflows."}], "detail": {"owner_id": [{"exists": True}]}},
+    name="push.workflow_step",
+)
+def relay_workflow_step(event: Any) -> None:
+    """``workflows.*`` events about a user's execution → ``workflow.step``, live only."""
+    detail = event.detail
+    owner_id = _owner(detail)
+    if owner_id is None:
+        return
+    message = {k: v for k, v in detail.items() if k not in {"owner_id", "notification"}}
+    push_to_user(
+        user_id=owner_id, message={**message, "type": "workflow.step", "event": event.detail_type}
+    )
+
+
+def _owner(detail: dict[str, Any]) -> int | None:
+    """The owner's user id, if it names an existing user (an event may outlive its owner)."""
+    try:
+        owner_id = int(detail.get("owner_id"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if not get_user_model().objects.filter(pk=owner_id).exists():
+        return None
+    return owner_id
