@@ -233,3 +233,16 @@ NIMBUS_UPLOADS: dict[str, dict[str, Any]] = {
         "OPTIONS": dict(NIMBUS_UPLOAD_POLICY),
     }
 }
+
+# Workflows (apps.workflows): the durable local ASL engine; Step Functions on AWS
+# (apps.workflows.backends.aws.StepFunctionsWorkflowBackend).
+NIMBUS_WORKFLOWS: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "apps.workflows.backends.local.LocalWorkflowBackend"}
+}
+# Signed callback URLs of waiting tasks expire after this many seconds at most.
+NIMBUS_WORKFLOWS_CALLBACK_MAX_AGE = 7 * 24 * 3600
+# file_review: accepted files over this size or of these types wait for an operator.
+NIMBUS_REVIEW: dict[str, Any] = {
+    "approval_over_bytes": env.int("NIMBUS_REVIEW_APPROVAL_OVER_BYTES", default=10 * 1024 * 1024),
+    "approval_types": env.list("NIMBUS_REVIEW_APPROVAL_TYPES", default=["application/pdf"]),
+}

@@ -196,6 +196,10 @@ class Interpreter:
 
     # -- internals -------------------------------------------------------------------
 
+    def take_events(self) -> list[Event]:
+        """The events recorded since last taken (e.g. ExecutionStarted after start())."""
+        return self._flush()
+
     def _flush(self) -> list[Event]:
         events, self.events = self.events, []
         return events

@@ -1,0 +1,293 @@
+"""Durable execution of local workflows on Django: the interpreter's runs kept in the DB.
+
+:func:`execution_advance` (a background task on the ``workflows`` queue) takes a lease on
+an execution, hands the interpreter any callback outcomes recorded since, advances the run
+as far as it goes and persists every transition (snapshot + history events in one
+transaction). A Wait or a retry interval is a continuation task with ``run_after`` — no
+worker is held while an execution waits, and a pending callback holds nothing at all.
+:func:`reconcile` (every few seconds in ``manage.py worker``) re-enqueues executions whose
+continuation was lost, e.g. when a worker was killed while running it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.tasks import default_task_backend
+from django.utils.dateparse import parse_datetime
+
+from apps.workflows import clock, registry
+from apps.workflows.engine import Interpreter, StatesError
+from apps.workflows.engine import errors as asl_errors
+from apps.workflows.models import Execution, HistoryEvent, TaskToken
+from apps.workflows.sealing import seal
+from project.logging import bind
+from project.tasks import background
+from project.worker import every
+
+logger = logging.getLogger("nimbus.workflows")
+
+LEASE = timedelta(minutes=5)
+MAX_ROUNDS = 20
+
+
+def run_step(resource: str, payload: Any, *, context: dict[str, Any], token: str | None) -> Any:
+    """The local TaskRunner: ``step:<name>`` resources call the registered step in-process."""
+    if not resource.startswith(registry.STEP_PREFIX):
+        raise StatesError(asl_errors.RUNTIME, f"Resource {resource!r} cannot run locally")
+    name = registry.step_of(resource)
+    step = registry.steps.get(name)
+    if step is None:
+        raise StatesError(asl_errors.RUNTIME, f"No workflow step named {name!r}")
+    with bind(workflow_step=name, execution_arn=context["Execution"]["Id"]):
+        if token is not None:
+            return step.func(payload, task_token=token)
+        return step.func(payload)
+
+
+def _parse(value: str | None) -> datetime | None:
+    return parse_datetime(value) if value else None
+
+
+class _Persister:
+    """Checkpoints an execution: snapshot, status and new history events, atomically."""
+
+    def __init__(self, execution: Execution) -> None:
+        self.execution = execution
+
+    def on_token(self, token: str, info: dict[str, Any]) -> None:
+        # Stored before the step sees the token, so an immediate callback finds it.
+        expires = _parse(info.get("expires")) or clock.now() + timedelta(
+            seconds=settings.NIMBUS_WORKFLOWS_CALLBACK_MAX_AGE
+        )
+        TaskToken.objects.create(
+            token_hash=_hash(token),
+            sealed=seal(token),
+            execution=self.execution,
+            state_name=info["state"],
+            expires_at=expires,
+        )
+
+    def save(self, run: dict[str, Any], events: list[dict[str, Any]]) -> None:
+        execution = self.execution
+        with transaction.atomic():
+            seq = int(run.get("seq", 0))
+            rows = []
+            for event in events:
+                seq += 1
+                details = {
+                    k: v for k, v in event.items() if k not in ("type", "state", "timestamp")
+                }
+                rows.append(
+                    HistoryEvent(
+                        execution=execution,
+                        seq=seq,
+                        type=event["type"],
+                        state_name=event["state"] or "",
+                        timestamp=_parse(event["timestamp"]) or clock.now(),
+                        details=details,
+                    )
+                )
+            run["seq"] = seq
+            HistoryEvent.objects.bulk_create(rows)
+            execution.run = run
+            execution.status = run["status"]
+            execution.output = run["output"]
+            execution.error = run["error"] or ""
+            execution.cause = run["cause"] or ""
+            execution.wake_at = _parse(run["wake_at"])
+            if run["status"] != Execution.Status.RUNNING and execution.stopped_at is None:
+                execution.stopped_at = clock.now()
+            execution.save(
+                update_fields=[
+                    "run",
+                    "status",
+                    "output",
+                    "error",
+                    "cause",
+                    "wake_at",
+                    "stopped_at",
+                    "updated_at",
+                ]
+            )
+        from apps.workflows import signals
+
+        signals.notify_transitions(execution, events)
+
+
+def _hash(token: str) -> str:
+    from apps.workflows.sealing import token_hash
+
+    return token_hash(token)
+
+
+def interpreter(execution: Execution, persister: _Persister) -> Interpreter:
+    definition = registry.definitions[execution.workflow].asl
+    assert definition is not None
+    return Interpreter(
+        definition,
+        tasks=run_step,
+        now=lambda: clock.now(),
+        on_token=persister.on_token,
+        checkpoint=persister.save,
+    )
+
+
+def execution_begin(execution: Execution) -> None:
+    """Create the run of a new local execution and schedule its first advance."""
+    persister = _Persister(execution)
+    engine = interpreter(execution, persister)
+    run = engine.start(
+        execution.input,
+        execution_id=execution.arn,
+        name=execution.name,
+        state_machine=f"arn:nimbus:states:local:stateMachine:{execution.workflow}",
+    )
+    run["wake_at"] = run["context"]["Execution"]["StartTime"]  # due now, until first advanced
+    persister.save(run, engine.take_events())
+    schedule(execution, now=True)
+
+
+def schedule(execution: Execution, *, now: bool = False) -> None:
+    """Enqueue the continuation of a running execution, after the current transaction."""
+    if execution.status != Execution.Status.RUNNING:
+        return
+    when = None if now else execution.wake_at
+    if not now and when is None:
+        return  # waiting for a callback only: nothing to schedule
+    execution_id = str(execution.pk)
+
+    def enqueue() -> None:
+        task = execution_advance
+        if when is not None and when > clock.now() and default_task_backend.supports_defer:
+            task = task.using(run_after=when)
+        elif when is not None and when > clock.now():
+            return  # no deferred tasks (tests): the reconciler or a test tick continues it
+        task.enqueue(execution_id)
+
+    transaction.on_commit(enqueue)
+
+
+def _claim(execution_id: str, owner: str) -> bool:
+    now = clock.now()
+    return bool(
+        Execution.objects.filter(pk=execution_id, status=Execution.Status.RUNNING)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_owner=owner, lease_until=now + LEASE)
+    )
+
+
+def advance(execution_id: str) -> None:
+    """Advance one execution as far as it goes (no-op if another driver holds it)."""
+    owner = uuid.uuid4().hex
+    if not _claim(execution_id, owner):
+        return
+    try:
+        for _ in range(MAX_ROUNDS):
+            execution = Execution.objects.get(pk=execution_id)
+            with bind(execution_arn=execution.arn):
+                progressed = _advance_once(execution)
+            if not progressed:
+                break
+    finally:
+        Execution.objects.filter(pk=execution_id, lease_owner=owner).update(
+            lease_owner="", lease_until=None
+        )
+    execution = Execution.objects.get(pk=execution_id)
+    with transaction.atomic():
+        schedule(execution)
+
+
+def _advance_once(execution: Execution) -> bool:
+    """One round; True when callback outcomes arrived meanwhile (advance again)."""
+    if not execution.is_running:
+        return False
+    persister = _Persister(execution)
+    engine = interpreter(execution, persister)
+    run = execution.run
+    applied = _apply_outcomes(engine, execution, run)
+    events = engine.advance(run)
+    persister.save(run, events)
+    TaskToken.objects.filter(pk__in=applied).update(applied=True)
+    return _unapplied(execution).exists() and execution.is_running
+
+
+def _unapplied(execution: Execution) -> Any:
+    return TaskToken.objects.filter(execution=execution, applied=False).filter(
+        Q(consumed_at__isnull=False) | Q(heartbeat_at__isnull=False)
+    )
+
+
+def _apply_outcomes(engine: Interpreter, execution: Execution, run: dict[str, Any]) -> list[int]:
+    applied = []
+    for token in _unapplied(execution).order_by("consumed_at"):
+        if token.consumed_at is None:  # a heartbeat only
+            engine.resolve_token(run, token.token_hash, heartbeat=True)
+            TaskToken.objects.filter(pk=token.pk).update(heartbeat_at=None)
+            continue
+        outcome = token.outcome or {}
+        engine.resolve_token(
+            run,
+            token.token_hash,
+            output=outcome.get("output"),
+            error=outcome.get("error") if "error" in outcome else None,
+            cause=outcome.get("cause"),
+        )
+        applied.append(token.pk)
+    return applied
+
+
+@background(queue_name="workflows")
+def execution_advance(execution_id: str) -> None:
+    """Background task: advance a local execution (see :func:`advance`)."""
+    advance(execution_id)
+
+
+def execution_abort(execution: Execution, *, error: str, cause: str) -> None:
+    persister = _Persister(execution)
+    engine = interpreter(execution, persister)
+    run = execution.run
+    persister.save(run, engine.abort(run, error=error, cause=cause))
+
+
+def execution_redrive_run(execution: Execution) -> None:
+    persister = _Persister(execution)
+    engine = interpreter(execution, persister)
+    run = execution.run
+    events = engine.redrive(run)
+    run["wake_at"] = events[-1]["timestamp"]  # due now, until advanced
+    persister.save(run, events)
+    execution.stopped_at = None
+    execution.save(update_fields=["stopped_at"])
+    schedule(execution, now=True)
+
+
+def due_executions(*, grace_seconds: float) -> list[str]:
+    """Running executions whose continuation is due (or overdue) and nobody holds."""
+    now = clock.now()
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    running = Execution.objects.filter(free, status=Execution.Status.RUNNING, backend="local")
+    late = running.filter(wake_at__lte=now - timedelta(seconds=grace_seconds))
+    waiting = running.filter(
+        tokens__applied=False,
+        tokens__consumed_at__lte=now - timedelta(seconds=grace_seconds),
+    )
+    ids = {str(pk) for qs in (late, waiting) for pk in qs.values_list("pk", flat=True)}
+    return sorted(ids)
+
+
+@every(5, name="workflows.reconcile")
+def reconcile(*, grace_seconds: float = 5.0) -> list[str]:
+    """Enqueue every running execution whose continuation is overdue; returns their ids."""
+    ids = due_executions(grace_seconds=grace_seconds)
+    for execution_id in ids:
+        execution_advance.enqueue(execution_id)
+    if ids:
+        logger.info("Resumed %d workflow execution(s)", len(ids))
+    return ids

@@ -1,0 +1,47 @@
+"""Turn a Nimbus ASL definition into the one Step Functions runs (for the infra generator).
+
+Each ``"Resource": "step:<name>"`` Task becomes a Lambda invocation of the Nimbus function
+whose payload is ``{"workflow_step": "<name>", "input": <the task input>}`` (plus
+``"task_token"`` from ``$$.Task.Token`` for ``.waitForTaskToken``, and ``"execution_arn"``);
+the function's entry
+(``apps.workflows.entry.handle_step``) runs the step and returns its result unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from apps.workflows.engine.definition import walk_states
+from apps.workflows.engine.interpreter import TOKEN_SUFFIX
+
+STEP_PREFIX = "step:"
+LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+
+
+def to_state_machine(definition: dict[str, Any], function_arn: str) -> dict[str, Any]:
+    """A copy of ``definition`` with every step Task invoking ``function_arn``."""
+    result = copy.deepcopy(definition)
+    for _name, state in walk_states(result):
+        resource = state.get("Resource", "")
+        if state.get("Type") != "Task" or not resource.startswith(STEP_PREFIX):
+            continue
+        step = resource[len(STEP_PREFIX) :]
+        waits = step.endswith(TOKEN_SUFFIX)
+        payload: dict[str, Any] = {
+            "workflow_step": step.removesuffix(TOKEN_SUFFIX),
+            "execution_arn.$": "$$.Execution.Id",
+        }
+        if "Parameters" in state:
+            payload["input"] = state.pop("Parameters")
+        else:
+            payload["input.$"] = "$"
+        if waits:
+            payload["task_token.$"] = "$$.Task.Token"
+            state["Resource"] = LAMBDA_INVOKE + TOKEN_SUFFIX
+            state["Parameters"] = {"FunctionName": function_arn, "Payload": payload}
+        else:
+            # The plain function ARN returns the function's result itself (no Payload wrap).
+            state["Resource"] = function_arn
+            state["Parameters"] = payload
+    return result
