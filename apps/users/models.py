@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 
 class UserManager(BaseUserManager["User"]):
@@ -63,6 +64,15 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        # Sessions carry an HMAC of this; folding in tokens_valid_after makes "sign out
+        # everywhere" (and disabling) end every browser session too, not only tokens.
+        key_salt = "apps.users.models.User.get_session_auth_hash"
+        valid_after = self.tokens_valid_after.isoformat() if self.tokens_valid_after else ""
+        return salted_hmac(
+            key_salt, f"{self.password}|{valid_after}", secret=secret, algorithm="sha256"
+        ).hexdigest()
 
 
 class Profile(models.Model):

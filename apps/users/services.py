@@ -1,16 +1,49 @@
 """Account operations: every write of the users app goes through these functions.
 
 Views, the API, the admin and the Lambda triggers call them; they call the configured
-identity backend and keep the local user table in step with the provider.
+identity backend and keep the local user table in step with the provider. A local
+account row is keyed by the provider's ``iss`` + ``sub`` and created only once the
+provider has accepted the person (sign-up, a verified token, a Cognito trigger).
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import time
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+
 from apps.users import exceptions as exc
-from apps.users.backends import identity
-from apps.users.models import User
+from apps.users.backends import TokenSet, identity
+from apps.users.models import Profile, User
+from apps.users.password_policy import password_validate
+from project.ratelimit import Limit, ratelimit_check, ratelimit_hit
+
+logger = logging.getLogger("nimbus.users")
+
+OPERATORS_GROUP = "operators"
+
+
+def _limits() -> tuple[Limit, Limit]:
+    conf = {"per_account": (10, 300), "per_ip": (50, 300)}
+    conf.update(getattr(settings, "NIMBUS_SIGNIN_RATE_LIMITS", {}))
+    account, ip = conf["per_account"], conf["per_ip"]
+    return (
+        Limit(scope="signin-account", limit=account[0], window=account[1]),
+        Limit(scope="signin-ip", limit=ip[0], window=ip[1]),
+    )
+
+
+def _normal_email(email: str) -> str:
+    return email.strip().lower()
+
+
+# -- tokens -> accounts ---------------------------------------------------------------------
 
 
 def user_from_access_token(*, token: str) -> User:
@@ -34,3 +67,214 @@ def user_for_claims(*, claims: dict[str, Any]) -> User:
     if user.tokens_valid_after is not None and claims["iat"] < user.tokens_valid_after.timestamp():
         raise exc.TokenRevoked("This token was revoked by a sign-out.")
     return user
+
+
+@transaction.atomic
+def user_sync_from_claims(*, claims: dict[str, Any]) -> User:
+    """Create or update the account described by verified id-token claims.
+
+    Matches on ``iss`` + ``sub``, then on email (an account made before the provider knew
+    it); copies email, name, verification and ``cognito:groups`` (members of
+    ``operators`` are staff). Never re-enables a disabled account.
+    """
+    email = _normal_email(str(claims.get("email", "")))
+    user = (
+        User.objects.select_for_update().filter(issuer=claims["iss"], subject=claims["sub"]).first()
+        or User.objects.select_for_update().filter(email=email).first()
+    )
+    if user is None:
+        if not email:
+            raise exc.TokenMalformed("The id token carries no email address.")
+        user = User(email=email)
+        user.set_unusable_password()
+    user.issuer, user.subject = claims["iss"], claims["sub"]
+    if email:
+        user.email = email
+    user.name = str(claims.get("name", user.name) or user.name)
+    user.email_verified = claims.get("email_verified") in (True, "true") or user.email_verified
+    user.save()
+    Profile.objects.get_or_create(user=user)
+    groups = claims.get("cognito:groups")
+    user_groups_apply(user=user, groups=list(groups) if isinstance(groups, list) else [])
+    return user
+
+
+def user_groups_apply(*, user: User, groups: list[str]) -> None:
+    """Make the account's Django groups exactly the provider's; ``operators`` are staff."""
+    user.groups.set([Group.objects.get_or_create(name=name)[0] for name in sorted(set(groups))])
+    is_staff = user.is_superuser or OPERATORS_GROUP in groups
+    if user.is_staff != is_staff:
+        user.is_staff = is_staff
+        user.save(update_fields=["is_staff"])
+
+
+def _accept_tokens(tokens: TokenSet) -> User:
+    """Verify a fresh token set and bring the account up to date from its id token."""
+    verifier = identity().verifier()
+    claims = verifier.verify(tokens.id_token, token_use="id")  # noqa: S106
+    verifier.verify(tokens.access_token, token_use="access")  # noqa: S106
+    user = user_sync_from_claims(claims=claims)
+    user_for_claims(claims=claims)  # disabled or signed out here: refuse
+    return user
+
+
+# -- sign-up and confirmation -------------------------------------------------------------
+
+
+def account_sign_up(*, email: str, password: str, name: str = "") -> User:
+    """Register with the provider (which sends a confirmation code); returns the account.
+
+    The local row is unconfirmed until :func:`account_confirm`; nothing is written here
+    when the provider refuses (duplicate email, weak password).
+    """
+    email = _normal_email(email)
+    password_validate(password=password)
+    backend = identity()
+    subject = backend.sign_up(email=email, password=password, name=name)
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(email=email).first() or User(email=email)
+        if user.pk is None:
+            user.set_unusable_password()
+        user.issuer, user.subject, user.name = backend.issuer, subject, name or user.name
+        user.save()
+        Profile.objects.get_or_create(user=user)
+    return user
+
+
+def account_confirm(*, email: str, code: str) -> None:
+    """Spend the sign-up code with the provider and mark the account confirmed."""
+    email = _normal_email(email)
+    identity().confirm_sign_up(email=email, code=code)
+    User.objects.filter(email=email).update(email_verified=True)
+
+
+def account_resend_confirmation(*, email: str) -> None:
+    identity().resend_confirmation(email=_normal_email(email))
+
+
+# -- sign-in, refresh, sign-out -----------------------------------------------------------
+
+
+def account_sign_in(*, email: str, password: str, ip: str = "") -> tuple[User, TokenSet]:
+    """Sign in with the provider: the account and its tokens.
+
+    Failed attempts count against the account and the client IP; over either limit the
+    attempt is refused (``RateLimited``) before the provider is asked.
+    """
+    email = _normal_email(email)
+    per_account, per_ip = _limits()
+    ratelimit_check(limit=per_account, key=email)
+    if ip:
+        ratelimit_check(limit=per_ip, key=ip)
+    _wait_past_sign_out(email)
+    try:
+        tokens = identity().sign_in(email=email, password=password)
+    except (exc.CredentialsInvalid, exc.UserNotConfirmed, exc.UserDisabled):
+        ratelimit_hit(limit=per_account, key=email)
+        if ip:
+            ratelimit_hit(limit=per_ip, key=ip)
+        raise
+    return _accept_tokens(tokens), tokens
+
+
+def _wait_past_sign_out(email: str) -> None:
+    # Token ``iat`` has one-second resolution and tokens issued before a sign-out's instant
+    # are refused; a sign-in in that same second waits for the next one so its tokens
+    # post-date the sign-out.
+    valid_after = (
+        User.objects.filter(email=email).values_list("tokens_valid_after", flat=True).first()
+    )
+    if valid_after is not None:
+        delay = math.ceil(valid_after.timestamp()) - time.time()
+        if 0 < delay <= 1:
+            time.sleep(delay)
+
+
+def account_refresh(*, refresh_token: str) -> tuple[User, TokenSet]:
+    """New tokens for a refresh token; refused when the account is disabled here."""
+    tokens = identity().refresh(refresh_token=refresh_token)
+    return _accept_tokens(tokens), tokens
+
+
+def account_sign_out(*, user: User) -> None:
+    """Sign out everywhere: revoke refresh tokens at the provider and refuse every access
+    token and browser session issued before now."""
+    identity().global_sign_out(email=user.email)
+    _revoke_local(user)
+
+
+def _revoke_local(user: User) -> None:
+    user.tokens_valid_after = timezone.now()
+    user.save(update_fields=["tokens_valid_after"])
+
+
+# -- passwords ------------------------------------------------------------------------------
+
+
+def password_forgot(*, email: str, ip: str = "") -> None:
+    """Send a reset code (same answer whether or not the account exists)."""
+    email = _normal_email(email)
+    per_account, per_ip = _limits()
+    ratelimit_hit(limit=Limit("reset-account", per_account.limit, per_account.window), key=email)
+    if ip:
+        ratelimit_hit(limit=Limit("reset-ip", per_ip.limit, per_ip.window), key=ip)
+    identity().forgot_password(email=email)
+
+
+def password_reset(*, email: str, code: str, new_password: str) -> None:
+    """Set a new password with an emailed code; signs the account out everywhere."""
+    email = _normal_email(email)
+    password_validate(password=new_password)
+    identity().confirm_forgot_password(email=email, code=code, new_password=new_password)
+    user = User.objects.filter(email=email).first()
+    if user is not None:
+        _revoke_local(user)
+
+
+def password_change(*, user: User, old_password: str, new_password: str, ip: str = "") -> None:
+    """Change the password, proving the current one by signing in with it."""
+    password_validate(password=new_password)
+    _, tokens = account_sign_in(email=user.email, password=old_password, ip=ip)
+    identity().change_password(
+        access_token=tokens.access_token, old_password=old_password, new_password=new_password
+    )
+    user.refresh_from_db()
+
+
+def account_settings_update(
+    *, user: User, name: str, time_zone: str, email_notifications: bool
+) -> None:
+    """Save the account settings page: the name goes to the provider too (it is in the
+    id token), the rest is Nimbus's own profile."""
+    if name != user.name:
+        identity().admin_set_name(email=user.email, name=name)
+        user.name = name
+        user.save(update_fields=["name"])
+    Profile.objects.update_or_create(
+        user=user, defaults={"timezone": time_zone, "email_notifications": email_notifications}
+    )
+
+
+# -- operators ------------------------------------------------------------------------------
+
+
+def account_disable(*, user: User) -> None:
+    """Disable at the provider, sign out everywhere, and refuse the account here."""
+    identity().admin_disable(email=user.email)
+    user.is_active = False
+    user.tokens_valid_after = timezone.now()
+    user.save(update_fields=["is_active", "tokens_valid_after"])
+    logger.info("Disabled account %s", user.pk)
+
+
+def account_enable(*, user: User) -> None:
+    identity().admin_enable(email=user.email)
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    logger.info("Enabled account %s", user.pk)
+
+
+def account_groups_set(*, user: User, groups: list[str]) -> None:
+    """Set the account's groups at the provider and here (``operators`` are staff)."""
+    identity().admin_set_groups(email=user.email, groups=groups)
+    user_groups_apply(user=user, groups=groups)

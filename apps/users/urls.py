@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
+from django.views.generic import RedirectView
 
-from apps.users import views_jwks
+from apps.users import views, views_jwks
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("identity/.well-known/jwks.json", views_jwks.jwks, name="identity-jwks"),
+    path("accounts/", RedirectView.as_view(url="/accounts/settings/"), name="account"),
+    path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/confirm/", views.confirm, name="signup-confirm"),
+    path("accounts/signin/", views.signin, name="signin"),
+    path("accounts/signout/", views.signout, name="signout"),
+    path("accounts/password/forgot/", views.password_forgot, name="password-forgot"),
+    path("accounts/password/reset/", views.password_reset, name="password-reset"),
+    path("accounts/password/change/", views.password_change, name="password-change"),
+    path("accounts/settings/", views.account_settings, name="account-settings"),
 ]

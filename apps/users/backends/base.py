@@ -123,6 +123,10 @@ class IdentityBackend(Backend):
     def admin_enable(self, *, email: str) -> None:
         raise NotImplementedError
 
+    def admin_set_name(self, *, email: str, name: str) -> None:
+        """Set the account's ``name`` attribute (carried in its id tokens)."""
+        raise NotImplementedError
+
     def admin_set_groups(self, *, email: str, groups: list[str]) -> None:
         """Make the account's provider groups exactly ``groups`` (creating missing ones)."""
         raise NotImplementedError

@@ -271,6 +271,9 @@ class LocalIdentityBackend(IdentityBackend):
         user.is_active = True
         user.save(update_fields=["is_active"])
 
+    def admin_set_name(self, *, email: str, name: str) -> None:
+        User.objects.filter(pk=self._user(email).pk).update(name=name)
+
     def admin_set_groups(self, *, email: str, groups: list[str]) -> None:
         user = self._user(email)
         user.groups.set([Group.objects.get_or_create(name=name)[0] for name in groups])

@@ -11,6 +11,7 @@ from django.urls import path
 from ninja import NinjaAPI
 
 from apps.users.auth import api_auth
+from project import urls as project_urls
 from project.errors import NimbusError, error_response
 from tests.apps.users.factories import access_token_for
 
@@ -62,14 +63,14 @@ def _echo(request):
     return {"email": request.auth.email}
 
 
-urlpatterns = [path("api/", _api.urls)]
+urlpatterns = [path("test-users-auth/", _api.urls), *project_urls.urlpatterns]
 
 
 @pytest.mark.urls(__name__)
 def test_session_post_without_csrf_token_is_403(user):
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
-    response = client.post("/api/echo", "{}", content_type="application/json")
+    response = client.post("/test-users-auth/echo", "{}", content_type="application/json")
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "csrf_failed"
 
@@ -81,7 +82,7 @@ def test_session_post_with_csrf_token_passes(user):
     token = _get_new_csrf_string()
     client.cookies["csrftoken"] = token
     response = client.post(
-        "/api/echo",
+        "/test-users-auth/echo",
         json.dumps({}),
         content_type="application/json",
         headers={"X-CSRFToken": token},
@@ -95,5 +96,5 @@ def test_bearer_post_needs_no_csrf_token(user):
     client = Client(
         enforce_csrf_checks=True, headers={"Authorization": f"Bearer {access_token_for(user)}"}
     )
-    response = client.post("/api/echo", "{}", content_type="application/json")
+    response = client.post("/test-users-auth/echo", "{}", content_type="application/json")
     assert response.status_code == 200

@@ -1,0 +1,275 @@
+"""Amazon Cognito user pools as the identity provider (boto3 ``cognito-idp``).
+
+The app client is public (no secret) and allows ``USER_PASSWORD_AUTH`` and
+``REFRESH_TOKEN_AUTH``; the email is the username. boto3 is imported on first use and the
+client is built lazily: backends are per thread (``project.backends``), so the client is
+too. Cognito's error codes are translated into :mod:`apps.users.exceptions`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.core import checks
+
+from apps.users import exceptions as exc
+from apps.users.backends.base import IdentityBackend, TokenSet
+from project.errors import RateLimited
+
+if TYPE_CHECKING:
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
+
+logger = logging.getLogger("nimbus.users.cognito")
+
+_THROTTLED = {
+    "TooManyRequestsException",
+    "LimitExceededException",
+    "TooManyFailedAttemptsException",
+}
+
+
+class CognitoIdentityBackend(IdentityBackend):
+    supports_federation = True
+    default_options: ClassVar[dict[str, Any]] = {
+        "user_pool_id": "",
+        "client_id": "",
+        "region_name": "",
+        "issuer": "",
+        "jwks_url": "",
+        "endpoint_url": None,
+        "hosted_ui_domain": "",
+        "leeway": 30,
+        "jwks_max_age": 3600,
+        "jwks_min_refresh": 30,
+    }
+
+    @property
+    def issuer(self) -> str:
+        return str(
+            self.options["issuer"]
+            or f"https://cognito-idp.{self.options['region_name']}.amazonaws.com/"
+            f"{self.options['user_pool_id']}"
+        )
+
+    @property
+    def client_id(self) -> str:
+        return str(self.options["client_id"])
+
+    @property
+    def jwks_url(self) -> str:
+        return str(self.options["jwks_url"] or self.issuer + "/.well-known/jwks.json")
+
+    @property
+    def pool_id(self) -> str:
+        return str(self.options["user_pool_id"])
+
+    def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
+        missing = [k for k in ("user_pool_id", "client_id", "region_name") if not self.options[k]]
+        if missing:
+            return [
+                checks.Error(
+                    f"The Cognito identity backend needs OPTIONS {', '.join(missing)}.",
+                    id="users.E002",
+                )
+            ]
+        return []
+
+    @cached_property
+    def client(self) -> CognitoIdentityProviderClient:
+        import boto3
+
+        session = boto3.session.Session(region_name=self.options["region_name"] or None)
+        return session.client("cognito-idp", endpoint_url=self.options["endpoint_url"])
+
+    @contextmanager
+    def _errors(self, *, signing_in: bool = False, refreshing: bool = False) -> Iterator[None]:
+        """Translate Cognito's errors; see :func:`_translate`."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            yield
+        except ClientError as error:
+            raise _translate(error, signing_in=signing_in, refreshing=refreshing) from error
+        except BotoCoreError as error:
+            logger.error("Cognito call failed: %s", type(error).__name__)
+            raise exc.IdentityUnavailable("The identity provider is unavailable.") from error
+
+    # -- accounts -------------------------------------------------------------------------
+
+    def sign_up(self, *, email: str, password: str, name: str = "") -> str:
+        attributes: list[Any] = [{"Name": "email", "Value": email}]
+        if name:
+            attributes.append({"Name": "name", "Value": name})
+        with self._errors():
+            response = self.client.sign_up(
+                ClientId=self.client_id,
+                Username=email,
+                Password=password,
+                UserAttributes=attributes,
+            )
+        return str(response["UserSub"])
+
+    def confirm_sign_up(self, *, email: str, code: str) -> None:
+        with self._errors():
+            self.client.confirm_sign_up(
+                ClientId=self.client_id, Username=email, ConfirmationCode=code
+            )
+
+    def resend_confirmation(self, *, email: str) -> None:
+        with self._errors():
+            self.client.resend_confirmation_code(ClientId=self.client_id, Username=email)
+
+    def sign_in(self, *, email: str, password: str) -> TokenSet:
+        with self._errors(signing_in=True):
+            response = self.client.initiate_auth(
+                ClientId=self.client_id,
+                AuthFlow="USER_PASSWORD_AUTH",
+                AuthParameters={"USERNAME": email, "PASSWORD": password},
+            )
+        return _token_set(response)
+
+    def refresh(self, *, refresh_token: str) -> TokenSet:
+        with self._errors(refreshing=True):
+            response = self.client.initiate_auth(
+                ClientId=self.client_id,
+                AuthFlow="REFRESH_TOKEN_AUTH",
+                AuthParameters={"REFRESH_TOKEN": refresh_token},
+            )
+        return _token_set(response, refresh_token=refresh_token)
+
+    def forgot_password(self, *, email: str) -> None:
+        try:
+            with self._errors():
+                self.client.forgot_password(ClientId=self.client_id, Username=email)
+        except exc.UserNotFound:
+            pass  # same answer for unknown addresses: no account enumeration
+
+    def confirm_forgot_password(self, *, email: str, code: str, new_password: str) -> None:
+        with self._errors():
+            self.client.confirm_forgot_password(
+                ClientId=self.client_id,
+                Username=email,
+                ConfirmationCode=code,
+                Password=new_password,
+            )
+
+    def change_password(self, *, access_token: str, old_password: str, new_password: str) -> None:
+        with self._errors(signing_in=True):
+            self.client.change_password(
+                AccessToken=access_token,
+                PreviousPassword=old_password,
+                ProposedPassword=new_password,
+            )
+
+    def global_sign_out(self, *, email: str) -> None:
+        with self._errors():
+            self.client.admin_user_global_sign_out(UserPoolId=self.pool_id, Username=email)
+
+    def admin_disable(self, *, email: str) -> None:
+        with self._errors():
+            self.client.admin_disable_user(UserPoolId=self.pool_id, Username=email)
+            self.client.admin_user_global_sign_out(UserPoolId=self.pool_id, Username=email)
+
+    def admin_enable(self, *, email: str) -> None:
+        with self._errors():
+            self.client.admin_enable_user(UserPoolId=self.pool_id, Username=email)
+
+    def admin_set_name(self, *, email: str, name: str) -> None:
+        with self._errors():
+            self.client.admin_update_user_attributes(
+                UserPoolId=self.pool_id,
+                Username=email,
+                UserAttributes=[{"Name": "name", "Value": name}],
+            )
+
+    def admin_list_groups(self, *, email: str) -> list[str]:
+        with self._errors():
+            response = self.client.admin_list_groups_for_user(
+                UserPoolId=self.pool_id, Username=email
+            )
+        return sorted(g["GroupName"] for g in response.get("Groups", []))
+
+    def admin_set_groups(self, *, email: str, groups: list[str]) -> None:
+        current = set(self.admin_list_groups(email=email))
+        wanted = set(groups)
+        with self._errors():
+            for name in sorted(wanted - current):
+                self._ensure_group(name)
+                self.client.admin_add_user_to_group(
+                    UserPoolId=self.pool_id, Username=email, GroupName=name
+                )
+            for name in sorted(current - wanted):
+                self.client.admin_remove_user_from_group(
+                    UserPoolId=self.pool_id, Username=email, GroupName=name
+                )
+
+    def _ensure_group(self, name: str) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.get_group(GroupName=name, UserPoolId=self.pool_id)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            self.client.create_group(GroupName=name, UserPoolId=self.pool_id)
+
+
+def _token_set(response: Any, *, refresh_token: str = "") -> TokenSet:
+    result = response.get("AuthenticationResult")
+    if not result:
+        # A challenge (MFA, NEW_PASSWORD_REQUIRED) Nimbus does not drive.
+        raise exc.CredentialsInvalid(
+            "This account needs a sign-in step Nimbus does not support.",
+            code="challenge_required",
+            detail={"challenge": str(response.get("ChallengeName", ""))},
+        )
+    return TokenSet(
+        id_token=result["IdToken"],
+        access_token=result["AccessToken"],
+        refresh_token=result.get("RefreshToken") or refresh_token,
+        expires_in=int(result.get("ExpiresIn", 3600)),
+    )
+
+
+def _translate(error: Any, *, signing_in: bool, refreshing: bool) -> Exception:
+    """Map a botocore ``ClientError`` onto a users-app error."""
+    code = error.response.get("Error", {}).get("Code", "")
+    message = str(error.response.get("Error", {}).get("Message", ""))
+    simple: dict[str, type[exc.IdentityError]] = {
+        "UsernameExistsException": exc.EmailTaken,
+        "AliasExistsException": exc.EmailTaken,
+        "CodeMismatchException": exc.CodeInvalid,
+        "ExpiredCodeException": exc.CodeExpired,
+        "UserNotConfirmedException": exc.UserNotConfirmed,
+    }
+    if code in simple:
+        return simple[code](message)
+    if code == "InvalidPasswordException":
+        return exc.PasswordTooWeak(message)
+    if code in _THROTTLED:
+        return RateLimited("The identity provider is throttling; try again later.")
+    if code == "UserNotFoundException":
+        if signing_in:
+            return exc.CredentialsInvalid("Incorrect email or password.")
+        return exc.UserNotFound("No account has this email address.")
+    if code == "NotAuthorizedException":
+        return _not_authorized(message, signing_in=signing_in, refreshing=refreshing)
+    if code == "InvalidParameterException" and "CONFIRMED" in message:
+        return exc.UserAlreadyConfirmed("This account is already confirmed.")
+    logger.error("Cognito refused a call: %s", code)
+    return exc.IdentityUnavailable(f"The identity provider refused the request ({code}).")
+
+
+def _not_authorized(message: str, *, signing_in: bool, refreshing: bool) -> exc.IdentityError:
+    lowered = message.lower()
+    if "disabled" in lowered:
+        return exc.UserDisabled("This account is disabled.")
+    if "confirmed" in lowered and "current status" in lowered:
+        return exc.UserAlreadyConfirmed("This account is already confirmed.")
+    if refreshing:
+        return exc.RefreshTokenInvalid("The refresh token is invalid, expired or revoked.")
+    return exc.CredentialsInvalid("Incorrect email or password.")

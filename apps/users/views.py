@@ -1,0 +1,248 @@
+"""Account pages. Each view validates a form, calls one service and maps the provider's
+refusals onto form errors; a Django session starts only after the provider accepted the
+person (``account_sign_in`` returned)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login, logout, update_session_auth_hash
+from django.contrib.auth.decorators import login_required
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from apps.users import exceptions as exc
+from apps.users import forms, services
+from apps.users.models import Profile
+from project.errors import NimbusError
+
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+#: Which form field a provider error belongs to (else it is shown above the form).
+_FIELD_OF = {
+    exc.EmailTaken.code: "email",
+    exc.PasswordTooWeak.code: "password",
+    exc.CodeInvalid.code: "code",
+    exc.CodeExpired.code: "code",
+    exc.CodeUsed.code: "code",
+}
+
+
+def _attempt(
+    form: Form, call: Callable[[], Any], *, weak_field: str = "password"
+) -> tuple[bool, int]:
+    """Run ``call``; on a NimbusError put its message on the form. (ok, status)."""
+    try:
+        call()
+    except NimbusError as error:
+        field = _FIELD_OF.get(error.code)
+        if field == "password":
+            field = weak_field
+        form.add_error(field if field in form.fields else None, error.message)
+        return False, error.status
+    return True, 200
+
+
+def _page(request: HttpRequest, template: str, status: int = 200, **context: Any) -> HttpResponse:
+    return render(request, f"users/{template}", context, status=status)
+
+
+def _ip(request: HttpRequest) -> str:
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+def _with_email(path: str, email: str) -> str:
+    return f"{path}?{urlencode({'email': email})}"
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    form = forms.SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        ok, status = _attempt(
+            form,
+            lambda: services.account_sign_up(
+                email=d["email"], password=d["password"], name=d["name"]
+            ),
+        )
+        if ok:
+            messages.success(request, "We emailed you a code. Enter it to confirm your account.")
+            return redirect(_with_email("/accounts/confirm/", d["email"]))
+        return _page(request, "signup.html", status, form=form)
+    return _page(request, "signup.html", form=form)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def confirm(request: HttpRequest) -> HttpResponse:
+    initial = {"email": request.GET.get("email", "")}
+    form = forms.ConfirmForm(request.POST or None, initial=initial)
+    if request.method == "POST" and "resend" in request.POST:
+        resend = forms.ResendForm(request.POST)
+        if resend.is_valid():
+            email = resend.cleaned_data["email"]
+            ok, status = _attempt(resend, lambda: services.account_resend_confirmation(email=email))
+            if ok:
+                messages.success(request, "We sent you a new code.")
+                return redirect(_with_email("/accounts/confirm/", email))
+            messages.error(
+                request,
+                " ".join(str(e) for e in resend.non_field_errors()) or "Could not send a code.",
+            )
+        return _page(request, "confirm.html", 400, form=forms.ConfirmForm(initial=request.POST))
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        ok, status = _attempt(
+            form, lambda: services.account_confirm(email=d["email"], code=d["code"])
+        )
+        if ok:
+            messages.success(request, "Your account is confirmed. Sign in to continue.")
+            return redirect(_with_email("/accounts/signin/", d["email"]))
+        return _page(request, "confirm.html", status, form=form)
+    return _page(request, "confirm.html", form=form)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signin(request: HttpRequest) -> HttpResponse:
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    form = forms.SignInForm(request.POST or None, initial={"email": request.GET.get("email", "")})
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            user, _ = services.account_sign_in(
+                email=d["email"], password=d["password"], ip=_ip(request)
+            )
+        except exc.UserNotConfirmed:
+            messages.info(request, "Confirm your email address first: enter the code we sent.")
+            return redirect(_with_email("/accounts/confirm/", d["email"]))
+        except NimbusError as error:
+            form.add_error(None, error.message)
+            return _page(request, "signin.html", error.status, form=form, next=next_url)
+        login(request, user, backend=MODEL_BACKEND)
+        return HttpResponseRedirect(_safe_next(request, next_url))
+    return _page(request, "signin.html", form=form, next=next_url)
+
+
+def _safe_next(request: HttpRequest, next_url: str) -> str:
+    if next_url and url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return next_url
+    return str(settings.LOGIN_REDIRECT_URL)
+
+
+@require_POST
+def signout(request: HttpRequest) -> HttpResponse:
+    """End this browser session; with ``everywhere`` also every token and other session."""
+    user = request.user
+    if request.POST.get("everywhere") and user.is_authenticated:
+        try:
+            services.account_sign_out(user=user)  # type: ignore[arg-type]
+        except NimbusError as error:
+            messages.error(request, f"Could not sign out other devices: {error.message}")
+    logout(request)
+    messages.success(request, "You are signed out.")
+    return redirect(str(settings.LOGOUT_REDIRECT_URL))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def password_forgot(request: HttpRequest) -> HttpResponse:
+    form = forms.ForgotForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"]
+        ok, status = _attempt(form, lambda: services.password_forgot(email=email, ip=_ip(request)))
+        if ok:
+            messages.success(
+                request, "If an account uses that address, we emailed it a reset code."
+            )
+            return redirect(_with_email("/accounts/password/reset/", email))
+        return _page(request, "password_forgot.html", status, form=form)
+    return _page(request, "password_forgot.html", form=form)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def password_reset(request: HttpRequest) -> HttpResponse:
+    form = forms.ResetForm(request.POST or None, initial={"email": request.GET.get("email", "")})
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        ok, status = _attempt(
+            form,
+            lambda: services.password_reset(
+                email=d["email"], code=d["code"], new_password=d["new_password"]
+            ),
+            weak_field="new_password",
+        )
+        if ok:
+            messages.success(request, "Your password is changed. Sign in with the new one.")
+            return redirect(_with_email("/accounts/signin/", d["email"]))
+        return _page(request, "password_reset.html", status, form=form)
+    return _page(request, "password_reset.html", form=form)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def password_change(request: HttpRequest) -> HttpResponse:
+    form = forms.ChangePasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        user: Any = request.user
+        ok, status = _attempt(
+            form,
+            lambda: services.password_change(
+                user=user,
+                old_password=d["old_password"],
+                new_password=d["new_password"],
+                ip=_ip(request),
+            ),
+            weak_field="new_password",
+        )
+        if ok:
+            update_session_auth_hash(request, user)
+            messages.success(request, "Your password is changed.")
+            return redirect("/accounts/settings/")
+        return _page(request, "password_change.html", status, form=form)
+    return _page(request, "password_change.html", form=form)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_settings(request: HttpRequest) -> HttpResponse:
+    user: Any = request.user
+    profile, _ = Profile.objects.get_or_create(user=user)
+    initial = {
+        "name": user.name,
+        "timezone": profile.timezone,
+        "email_notifications": profile.email_notifications,
+    }
+    form = forms.SettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        ok, status = _attempt(
+            form,
+            lambda: services.account_settings_update(
+                user=user,
+                name=d["name"],
+                time_zone=d["timezone"] or "UTC",
+                email_notifications=d["email_notifications"],
+            ),
+        )
+        if ok:
+            messages.success(request, "Your settings are saved.")
+            return redirect("/accounts/settings/")
+        return _page(request, "settings.html", status, form=form)
+    return _page(request, "settings.html", form=form)

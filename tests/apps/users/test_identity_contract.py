@@ -1,0 +1,426 @@
+"""One contract for every identity backend, run against the local provider and against a
+Cognito user pool on moto (server mode, so the verifier fetches the pool's JWKS over HTTP).
+
+Each subclass says how to read a code the provider sent and how to sign a token with the
+provider's own key (to forge the bad-token matrix); everything else is shared.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import time
+import uuid
+from typing import Any, ClassVar
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.contrib.sessions.models import Session
+from django.core import mail
+from django.test import Client
+
+from apps.users import services
+from apps.users.backends import identity
+from apps.users.models import User
+from tests.apps.users.conftest import moto_private_jwk
+
+PASSWORD = "Sup3r-secret!"
+NEW_PASSWORD = "An0ther-secret?"
+
+
+def api(client: Client, path: str, body: dict[str, Any] | None = None, **headers: str) -> Any:
+    if body is None:
+        return client.get(path, headers=headers)
+    return client.post(path, json.dumps(body), content_type="application/json", headers=headers)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class IdentityBackendContract:
+    """Behaviour every identity backend must share. Subclasses set up the provider."""
+
+    #: What a token signed with moto's public static key is refused as.
+    moto_key_code: ClassVar[str]
+
+    # -- per-backend hooks ---------------------------------------------------------------
+
+    def confirmation_code(self, email: str) -> str:
+        raise NotImplementedError
+
+    def reset_code(self, email: str) -> str:
+        raise NotImplementedError
+
+    def sign_as_provider(self, claims: dict[str, Any]) -> str:
+        """A token signed with the provider's real key (to forge bad claims)."""
+        raise NotImplementedError
+
+    # -- helpers --------------------------------------------------------------------------
+
+    @pytest.fixture
+    def client(self) -> Client:
+        return Client()
+
+    def signed_up(self, client: Client, email: str = "ana@example.com") -> str:
+        response = api(
+            client, "/api/auth/signup", {"email": email, "password": PASSWORD, "name": "Ana"}
+        )
+        assert response.status_code == 201, response.content
+        return email
+
+    def confirmed(self, client: Client, email: str = "ana@example.com") -> str:
+        self.signed_up(client, email)
+        code = self.confirmation_code(email)
+        response = api(client, "/api/auth/confirm", {"email": email, "code": code})
+        assert response.status_code == 200, response.content
+        return email
+
+    def tokens(
+        self, client: Client, email: str = "ana@example.com", password: str = PASSWORD
+    ) -> dict[str, Any]:
+        response = api(client, "/api/auth/token", {"email": email, "password": password})
+        assert response.status_code == 200, response.content
+        return dict(response.json())
+
+    def claims(self, token_use: str, **overrides: Any) -> dict[str, Any]:
+        backend = identity()
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": backend.issuer,
+            "sub": str(uuid.uuid4()),
+            "token_use": token_use,
+            "iat": now,
+            "auth_time": now,
+            "exp": now + 600,
+            "jti": str(uuid.uuid4()),
+        }
+        if token_use == "access":
+            claims["client_id"] = backend.client_id
+        else:
+            claims["aud"] = backend.client_id
+            claims["email"] = f"forged-{uuid.uuid4().hex[:6]}@example.com"
+        claims.update(overrides)
+        return claims
+
+    # -- the flow -------------------------------------------------------------------------
+
+    def test_sign_up_confirm_sign_in_me_refresh_sign_out(self, client):
+        email = self.confirmed(client)
+        tokens = self.tokens(client, email)
+        assert set(tokens) >= {"id_token", "access_token", "refresh_token", "expires_in"}
+
+        me = api(client, "/api/me", **bearer(tokens["access_token"]))
+        assert me.status_code == 200, me.content
+        assert me.json()["email"] == email
+        assert me.json()["email_verified"] is True
+
+        refreshed = api(client, "/api/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+        assert refreshed.status_code == 200, refreshed.content
+        new_access = refreshed.json()["access_token"]
+        assert api(client, "/api/me", **bearer(new_access)).status_code == 200
+
+        out = client.post("/api/auth/signout", headers=bearer(new_access))
+        assert out.status_code == 204, out.content
+
+        for token in (tokens["access_token"], new_access):
+            after = api(client, "/api/me", **bearer(token))
+            assert after.status_code == 401
+            assert after.json()["error"]["code"] == "token_revoked"
+        again = api(client, "/api/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+        assert again.status_code == 401
+        assert again.json()["error"]["code"] == "refresh_token_invalid"
+        # Signing in again works, and its tokens post-date the sign-out.
+        fresh = self.tokens(client, email)
+        assert api(client, "/api/me", **bearer(fresh["access_token"])).status_code == 200
+
+    def test_tokens_are_shaped_like_cognito(self, client):
+        email = self.confirmed(client)
+        tokens = self.tokens(client, email)
+        backend = identity()
+        header = jwt.get_unverified_header(tokens["access_token"])
+        assert header["alg"] == "RS256"
+        assert header["kid"]
+        access = backend.verifier().verify(tokens["access_token"], token_use="access")
+        id_claims = backend.verifier().verify(tokens["id_token"], token_use="id")
+        assert access["client_id"] == backend.client_id
+        assert id_claims["aud"] == backend.client_id
+        assert access["iss"] == id_claims["iss"] == backend.issuer
+        assert access["sub"] == id_claims["sub"] == User.objects.get(email=email).subject
+        assert id_claims["email"] == email
+        assert access["exp"] > time.time()
+
+    def test_duplicate_email_is_409_and_writes_nothing(self, client):
+        self.signed_up(client)
+        response = api(
+            client, "/api/auth/signup", {"email": "ana@example.com", "password": PASSWORD}
+        )
+        assert response.status_code == 409
+        assert response.json()["error"]["code"] == "email_taken"
+        assert User.objects.filter(email="ana@example.com").count() == 1
+
+    @pytest.mark.parametrize(
+        "password", ["Sh0rt!", "nouppercase1!", "NOLOWER1!", "NoDigits!!", "NoSymbol12"]
+    )
+    def test_weak_password_is_refused_by_the_same_policy(self, client, password):
+        response = api(
+            client, "/api/auth/signup", {"email": "weak@example.com", "password": password}
+        )
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "password_too_weak"
+        assert not User.objects.filter(email="weak@example.com").exists()
+
+    def test_the_provider_itself_enforces_the_policy(self):
+        from apps.users.exceptions import PasswordTooWeak
+
+        with pytest.raises(PasswordTooWeak):
+            identity().sign_up(email="direct@example.com", password="weakpassword")
+
+    def test_unconfirmed_account_cannot_sign_in(self, client):
+        self.signed_up(client)
+        response = api(
+            client, "/api/auth/token", {"email": "ana@example.com", "password": PASSWORD}
+        )
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "user_not_confirmed"
+
+    def test_wrong_password_is_401(self, client):
+        self.confirmed(client)
+        response = api(
+            client, "/api/auth/token", {"email": "ana@example.com", "password": "Wr0ng-pass!"}
+        )
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "credentials_invalid"
+
+    def test_unknown_account_is_the_same_401(self, client):
+        response = api(
+            client, "/api/auth/token", {"email": "nobody@example.com", "password": PASSWORD}
+        )
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "credentials_invalid"
+
+    def test_forgot_and_reset_password(self, client):
+        email = self.confirmed(client)
+        old = self.tokens(client, email)
+        assert api(client, "/api/auth/password/forgot", {"email": email}).status_code == 202
+        code = self.reset_code(email)
+        response = api(
+            client,
+            "/api/auth/password/reset",
+            {"email": email, "code": code, "new_password": NEW_PASSWORD},
+        )
+        assert response.status_code == 200, response.content
+        self.tokens(client, email, NEW_PASSWORD)
+        assert (
+            api(client, "/api/auth/token", {"email": email, "password": PASSWORD}).status_code
+            == 401
+        )
+        # A reset signs the account out everywhere.
+        assert api(client, "/api/me", **bearer(old["access_token"])).status_code == 401
+
+    def test_change_password(self, client):
+        email = self.confirmed(client)
+        user = User.objects.get(email=email)
+        services.password_change(user=user, old_password=PASSWORD, new_password=NEW_PASSWORD)
+        self.tokens(client, email, NEW_PASSWORD)
+        from apps.users.exceptions import CredentialsInvalid
+
+        with pytest.raises(CredentialsInvalid):
+            services.password_change(user=user, old_password="Wr0ng-pass!", new_password=PASSWORD)
+
+    def test_groups_map_to_django_groups_and_operators_are_staff(self, client):
+        email = self.confirmed(client)
+        user = User.objects.get(email=email)
+        services.account_groups_set(user=user, groups=["operators", "editors"])
+        assert identity().admin_list_groups(email=email) == ["editors", "operators"]
+        tokens = self.tokens(client, email)
+        claims = identity().verifier().verify(tokens["access_token"], token_use="access")
+        assert sorted(claims["cognito:groups"]) == ["editors", "operators"]
+        user.refresh_from_db()
+        assert user.is_staff
+        assert sorted(user.groups.values_list("name", flat=True)) == ["editors", "operators"]
+        services.account_groups_set(user=user, groups=[])
+        user.refresh_from_db()
+        assert not user.is_staff
+        assert identity().admin_list_groups(email=email) == []
+
+    # -- operators --------------------------------------------------------------------------
+
+    def test_admin_disable_locks_the_account_out(self, client, admin_client):
+        email = self.confirmed(client)
+        tokens = self.tokens(client, email)
+        browser = Client()
+        browser.post("/accounts/signin/", {"email": email, "password": PASSWORD})
+        assert browser.get("/api/me").status_code == 200
+        user = User.objects.get(email=email)
+
+        response = admin_client.post(
+            "/admin/users/user/",
+            {"action": "disable_accounts", "_selected_action": [user.pk]},
+        )
+        assert response.status_code == 302
+
+        me = api(client, "/api/me", **bearer(tokens["access_token"]))
+        assert me.status_code == 403
+        assert me.json()["error"]["code"] == "user_disabled"
+        refreshed = api(client, "/api/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+        assert refreshed.status_code in (401, 403)
+        assert refreshed.json()["error"]["code"] in ("refresh_token_invalid", "user_disabled")
+        again = api(client, "/api/auth/token", {"email": email, "password": PASSWORD})
+        assert again.status_code == 403
+        assert again.json()["error"]["code"] == "user_disabled"
+        assert browser.get("/api/me").status_code == 401
+
+        admin_client.post(
+            "/admin/users/user/", {"action": "enable_accounts", "_selected_action": [user.pk]}
+        )
+        fresh = self.tokens(client, email)
+        assert api(client, "/api/me", **bearer(fresh["access_token"])).status_code == 200
+
+    # -- the bad-token matrix ------------------------------------------------------------
+
+    def forged(self, case: str, client: Client) -> str:
+        email = self.confirmed(client, "victim@example.com")
+        user = User.objects.get(email=email)
+        access = self.claims("access", sub=user.subject)
+        if case == "alg_none":
+            return jwt.encode(access, None, algorithm="none")
+        if case == "hs256_with_public_key":
+            return self.hs256_with_public_key(access)
+        if case == "unknown_kid":
+            return jwt.encode(access, _rsa_pem(), algorithm="RS256", headers={"kid": "rogue"})
+        if case == "wrong_key_known_kid":
+            kid = jwt.get_unverified_header(self.tokens(client, email)["access_token"])["kid"]
+            return jwt.encode(access, _rsa_pem(), algorithm="RS256", headers={"kid": kid})
+        if case == "wrong_issuer":
+            return self.sign_as_provider({**access, "iss": "https://issuer.example.com/pool"})
+        if case == "wrong_client":
+            return self.sign_as_provider({**access, "client_id": "someone-elses-client"})
+        if case == "expired":
+            return self.sign_as_provider(
+                {**access, "iat": access["iat"] - 7200, "exp": access["iat"] - 3600}
+            )
+        if case == "id_token_as_access":
+            return str(self.tokens(client, email)["id_token"])
+        if case == "moto_static_key_other_issuer":
+            other = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_NOTOURS"
+            return _sign_with_moto_key({**access, "iss": other})
+        if case == "garbage":
+            return "not.a.jwt"
+        raise AssertionError(case)
+
+    def hs256_with_public_key(self, claims: dict[str, Any]) -> str:
+        jwks = identity().fetch_jwks()["keys"][0]
+        public_pem = jwt.algorithms.RSAAlgorithm.from_jwk(jwks).public_bytes(  # type: ignore[union-attr]
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        header = {"alg": "HS256", "typ": "JWT", "kid": jwks["kid"]}
+        signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+        signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+        return f"{signing_input}.{b64(signature)}"
+
+    @pytest.mark.parametrize(
+        ("case", "code"),
+        [
+            ("garbage", "token_malformed"),
+            ("alg_none", "token_unsigned"),
+            ("hs256_with_public_key", "token_algorithm_not_allowed"),
+            ("unknown_kid", "token_key_unknown"),
+            ("wrong_key_known_kid", "token_signature_invalid"),
+            ("wrong_issuer", "token_issuer_invalid"),
+            ("wrong_client", "token_client_invalid"),
+            ("expired", "token_expired"),
+            ("id_token_as_access", "token_use_invalid"),
+            ("moto_static_key_other_issuer", None),
+        ],
+    )
+    def test_bad_token_is_401_with_its_code_and_creates_nothing(self, client, case, code):
+        token = self.forged(case, client)
+        users, sessions = User.objects.count(), Session.objects.count()
+        browser = Client()
+        response = api(browser, "/api/me", **bearer(token))
+        assert response.status_code == 401, response.content
+        assert response.json()["error"]["code"] == (code or self.moto_key_code)
+        assert User.objects.count() == users
+        assert Session.objects.count() == sessions
+        assert not browser.cookies.get("sessionid")
+
+    def test_the_matrix_codes_are_distinct(self):
+        codes = {
+            "token_malformed",
+            "token_unsigned",
+            "token_algorithm_not_allowed",
+            "token_key_unknown",
+            "token_signature_invalid",
+            "token_issuer_invalid",
+            "token_client_invalid",
+            "token_expired",
+            "token_use_invalid",
+        }
+        assert len(codes) == 9
+
+
+class TestLocalIdentity(IdentityBackendContract):
+    moto_key_code = "token_key_unknown"  # moto's key is not in the local JWKS
+
+    @pytest.fixture(autouse=True)
+    def _db(self, db):
+        mail.outbox.clear()
+
+    def _code(self, email: str, subject_word: str) -> str:
+        for message in reversed(mail.outbox):
+            if email in message.to and subject_word in message.subject:
+                match = re.search(r"\b(\d{6})\b", message.body)
+                assert match
+                return match.group(1)
+        raise AssertionError(f"no {subject_word} mail to {email}")
+
+    def confirmation_code(self, email: str) -> str:
+        return self._code(email, "Confirm")
+
+    def reset_code(self, email: str) -> str:
+        return self._code(email, "Reset")
+
+    def sign_as_provider(self, claims: dict[str, Any]) -> str:
+        backend = identity()
+        return jwt.encode(
+            claims, backend._private_key, algorithm="RS256", headers={"kid": backend.kid}
+        )  # type: ignore[attr-defined]
+
+
+class TestCognitoIdentity(IdentityBackendContract):
+    moto_key_code = "token_issuer_invalid"  # the pool's JWKS holds moto's key; iss is checked
+
+    @pytest.fixture(autouse=True)
+    def _pool(self, db, settings, cognito_pool):
+        settings.NIMBUS_IDENTITY = cognito_pool.identity_setting()
+
+    def confirmation_code(self, email: str) -> str:
+        return "123456"  # moto accepts any sign-up code (Cognito would email one)
+
+    def reset_code(self, email: str) -> str:
+        return "654321"  # moto checks only codes it handed out itself via a header
+
+    def sign_as_provider(self, claims: dict[str, Any]) -> str:
+        return _sign_with_moto_key(claims)
+
+
+def _rsa_pem() -> bytes:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _sign_with_moto_key(claims: dict[str, Any]) -> str:
+    key = jwt.PyJWK(moto_private_jwk())
+    return jwt.encode(claims, key.key, algorithm="RS256", headers={"kid": "dummy"})
