@@ -122,3 +122,22 @@ TASKS = {
         "OPTIONS": {"queue_url": _events["TASKS_QUEUE_URL"], "region_name": AWS_REGION},
     }
 }
+
+# Identity: the Cognito user pool and its public app client (infra stack outputs). The
+# verifier trusts only this issuer and the keys at this JWKS URL.
+_cognito = require(
+    "COGNITO_USER_POOL_ID", "COGNITO_CLIENT_ID", "COGNITO_REGION", "COGNITO_ISSUER", "COGNITO_JWKS_URL"
+)
+NIMBUS_IDENTITY = {
+    "default": {
+        "BACKEND": "apps.users.backends.aws.CognitoIdentityBackend",
+        "OPTIONS": {
+            "user_pool_id": _cognito["COGNITO_USER_POOL_ID"],
+            "client_id": _cognito["COGNITO_CLIENT_ID"],
+            "region_name": _cognito["COGNITO_REGION"],
+            "issuer": _cognito["COGNITO_ISSUER"],
+            "jwks_url": _cognito["COGNITO_JWKS_URL"],
+            "hosted_ui_domain": env.str("COGNITO_HOSTED_UI_DOMAIN", default=""),
+        },
+    }
+}

@@ -25,6 +25,11 @@ PRODUCTION_ENV = {
     "NIMBUS_UPLOADS_BUCKET": "nimbus-prod-uploads",
     "PUSH_CONNECTIONS_TABLE": "nimbus-prod-push-connections",
     "WEBSOCKET_API_ENDPOINT": "https://ws123.execute-api.us-east-1.amazonaws.com/prod",
+    "COGNITO_USER_POOL_ID": "us-east-1_Abc123XyZ",
+    "COGNITO_CLIENT_ID": "4example1clientid2abcdefgh",
+    "COGNITO_REGION": "us-east-1",
+    "COGNITO_ISSUER": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc123XyZ",
+    "COGNITO_JWKS_URL": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc123XyZ/.well-known/jwks.json",
 }
 
 
