@@ -15,7 +15,14 @@ def deliver(delivery_id: int) -> str:
     return delivery_run(delivery_id=delivery_id)
 
 
-@every(30, name="events.requeue-deliveries")
+def _requeue_seconds() -> float:
+    from django.conf import settings
+
+    options = settings.NIMBUS_EVENTS.get("default", {}).get("OPTIONS", {})
+    return float(options.get("requeue_seconds", 30.0))
+
+
+@every(_requeue_seconds(), name="events.requeue-deliveries")
 def requeue_deliveries() -> None:
     """Locally: hand out again deliveries whose worker died (expired lease)."""
     from apps.events.delivery import deliveries_requeue

@@ -29,6 +29,8 @@ class LocalBus(EventBus):
         "max_delay": 900.0,
         # a running delivery whose worker died is re-claimed after this many seconds
         "lease_seconds": 300.0,
+        # how often `manage.py worker` looks for deliveries whose worker died
+        "requeue_seconds": 30.0,
     }
 
     def send(self, events: Sequence[Event]) -> list[str]:
