@@ -207,3 +207,29 @@ async def test_status_change_by_a_background_receiver_reaches_the_open_page_with
     assert frame["notification"]["title"] == "report.pdf was accepted"
     assert elapsed < 1.0, f"took {elapsed:.3f}s"
     await ws.disconnect()
+
+
+async def test_client_offline_during_three_notifications_gets_all_three_once_on_reconnect(
+    direct_push,
+):
+    alice = await sync_to_async(make_user)()
+    ws = await connect(alice)
+    await sync_to_async(push_to_user)(user_id=alice.pk, message={"type": "n", "i": 0}, notify=True)
+    last_seen = (await ws.receive_json_from(timeout=2))["notification"]["id"]
+    await ws.disconnect()
+
+    for i in (1, 2, 3):
+        await sync_to_async(push_to_user)(
+            user_id=alice.pk, message={"type": "n", "i": i}, notify=True
+        )
+
+    ws = await connect(alice)
+    await ws.send_json_to({"type": "catch_up", "after": last_seen})
+    frames = [await ws.receive_json_from(timeout=2) for _ in range(4)]
+    assert [f.get("i") for f in frames[:3]] == [1, 2, 3]
+    assert frames[3]["type"] == "catch_up.done"
+    assert await ws.receive_nothing(timeout=0.2)
+    await ws.send_json_to({"type": "catch_up", "after": frames[3]["last_id"]})
+    assert (await ws.receive_json_from(timeout=2))["type"] == "catch_up.done"
+    assert await ws.receive_nothing(timeout=0.2)
+    await ws.disconnect()

@@ -1,0 +1,194 @@
+"""API Gateway WebSocket routes through the Lambda entry (real payloads, Zappa's handler
+behind it), with moto for DynamoDB and the management API."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from apps.push.backends import push_backend
+from apps.push.services import push_to_user
+from tests.apps.push import aws
+from tests.apps.users.factories import access_token_for
+from tests.conftest import load_aws_event
+
+pytestmark = pytest.mark.django_db
+
+CONNECTION = "NDkS5dbUoAMCJuA="
+
+
+@pytest.fixture
+def aws_push(settings):
+    with mock_aws():
+        aws.create_table()
+        settings.NIMBUS_PUSH = aws.AWS_PUSH
+        yield push_backend()
+
+
+def ws_event(name: str, *, connection: str = CONNECTION, token: str | None = None, body=None):
+    event = copy.deepcopy(load_aws_event(f"websocket_{name}"))
+    event["requestContext"]["connectionId"] = connection
+    if token is not None:
+        event["queryStringParameters"] = {"token": token}
+    if body is not None:
+        event["body"] = json.dumps(body)
+    return event
+
+
+def test_connect_with_a_valid_access_token_registers_the_connection(
+    zappa_handler, lambda_context, aws_push, alice
+):
+    event = ws_event("connect", token=access_token_for(alice))
+    assert zappa_handler(event, lambda_context) == {"statusCode": 200}
+    assert aws_push.connection_user(connection_id=CONNECTION) == alice.pk
+    assert aws_push.connections_of(user_id=alice.pk) == [CONNECTION]
+
+
+def test_connect_ttl_is_set_past_api_gateways_two_hour_limit(
+    zappa_handler, lambda_context, aws_push, alice
+):
+    import boto3
+
+    zappa_handler(ws_event("connect", token=access_token_for(alice)), lambda_context)
+    item = boto3.client("dynamodb", region_name="us-east-1").get_item(
+        TableName=aws.TABLE, Key={"connection_id": {"S": CONNECTION}}
+    )["Item"]
+    assert int(item["expires_at"]["N"]) - time.time() > 2 * 3600
+
+
+@pytest.mark.parametrize("token", ["", "eyJraWQiOiJleGFtcGxlIn0.e30.sig"])
+def test_connect_without_a_good_token_is_refused_and_not_registered(
+    zappa_handler, lambda_context, aws_push, token
+):
+    event = ws_event("connect", token=token)
+    if not token:
+        event["queryStringParameters"] = None
+    assert zappa_handler(event, lambda_context)["statusCode"] == 401
+    assert not aws.registered(CONNECTION)
+
+
+def test_disabled_users_token_is_refused(zappa_handler, lambda_context, aws_push, alice):
+    token = access_token_for(alice)
+    alice.is_active = False
+    alice.save()
+    assert zappa_handler(ws_event("connect", token=token), lambda_context)["statusCode"] == 401
+
+
+def test_disconnect_forgets_the_connection(zappa_handler, lambda_context, aws_push, alice):
+    zappa_handler(ws_event("connect", token=access_token_for(alice)), lambda_context)
+    assert zappa_handler(ws_event("disconnect"), lambda_context) == {"statusCode": 200}
+    assert not aws.registered(CONNECTION)
+
+
+def test_message_from_an_unknown_connection_is_refused(zappa_handler, lambda_context, aws_push):
+    response = zappa_handler(ws_event("message"), lambda_context)
+    assert response["statusCode"] == 403
+    assert aws.posted_frames(CONNECTION) == []
+
+
+def test_catch_up_message_is_answered_through_the_management_api(
+    zappa_handler, lambda_context, aws_push, alice, bob
+):
+    zappa_handler(ws_event("connect", token=access_token_for(alice)), lambda_context)
+    mine = push_to_user(user_id=alice.pk, message={"type": "n", "i": 1}, notify=True)
+    push_to_user(user_id=bob.pk, message={"type": "n", "i": 2}, notify=True)
+    assert zappa_handler(ws_event("message"), lambda_context) == {"statusCode": 200}
+    frames = aws.posted_frames(CONNECTION)
+    assert [f["type"] for f in frames] == ["n", "catch_up.done"]
+    assert frames[0]["notification"]["id"] == mine.pk
+    assert frames[1] == {"type": "catch_up.done", "last_id": mine.pk, "more": False}
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [("not json", "unknown_type"), ({"type": "catch_up", "after": -3}, "invalid_input")],
+)
+def test_bad_client_frames_get_an_error_frame(
+    zappa_handler, lambda_context, aws_push, alice, body, code
+):
+    zappa_handler(ws_event("connect", token=access_token_for(alice)), lambda_context)
+    event = ws_event("message")
+    event["body"] = body if isinstance(body, str) else json.dumps(body)
+    assert zappa_handler(event, lambda_context)["statusCode"] == 200
+    assert aws.posted_frames(CONNECTION)[-1]["code"] == code
+
+
+def test_gone_connection_is_removed_and_the_others_still_receive(
+    aws_push, alice, django_capture_on_commit_callbacks
+):
+    aws_push.connection_open(connection_id="gone=", user_id=alice.pk)
+    aws_push.connection_open(connection_id="live=", user_id=alice.pk)
+    aws_push.management = aws.GoneConnections(aws_push.management, gone={"gone="})
+    with django_capture_on_commit_callbacks(execute=True):
+        push_to_user(user_id=alice.pk, message={"type": "hello"})
+    assert not aws.registered("gone=")
+    assert aws.registered("live=")
+    assert aws.posted_frames("live=") == [{"type": "hello"}]
+
+
+def test_gone_answer_from_botocore_stubber_removes_the_registry_row(aws_push, alice):
+    """The same, with botocore's own Stubber producing AWS's 410 for the one call."""
+    aws_push.connection_open(connection_id="stale=", user_id=alice.pk)
+    with Stubber(aws_push.management) as stubber:
+        stubber.add_client_error(
+            "post_to_connection", service_error_code="GoneException", http_status_code=410
+        )
+        assert aws_push.send_to_connection(connection_id="stale=", frame={"type": "x"}) is False
+        stubber.assert_no_pending_responses()
+    assert not aws.registered("stale=")
+
+
+def test_other_management_errors_are_logged_and_keep_the_connection(aws_push, alice, caplog):
+    aws_push.connection_open(connection_id="busy=", user_id=alice.pk)
+    with Stubber(aws_push.management) as stubber:
+        stubber.add_client_error(
+            "post_to_connection", service_error_code="LimitExceededException", http_status_code=429
+        )
+        assert aws_push.send_to_connection(connection_id="busy=", frame={"type": "x"}) is False
+    assert aws.registered("busy=")
+    assert "post_to_connection failed" in caplog.text
+
+
+def test_endpoint_comes_from_settings_not_from_the_event(aws_push):
+    assert aws_push.management.meta.endpoint_url == aws.ENDPOINT
+
+
+def test_client_offline_during_three_notifications_gets_all_three_once_on_reconnect(
+    zappa_handler, lambda_context, aws_push, alice, django_capture_on_commit_callbacks
+):
+    token = access_token_for(alice)
+    zappa_handler(ws_event("connect", connection="first=", token=token), lambda_context)
+    with django_capture_on_commit_callbacks(execute=True):
+        seen = push_to_user(user_id=alice.pk, message={"type": "n", "i": 0}, notify=True)
+    assert [f["i"] for f in aws.posted_frames("first=")] == [0]
+    zappa_handler(ws_event("disconnect", connection="first="), lambda_context)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        missed = [
+            push_to_user(user_id=alice.pk, message={"type": "n", "i": i}, notify=True).pk
+            for i in (1, 2, 3)
+        ]
+
+    zappa_handler(ws_event("connect", connection="second=", token=token), lambda_context)
+    catch_up = ws_event(
+        "message", connection="second=", body={"type": "catch_up", "after": seen.pk}
+    )
+    zappa_handler(catch_up, lambda_context)
+    frames = aws.posted_frames("second=")
+    assert [f["notification"]["id"] for f in frames[:-1]] == missed
+    assert frames[-1] == {"type": "catch_up.done", "last_id": missed[-1], "more": False}
+    # Asking again from the last id seen repeats nothing.
+    again = ws_event(
+        "message", connection="second=", body={"type": "catch_up", "after": missed[-1]}
+    )
+    zappa_handler(again, lambda_context)
+    assert aws.posted_frames("second=")[len(frames) :] == [
+        {"type": "catch_up.done", "last_id": missed[-1], "more": False}
+    ]
+    # The closed connection was not written to while the client was away.
+    assert [f["i"] for f in aws.posted_frames("first=")] == [0]
