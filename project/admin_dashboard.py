@@ -71,7 +71,7 @@ TILES: tuple[Tile, ...] = (
         "Files held by the review workflow until an operator approves or rejects them.",
         (
             Source("files.File", "Files", {"status__exact": "awaiting_approval"}),
-            Source("workflows.Execution", "Workflow runs", {"status__exact": "WAITING"}),
+            Source("workflows.TaskToken", "Pending callbacks", {"consumed_at__isnull": "True"}),
         ),
         alert_when_nonzero=True,
     ),
@@ -147,9 +147,14 @@ def _count(source: Source, user: Any) -> Count | None:
         url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
     except NoReverseMatch:
         return None
+    # The admin reads "True"/"False" for __isnull in the querystring; the ORM wants booleans.
+    filters = {
+        k: (str(v).lower() not in ("", "false", "0") if k.endswith("__isnull") else v)
+        for k, v in lookups.items()
+    }
     # A value the field refuses (a status the app does not use) means the source does not apply.
     try:
-        count = model._default_manager.filter(**lookups).count()
+        count = model._default_manager.filter(**filters).count()
     except (ValueError, TypeError):
         return None
     query = urlencode(lookups)

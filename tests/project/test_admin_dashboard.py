@@ -57,3 +57,19 @@ def test_admin_index_shows_the_dashboard(client) -> None:
     response = client.get("/admin/")
     assert response.status_code == 200
     assert b"At a glance" in response.content
+
+
+def test_isnull_filters_count_like_the_admin_list_they_link_to() -> None:
+    superuser = User.objects.create_superuser("root@example.com", "pw-1234567890")
+    User.objects.create_user("never@example.com", "pw-1234567890")
+    tiles = (
+        Tile(
+            "never_signed_in",
+            "Never signed in",
+            "",
+            (Source("users.User", "Users", {"last_login__isnull": "True"}),),
+        ),
+    )
+    (tile,) = dashboard_tiles(user=superuser, tiles=tiles)
+    assert tile.total == 2
+    assert tile.url == "/admin/users/user/?last_login__isnull=True"
