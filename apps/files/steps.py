@@ -1,0 +1,113 @@
+"""Steps of the ``file_review`` workflow (apps/workflows/definitions/file_review.asl.json).
+
+Each step takes and returns JSON; exceptions keep their class name as the workflow error
+(``ReviewTransientError`` is retried; ``Rejected`` is how an operator's refusal arrives).
+Which files need an operator's approval is ``settings.NIMBUS_REVIEW``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+
+from apps.workflows.registry import step
+
+logger = logging.getLogger("nimbus.files.review")
+
+
+class ReviewTransientError(Exception):
+    """A dependency was briefly unavailable; the workflow retries the step."""
+
+
+def approval_reasons(*, size: int | None, content_type: str) -> list[str]:
+    """Why a file needs an operator's approval (empty: it does not)."""
+    policy = settings.NIMBUS_REVIEW
+    reasons = []
+    if size is not None and size > int(policy["approval_over_bytes"]):
+        reasons.append("size")
+    if content_type in policy["approval_types"]:
+        reasons.append("type")
+    return reasons
+
+
+@step("files.review_prepare")
+def review_prepare(payload: dict[str, Any]) -> dict[str, Any]:
+    from apps.files.selectors import file_get_any
+
+    file = file_get_any(file_id=payload["file_id"])
+    content_type = file.detected_type or file.declared_type
+    reasons = approval_reasons(size=file.size, content_type=content_type)
+    return {
+        "file_id": str(file.pk),
+        "owner_id": str(file.owner_id),
+        "name": file.name,
+        "size": file.size,
+        "content_type": content_type,
+        "needs_approval": bool(reasons),
+        "reasons": reasons,
+    }
+
+
+@step("files.review_request_approval")
+def review_request_approval(payload: dict[str, Any], *, task_token: str) -> dict[str, Any]:
+    """Mark the file awaiting approval; an operator (admin) or an external system answers
+    through the task token's signed callback URL."""
+    from apps.files.services import file_mark_awaiting_approval
+    from apps.workflows.services import callback_url
+
+    file = file_mark_awaiting_approval(file_id=payload["file_id"])
+    callback_url(task_token=task_token, state_name="AwaitApproval")
+    logger.info("File %s awaits approval (%s)", file.pk, ", ".join(payload.get("reasons", [])))
+    return {"status": file.status}
+
+
+@step("files.review_approve")
+def review_approve(payload: dict[str, Any]) -> dict[str, Any]:
+    from apps.files.models import FileStatus
+    from apps.files.selectors import file_get_any
+    from apps.files.services import file_approve, file_mark_awaiting_approval
+
+    # Files that needed no approval go through awaiting_approval too: the files app only
+    # approves from there, and its history then reads the same for every approved file.
+    if file_get_any(file_id=payload["file_id"]).status == FileStatus.ACCEPTED:
+        file_mark_awaiting_approval(file_id=payload["file_id"])
+    file = file_approve(file_id=payload["file_id"])
+    return {"status": file.status}
+
+
+@step("files.review_reject")
+def review_reject(payload: dict[str, Any]) -> dict[str, Any]:
+    from apps.files.services import file_reject
+
+    reason = payload.get("reason") or "Rejected by a reviewer."
+    file = file_reject(file_id=payload["file_id"], reason=str(reason)[:1000])
+    return {"status": file.status, "reason": file.reason_message}
+
+
+@step("files.review_notify")
+def review_notify(payload: dict[str, Any]) -> dict[str, Any]:
+    """Tell the owner the outcome (stored notification + live push)."""
+    from apps.files.selectors import file_get_any
+    from apps.push.services import push_to_user
+
+    file = file_get_any(file_id=payload["file_id"])
+    verdict = "approved" if file.status == "approved" else "rejected"
+    push_to_user(
+        user_id=file.owner_id,
+        message={"type": "file.reviewed", "file_id": str(file.pk), "status": file.status},
+        notify=True,
+        title=f"{file.name} was {verdict}",
+        body=file.reason_message if verdict == "rejected" else f"{file.name} is approved.",
+    )
+    return {"notified": True}
+
+
+@step("files.review_fail")
+def review_fail(payload: dict[str, Any]) -> dict[str, Any]:
+    from apps.files.services import file_fail
+
+    error, cause = payload.get("error") or "Error", payload.get("cause") or ""
+    file = file_fail(file_id=payload["file_id"], reason=f"{error}: {cause}"[:1000])
+    return {"status": file.status}

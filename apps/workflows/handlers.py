@@ -1,0 +1,59 @@
+"""Event receivers of the workflows app, and the live view of file reviews.
+
+``files.FileAccepted`` starts ``file_review`` (execution name ``file-<id>``, so a
+redelivered event starts nothing new). Every transition of a file_review execution is
+pushed to the file's owner as ``{"type": "workflow.step", ...}`` after commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.dispatch import receiver as signal_receiver
+
+from apps.events.registry import receiver
+from apps.workflows.signals import execution_transition
+
+FILE_REVIEW = "file_review"
+STEP_EVENTS = ("StateEntered", "StateExited", "TaskFailed", "TaskSubmitted")
+
+
+@receiver("files.FileAccepted", name="workflows.file_review_start")
+def file_review_start(event: Any) -> None:
+    from apps.workflows.services import execution_start
+
+    detail = event["detail"]
+    execution_start(
+        workflow=FILE_REVIEW,
+        input={"file_id": detail["file_id"], "owner_id": detail["owner_id"]},
+        name=f"file-{detail['file_id']}",
+    )
+
+
+@signal_receiver(execution_transition, dispatch_uid="workflows.file_review_push")
+def file_review_push(
+    sender: Any, *, execution: Any, events: list[dict[str, Any]], **kw: Any
+) -> None:
+    """Push each step change of a file review to the file's owner."""
+    if execution.workflow != FILE_REVIEW:
+        return
+    owner_id = execution.input.get("owner_id")
+    if not owner_id:
+        return
+    from apps.push.services import push_to_user
+
+    for event in events:
+        if not event["type"].endswith(STEP_EVENTS) and not event["type"].startswith("Execution"):
+            continue
+        push_to_user(
+            user_id=int(owner_id),
+            message={
+                "type": "workflow.step",
+                "workflow": FILE_REVIEW,
+                "execution": str(execution.pk),
+                "file_id": execution.input.get("file_id"),
+                "event": event["type"],
+                "state": event.get("state") or "",
+                "status": execution.status,
+            },
+        )

@@ -1,0 +1,184 @@
+"""file_review end to end on the local engine: FileAccepted starts it, an operator or an
+external system approves or rejects, the owner sees each step live and is notified."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from apps.events.services import publish
+from apps.files.models import File, FileStatus, storage_key
+from apps.files.services import event_detail
+from apps.workflows import driver, services
+from apps.workflows.models import Execution, TaskToken
+from tests.apps.users.factories import user_create
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def review_settings(settings):
+    settings.NIMBUS_REVIEW = {"approval_over_bytes": 1000, "approval_types": ["application/pdf"]}
+    settings.NIMBUS_EVENTS = {
+        "default": {
+            "BACKEND": "apps.events.backends.local.LocalBus",
+            "OPTIONS": {"max_attempts": 1, "base_delay": 0.0, "max_delay": 0.0},
+        }
+    }
+    settings.NIMBUS_PUSH = {"default": {"BACKEND": "apps.push.backends.dummy.DummyPushBackend"}}
+
+
+@pytest.fixture
+def owner():
+    return user_create(email="owner@example.com")
+
+
+@pytest.fixture
+def pushed():
+    from apps.push.backends import push_backend
+
+    return push_backend()
+
+
+def accepted_file(owner: Any, *, size: int, content_type: str) -> File:
+    import uuid
+
+    file_id = uuid.uuid4()
+    return File.objects.create(
+        id=file_id,
+        owner=owner,
+        key=storage_key(owner.pk, file_id),
+        name="report",
+        declared_type=content_type,
+        detected_type=content_type,
+        declared_size=size,
+        size=size,
+        status=FileStatus.ACCEPTED,
+        upload_expires_at=timezone.now() + timedelta(hours=1),
+    )
+
+
+def accept(file: File) -> Execution:
+    with transaction.atomic():
+        publish("files.FileAccepted", event_detail(file, sha256="0" * 64))
+    return Execution.objects.get(workflow="file_review", name=f"file-{file.pk}")
+
+
+def published(file: File) -> list[str]:
+    from apps.events.models import Event
+
+    return list(
+        Event.objects.filter(detail__file_id=str(file.pk))
+        .order_by("time", "id")
+        .values_list("detail_type", flat=True)
+    )
+
+
+def test_small_image_is_approved_without_an_operator(owner, pushed):
+    file = accepted_file(owner, size=100, content_type="image/png")
+    execution = accept(file)
+    execution.refresh_from_db()
+    file.refresh_from_db()
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    assert file.status == FileStatus.APPROVED
+    assert "files.FileApproved" in published(file)
+    states = [f.get("state") for uid, f in pushed.sent if f.get("type") == "workflow.step"]
+    assert {"Prepare", "NeedsApproval", "Approve", "Notify"} <= set(states)
+    assert all(uid == owner.pk for uid, _ in pushed.sent)
+    from apps.push.models import Notification
+
+    assert Notification.objects.filter(user=owner).exists()
+
+
+def test_pdf_waits_for_approval_then_callback_approves(owner, client):
+    file = accepted_file(owner, size=100, content_type="application/pdf")
+    execution = accept(file)
+    file.refresh_from_db()
+    assert file.status == FileStatus.AWAITING_APPROVAL
+    task = TaskToken.objects.get(execution=execution, consumed_at__isnull=True)
+    assert task.state_name == "AwaitApproval"
+    services.task_resolve(task=task, outcome="success", output={"by": "ops"}, actor="ops")
+    execution.refresh_from_db()
+    file.refresh_from_db()
+    assert execution.status == "SUCCEEDED"
+    assert file.status == FileStatus.APPROVED
+    assert "files.FileApproved" in published(file)
+    assert "files.FileRejected" not in published(file)
+
+
+def test_large_file_rejected_through_the_signed_callback(owner, client, monkeypatch):
+    urls: list[str] = []
+    real = services.callback_url
+
+    def capture(**kwargs: Any) -> str:
+        urls.append(real(**kwargs))
+        return urls[-1]
+
+    monkeypatch.setattr(services, "callback_url", capture)
+    file = accepted_file(owner, size=5000, content_type="image/png")
+    execution = accept(file)
+    response = client.post(
+        urls[-1],
+        {"outcome": "failure", "error": "Rejected", "cause": "Too blurry"},
+        content_type="application/json",
+    )
+    assert response.status_code == 202
+    execution.refresh_from_db()
+    file.refresh_from_db()
+    assert execution.status == "SUCCEEDED"
+    assert (file.status, file.reason_message) == (FileStatus.REJECTED, "Too blurry")
+    assert "files.FileRejected" in published(file)
+    assert "files.FileApproved" not in published(file)
+
+
+def test_a_failing_step_marks_the_file_failed_with_the_reason(owner):
+    file = accepted_file(owner, size=100, content_type="image/png")
+    File.objects.filter(pk=file.pk).update(status=FileStatus.UPLOADED)
+    execution = accept(file)
+    execution.refresh_from_db()
+    file.refresh_from_db()
+    assert (execution.status, execution.error) == ("FAILED", "FileStateConflict")
+    assert file.status == FileStatus.FAILED
+    assert file.reason_message.startswith("FileStateConflict:")
+
+
+def test_transient_errors_are_retried(owner, monkeypatch, clock):
+    from apps.files import selectors
+    from apps.files.steps import ReviewTransientError
+
+    real, failures = selectors.file_get_any, [1]
+
+    def flaky(**kwargs: Any) -> File:
+        if failures:
+            failures.pop()
+            raise ReviewTransientError("database restarting")
+        return real(**kwargs)
+
+    monkeypatch.setattr(selectors, "file_get_any", flaky)
+    file = accepted_file(owner, size=100, content_type="image/png")
+    execution = accept(file)
+    execution.refresh_from_db()
+    assert execution.status == "RUNNING"  # waiting out the retry interval
+    clock.advance(5)
+    driver.reconcile(grace_seconds=0)
+    execution.refresh_from_db()
+    file.refresh_from_db()
+    assert execution.status == "SUCCEEDED"
+    assert file.status == FileStatus.APPROVED
+
+
+def test_redelivered_file_accepted_starts_one_review(owner):
+    from apps.workflows.handlers import file_review_start
+
+    file = accepted_file(owner, size=100, content_type="application/pdf")
+    execution = accept(file)
+    event = {"detail": event_detail(file)}
+    event["detail"]["owner_id"] = str(owner.pk)
+    event["detail"]["file_id"] = str(file.pk)
+    file_review_start(event)
+    assert Execution.objects.filter(workflow="file_review").count() == 1
+    assert execution.tokens.count() == 1
