@@ -70,12 +70,13 @@ def user_for_claims(*, claims: dict[str, Any]) -> User:
 
 
 @transaction.atomic
-def user_sync_from_claims(*, claims: dict[str, Any]) -> User:
+def user_sync_from_claims(*, claims: dict[str, Any], with_groups: bool = True) -> User:
     """Create or update the account described by verified id-token claims.
 
     Matches on ``iss`` + ``sub``, then on email (an account made before the provider knew
-    it); copies email, name, verification and ``cognito:groups`` (members of
-    ``operators`` are staff). Never re-enables a disabled account.
+    it); copies email, name, verification and (``with_groups``) ``cognito:groups``, where
+    no claim means no groups (members of ``operators`` are staff). Never re-enables a
+    disabled account.
     """
     email = _normal_email(str(claims.get("email", "")))
     user = (
@@ -94,8 +95,9 @@ def user_sync_from_claims(*, claims: dict[str, Any]) -> User:
     user.email_verified = claims.get("email_verified") in (True, "true") or user.email_verified
     user.save()
     Profile.objects.get_or_create(user=user)
-    groups = claims.get("cognito:groups")
-    user_groups_apply(user=user, groups=list(groups) if isinstance(groups, list) else [])
+    if with_groups:
+        groups = claims.get("cognito:groups")
+        user_groups_apply(user=user, groups=list(groups) if isinstance(groups, list) else [])
     return user
 
 

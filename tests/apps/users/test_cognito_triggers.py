@@ -1,0 +1,86 @@
+"""Cognito user-pool triggers, fed as real payloads through the Lambda entry and Zappa."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.users.exceptions import UserDisabled
+from apps.users.models import User
+
+ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_EXAMPLE"
+SUB = "4a5b6c7d-1111-2222-3333-444455556666"
+
+pytestmark = pytest.mark.django_db
+
+
+def test_post_confirmation_creates_the_local_account(zappa_handler, aws_event, lambda_context):
+    event = aws_event("cognito_post_confirmation")
+    result = zappa_handler(event, lambda_context)
+    assert result == event  # Cognito wants the event back
+    user = User.objects.get(email="ana@example.com")
+    assert (user.issuer, user.subject) == (ISSUER, SUB)
+    assert user.email_verified
+    assert not user.has_usable_password()
+
+
+def test_post_confirmation_is_idempotent_and_keeps_groups(
+    zappa_handler, aws_event, lambda_context, make_user
+):
+    zappa_handler(aws_event("cognito_post_confirmation"), lambda_context)
+    user = User.objects.get(email="ana@example.com")
+    from django.contrib.auth.models import Group
+
+    user.groups.add(Group.objects.create(name="editors"))
+    zappa_handler(aws_event("cognito_post_confirmation"), lambda_context)
+    assert User.objects.filter(email="ana@example.com").count() == 1
+    assert list(user.groups.values_list("name", flat=True)) == ["editors"]
+
+
+def test_post_confirmation_adopts_an_account_made_before_by_email(
+    zappa_handler, aws_event, lambda_context, make_user
+):
+    existing = make_user(email="ana@example.com")
+    zappa_handler(aws_event("cognito_post_confirmation"), lambda_context)
+    existing.refresh_from_db()
+    assert (existing.issuer, existing.subject) == (ISSUER, SUB)
+
+
+def test_pre_sign_up_passes_a_new_address(zappa_handler, aws_event, lambda_context):
+    event = aws_event("cognito_pre_sign_up")
+    assert zappa_handler(event, lambda_context)["response"]["autoConfirmUser"] is False
+    assert not User.objects.exists()  # nothing is written before confirmation
+
+
+def test_pre_sign_up_refuses_a_disabled_accounts_address(
+    zappa_handler, aws_event, lambda_context, make_user
+):
+    make_user(email="ana@example.com", is_active=False)
+    with pytest.raises(UserDisabled):
+        zappa_handler(aws_event("cognito_pre_sign_up"), lambda_context)
+
+
+def test_pre_token_generation_syncs_groups_and_adds_the_user_id(
+    zappa_handler, aws_event, lambda_context
+):
+    result = zappa_handler(aws_event("cognito_pre_token_generation"), lambda_context)
+    user = User.objects.get(issuer=ISSUER, subject=SUB)
+    claims = result["response"]["claimsOverrideDetails"]["claimsToAddOrOverride"]
+    assert claims == {"nimbus:user_id": str(user.pk)}
+    assert list(user.groups.values_list("name", flat=True)) == ["operators"]
+    assert user.is_staff
+
+
+def test_pre_token_generation_refuses_a_disabled_account(
+    zappa_handler, aws_event, lambda_context, make_user
+):
+    user = make_user(email="ana@example.com")
+    User.objects.filter(pk=user.pk).update(issuer=ISSUER, subject=SUB, is_active=False)
+    with pytest.raises(UserDisabled):
+        zappa_handler(aws_event("cognito_pre_token_generation"), lambda_context)
+
+
+def test_unknown_trigger_source_raises(zappa_handler, aws_event, lambda_context):
+    event = aws_event("cognito_post_confirmation")
+    event["triggerSource"] = "CustomMessage_SignUp"
+    with pytest.raises(ValueError, match="CustomMessage_SignUp"):
+        zappa_handler(event, lambda_context)
