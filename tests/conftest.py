@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -103,3 +106,78 @@ def zappa_handler(zappa_settings_module, settings):
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
+
+
+# --- no secret ever reaches a log line (asserted over the whole session) -----------------
+
+_LEAK_PATTERNS = [
+    re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+"),  # JWTs
+    re.compile(r"(?i)\bbearer\s+(?!\[REDACTED\])[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r'(?i)"[^"]*(?:password|secret|token)[^"]*":\s*"(?!\[REDACTED\])[^"]+"'),
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+]
+#: Values no log line may contain; tests add theirs with the ``never_logged`` fixture.
+NEVER_LOGGED: set[str] = set()
+
+
+def find_leaks(lines: list[str], known: set[str]) -> list[str]:
+    """The log lines that carry a token, password, key or one of the ``known`` values."""
+    return [
+        line
+        for line in lines
+        if any(p.search(line) for p in _LEAK_PATTERNS)
+        or any(value and value in line for value in known)
+    ]
+
+
+class _LogLines(logging.Handler):
+    """Formats every record exactly as settings.LOGGING's console handler does."""
+
+    def __init__(self) -> None:
+        from project.logging import JsonFormatter, RequestIdFilter
+        from project.telemetry import RedactingFilter
+
+        super().__init__(level=logging.DEBUG)
+        self.addFilter(RequestIdFilter())
+        self.addFilter(RedactingFilter())
+        self.setFormatter(JsonFormatter())
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def log_lines():
+    """Collects every log line of the session, then asserts none of them leaks a secret."""
+    from django.conf import settings
+
+    collector = _LogLines()
+    root = logging.getLogger()
+    root.addHandler(collector)
+    yield collector
+    root.removeHandler(collector)
+    known = {settings.SECRET_KEY, *NEVER_LOGGED}
+    with contextlib.suppress(ImportError):
+        from tests.apps.users.factories import PASSWORD
+
+        known.add(PASSWORD)
+    leaks = find_leaks(collector.lines, known)
+    assert not leaks, f"{len(leaks)} log line(s) leak a secret, e.g. {leaks[0][:300]}"
+
+
+@pytest.fixture(autouse=True)
+def _log_lines_attached(log_lines):
+    """Re-attach the collector if a test (or Zappa, or dictConfig) replaced root's handlers."""
+    root = logging.getLogger()
+    if log_lines not in root.handlers:
+        root.addHandler(log_lines)
+
+
+@pytest.fixture
+def never_logged():
+    """Call with a secret value (a password, a token) the suite must never log."""
+    return NEVER_LOGGED.add

@@ -19,7 +19,7 @@ NIMBUS_STAGE = env.str("NIMBUS_STAGE", default="local")
 
 INSTALLED_APPS = [
     "daphne",  # ASGI runserver (HTTP + WebSocket) for `make run`
-    "django.contrib.admin",
+    "project.admin_apps.NimbusAdminConfig",  # django.contrib.admin, operators only
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -42,6 +42,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "project.telemetry.UserContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -157,13 +158,17 @@ LOGOUT_REDIRECT_URL = "/"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "project.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "project.logging.RequestIdFilter"},
+        # Tokens, passwords, secrets and file contents never reach a log line.
+        "redact": {"()": "project.telemetry.RedactingFilter"},
+    },
     "formatters": {"json": {"()": "project.logging.JsonFormatter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json",
-            "filters": ["request_id"],
+            "filters": ["request_id", "redact"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
@@ -246,3 +251,10 @@ NIMBUS_REVIEW: dict[str, Any] = {
     "approval_over_bytes": env.int("NIMBUS_REVIEW_APPROVAL_OVER_BYTES", default=10 * 1024 * 1024),
     "approval_types": env.list("NIMBUS_REVIEW_APPROVAL_TYPES", default=["application/pdf"]),
 }
+
+# Metrics (project.telemetry.metric): a log line + a row for the admin's metrics page
+# locally; CloudWatch EMF on AWS (production.py).
+NIMBUS_TELEMETRY: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "project.telemetry.LocalMetrics"}
+}
+NIMBUS_METRICS_RETENTION_HOURS = 72

@@ -43,3 +43,5 @@ NIMBUS_IDENTITY = {
         "OPTIONS": {"signing_key": signing_key_generate()},
     }
 }
+# Metrics stay in memory (no database row per call from tests that have no database).
+NIMBUS_TELEMETRY = {"default": {"BACKEND": "project.telemetry.MemoryMetrics"}}

@@ -1,0 +1,216 @@
+"""Nimbus's admin site class: operators only, every change audited, a metrics page.
+
+``NimbusAdminSite`` becomes ``django.contrib.admin.site`` (``project.admin_apps``), so apps
+keep registering with ``admin.site.register`` / ``@admin.register``.
+
+* Only active staff in the ``operators`` group get in (superusers too: they can add
+  themselves to the group anyway, so refusing them would protect nothing).
+* Every admin POST that changes something is recorded as an :class:`AuditEntry` (additions,
+  changes and deletions through Django's ``LogEntry``; bulk actions here), with who, what,
+  when, the request id and the client address; sign-ins, failed sign-ins and denied
+  visits too. The trail is read-only in the admin, even for superusers.
+* ``/admin/metrics/`` shows the locally recorded metrics by name and dimensions.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+
+from project.models import AuditEntry
+
+OPERATORS_GROUP = "operators"
+
+#: The admin request being served, so signal receivers can name its address and id.
+current_request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar(
+    "nimbus_admin_request", default=None
+)
+
+
+def is_operator(user: Any) -> bool:
+    """Active staff in the operators group (or a superuser)."""
+    if not (user and user.is_authenticated and user.is_active and user.is_staff):
+        return False
+    return bool(user.is_superuser or user.groups.filter(name=OPERATORS_GROUP).exists())
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    """The caller's address; behind API Gateway/CloudFront the first X-Forwarded-For hop."""
+    if request is None:
+        return None
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    candidate = forwarded.split(",")[0].strip() if forwarded else request.META.get("REMOTE_ADDR")
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_ipv46_address
+
+    try:
+        validate_ipv46_address(candidate or "")
+    except ValidationError:
+        return None
+    return candidate
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: Any = None,
+    actor_repr: str = "",
+    target_type: str = "",
+    target_id: str = "",
+    target_repr: str = "",
+    detail: dict[str, Any] | None = None,
+    request: HttpRequest | None = None,
+) -> AuditEntry:
+    """Write one audit entry (request defaults to the admin request being served)."""
+    request = request or current_request.get()
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    return AuditEntry.objects.create(
+        action=action,
+        actor=actor,
+        actor_repr=actor_repr or (actor.get_username() if actor is not None else "")[:254],
+        target_type=target_type[:100],
+        target_id=str(target_id)[:100],
+        target_repr=target_repr[:200],
+        detail=detail or {},
+        request_id=str(getattr(request, "request_id", ""))[:128],
+        ip_address=client_ip(request),
+    )
+
+
+class NimbusAdminSite(admin.AdminSite):
+    site_header = "Nimbus operations"
+    site_title = "Nimbus admin"
+    index_title = "Operations"
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        return is_operator(request.user)
+
+    def admin_view(self, view: Callable[..., Any], cacheable: bool = False) -> Any:
+        wrapped = super().admin_view(view, cacheable)
+
+        def audited(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            token = current_request.set(request)
+            try:
+                last_log = _last_log_entry_id() if request.method == "POST" else None
+                response = wrapped(request, *args, **kwargs)
+                self._audit_request(request, response)
+                if last_log is not None:
+                    _audit_log_entries(after=last_log, user=request.user)
+                return response
+            finally:
+                current_request.reset(token)
+
+        audited.__name__ = getattr(view, "__name__", "admin_view")
+        audited.__dict__.update(getattr(wrapped, "__dict__", {}))
+        return audited
+
+    def _audit_request(self, request: HttpRequest, response: HttpResponse) -> None:
+        user = request.user
+        if user.is_authenticated and not self.has_permission(request):
+            audit_record(action=AuditEntry.Action.DENIED, actor=user, detail={"path": request.path})
+            return
+        # Additions, changes and deletions are copied from Django's LogEntry rows after the
+        # view; actions write none of their own (bar deletions), so record them here.
+        if request.method != "POST" or "action" not in request.POST:
+            return
+        selected = request.POST.getlist("_selected_action")
+        model = getattr(request, "resolver_match", None)
+        audit_record(
+            action=AuditEntry.Action.ACTION,
+            actor=user,
+            target_type=_model_label(request),
+            target_repr=f"{len(selected)} selected",
+            detail={
+                "name": request.POST.get("action", "")[:100],
+                "selected": selected[:100],
+                "confirmed": bool(request.POST.get("post")),
+                "status": response.status_code,
+                "view": getattr(model, "view_name", ""),
+            },
+        )
+
+    def get_urls(self) -> list[Any]:
+        urls: list[URLPattern | Any] = [
+            path("metrics/", self.admin_view(self.metrics_view), name="nimbus_metrics"),
+        ]
+        return urls + super().get_urls()
+
+    def metrics_view(self, request: HttpRequest) -> TemplateResponse:
+        """Locally recorded metrics summed over a recent window (``?hours=``)."""
+        from project.telemetry import metric_summary
+
+        try:
+            hours = min(max(float(request.GET.get("hours", "1")), 0.05), 24 * 7)
+        except ValueError:
+            hours = 1.0
+        rows = metric_summary(hours=hours)
+        for row in rows:
+            row["dimensions_text"] = ", ".join(
+                f"{k}={v}" for k, v in sorted(row["dimensions"].items())
+            )
+        context = {
+            **self.each_context(request),
+            "title": "Metrics",
+            "rows": rows,
+            "hours": hours,
+            "windows": [0.25, 1, 6, 24, 72],
+        }
+        return TemplateResponse(request, "admin/nimbus/metrics.html", context)
+
+    def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[Any]:
+        apps = super().get_app_list(request, app_label)
+        if app_label in (None, "nimbus"):
+            metrics_entry = {
+                "name": "Metrics (recent)",
+                "object_name": "Metrics",
+                "admin_url": "/admin/metrics/",
+                "add_url": None,
+                "view_only": True,
+                "perms": {"view": True},
+            }
+            for app in apps:
+                if app["app_label"] == "nimbus":
+                    app["models"].insert(0, metrics_entry)
+                    break
+        return apps
+
+
+def _last_log_entry_id() -> int:
+    from django.contrib.admin.models import LogEntry
+
+    return LogEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def _audit_log_entries(*, after: int, user: Any) -> None:
+    """Copy the LogEntry rows this request wrote (bulk deletions included) to the trail.
+
+    Read back rather than caught by a signal: ``delete_selected`` bulk-creates its rows.
+    """
+    from django.contrib.admin.models import ADDITION, DELETION, LogEntry
+
+    actions = {ADDITION: AuditEntry.Action.ADDITION, DELETION: AuditEntry.Action.DELETION}
+    entries = LogEntry.objects.filter(pk__gt=after, user_id=user.pk)
+    for entry in entries.select_related("content_type").order_by("pk"):
+        model = entry.content_type.model_class() if entry.content_type else None
+        audit_record(
+            action=actions.get(entry.action_flag, AuditEntry.Action.CHANGE),
+            actor=user,
+            target_type=model._meta.label_lower if model is not None else "",
+            target_id=entry.object_id or "",
+            target_repr=entry.object_repr,
+            detail={"change": entry.get_change_message()},
+        )
+
+
+def _model_label(request: HttpRequest) -> str:
+    match = getattr(request, "resolver_match", None)
+    name = getattr(match, "url_name", "") or ""
+    # Admin changelist URL names are "<app>_<model>_changelist".
+    return name.removesuffix("_changelist")

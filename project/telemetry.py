@@ -1,0 +1,392 @@
+"""Metrics, log redaction, correlation ids and X-Ray tracing.
+
+Metrics: :func:`metric` is the one call every app uses::
+
+    from project import telemetry
+    telemetry.metric(telemetry.UPLOADS_REJECTED, reason="too_large")
+
+The backend comes from ``settings.NIMBUS_TELEMETRY`` (the usual alias dict):
+
+* ``LocalMetrics`` (embedded default): a JSON log line plus a :class:`MetricSample` row
+  for the operator metrics page in the admin;
+* ``EmfMetrics`` (AWS): a CloudWatch Embedded Metric Format line through Powertools,
+  dimensioned by ``Stage`` alone and by ``Stage`` + the call's dimensions, so alarms
+  (infra/monitoring.py) can watch the total while dashboards break it down;
+* ``MemoryMetrics`` (tests): recorded in memory, plus the log line.
+
+A metric never breaks the caller: a failing backend is logged and the call returns.
+
+Logs: :class:`RedactingFilter` (on every handler in ``LOGGING``) replaces tokens,
+passwords, secrets, Authorization headers and file contents with ``[REDACTED]``.
+
+Tracing: on Lambda (and only there) :func:`configure_tracing` patches boto3/botocore and
+requests for X-Ray, and :func:`traced` opens a subsegment; elsewhere both do nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from project.backends import Backend, handler
+from project.logging import _context
+
+logger = logging.getLogger("nimbus.metrics")
+
+# Metric names shared by the apps and by the alarms in infra/monitoring.py.
+UPLOADS_STARTED = "UploadsStarted"
+UPLOADS_ACCEPTED = "UploadsAccepted"
+UPLOADS_REJECTED = "UploadsRejected"
+EVENTS_PUBLISHED = "EventsPublished"
+EVENTS_PROCESSED = "EventsProcessed"
+EVENTS_FAILED = "EventsFailed"
+EVENTS_DEAD_LETTERED = "EventsDeadLettered"
+WORKFLOW_EXECUTIONS = "WorkflowExecutions"  # dimension: outcome
+WORKFLOW_FAILURES = "WorkflowFailures"
+WORKFLOW_DURATION = "WorkflowDuration"  # Milliseconds, dimension: outcome
+AUTH_FAILURES = "AuthFailures"  # dimension: reason
+RATE_LIMITED = "RateLimited"  # dimension: scope
+
+NAMESPACE = "Nimbus"
+UNITS = {"Count", "Milliseconds", "Seconds", "Bytes", "Percent", "None"}
+MAX_DIMENSIONS = 5
+
+
+class MetricsBackend(Backend):
+    """Where metric data points go. ``record`` must be cheap and must not raise."""
+
+    default_options: ClassVar[Mapping[str, Any]] = {"namespace": NAMESPACE}
+
+    def record(self, name: str, value: float, unit: str, dimensions: dict[str, str]) -> None:
+        raise NotImplementedError
+
+
+def _log_line(name: str, value: float, unit: str, dimensions: dict[str, str]) -> None:
+    logger.info(
+        "metric %s=%g %s",
+        name,
+        value,
+        unit,
+        extra={"metric": name, "value": value, "unit": unit, "dimensions": dimensions},
+    )
+
+
+class LocalMetrics(MetricsBackend):
+    """A log line and a database row per data point (the operator page reads the rows)."""
+
+    is_local = True
+
+    def record(self, name: str, value: float, unit: str, dimensions: dict[str, str]) -> None:
+        from django.db import connection, transaction
+        from django.utils import timezone
+
+        from project.models import MetricSample
+
+        _log_line(name, value, unit, dimensions)
+        sample = MetricSample(
+            name=name, value=value, unit=unit, dimensions=dimensions, recorded_at=timezone.now()
+        )
+        # Inside a transaction (possibly a failed one) the row waits for the commit.
+        if connection.in_atomic_block:
+            transaction.on_commit(sample.save, robust=True)
+        else:
+            sample.save()
+
+
+class MemoryMetrics(MetricsBackend):
+    """Keeps every data point in ``self.samples`` (for tests), plus the log line."""
+
+    def __init__(self, alias: str = "default", **options: Any) -> None:
+        super().__init__(alias, **options)
+        self.samples: list[tuple[str, float, str, dict[str, str]]] = []
+
+    def record(self, name: str, value: float, unit: str, dimensions: dict[str, str]) -> None:
+        _log_line(name, value, unit, dimensions)
+        self.samples.append((name, value, unit, dimensions))
+
+
+class EmfMetrics(MetricsBackend):
+    """CloudWatch Embedded Metric Format on stdout, through Powertools' EMF provider.
+
+    One line per data point (like Powertools' ``single_metric``) so each call keeps its own
+    dimensions; Lambda ships stdout to CloudWatch Logs, which extracts the metric.
+    """
+
+    def record(self, name: str, value: float, unit: str, dimensions: dict[str, str]) -> None:
+        from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
+            AmazonCloudWatchEMFProvider,
+        )
+
+        emf = AmazonCloudWatchEMFProvider(namespace=self.options["namespace"])
+        emf.add_metric(name=name, unit=unit, value=value)
+        emf.add_dimension(name="Stage", value=settings.NIMBUS_STAGE)
+        if dimensions:
+            emf.add_dimensions(Stage=settings.NIMBUS_STAGE, **dimensions)
+        sys.stdout.write(json.dumps(emf.serialize_metric_set(), separators=(",", ":")) + "\n")
+        sys.stdout.flush()
+
+
+metrics = handler("NIMBUS_TELEMETRY", MetricsBackend)
+
+
+def metric(name: str, value: float = 1, unit: str = "Count", **dimensions: Any) -> None:
+    """Record one data point of metric ``name``; never raises into the caller.
+
+    Dimensions are low-cardinality labels (``outcome="failed"``, ``reason="too_large"``),
+    never ids, emails or anything secret.
+    """
+    try:
+        if unit not in UNITS:
+            raise ValueError(f"unknown unit {unit!r}")
+        if len(dimensions) > MAX_DIMENSIONS:
+            raise ValueError(f"at most {MAX_DIMENSIONS} dimensions")
+        dims = {str(k): str(v) for k, v in dimensions.items() if v is not None}
+        metrics.default.record(name, float(value), unit, dims)
+    except Exception:
+        logger.warning("Could not record metric %s", name, exc_info=True)
+
+
+@contextlib.contextmanager
+def timed(name: str, **dimensions: Any) -> Iterator[dict[str, Any]]:
+    """Record the block's duration in milliseconds; set ``dims["outcome"]`` inside it."""
+    dims: dict[str, Any] = dict(dimensions)
+    started = time.monotonic()
+    try:
+        yield dims
+    except BaseException:
+        dims.setdefault("outcome", "failed")
+        raise
+    finally:
+        dims.setdefault("outcome", "succeeded")
+        metric(name, (time.monotonic() - started) * 1000, "Milliseconds", **dims)
+
+
+def metric_summary(*, hours: float = 1.0) -> list[dict[str, Any]]:
+    """Locally recorded metrics of the last ``hours``, summed by name and dimensions."""
+    from django.db.models import Count, Max, Sum
+    from django.utils import timezone
+
+    from project.models import MetricSample
+
+    since = timezone.now() - timedelta(hours=hours)
+    rows = (
+        MetricSample.objects.filter(recorded_at__gte=since)
+        .values("name", "unit", "dimensions")
+        .annotate(count=Count("id"), total=Sum("value"), latest=Max("recorded_at"))
+    )
+    # JSON columns group differently across databases; merge equal dimension sets here.
+    merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["name"], row["unit"], json.dumps(row["dimensions"], sort_keys=True))
+        entry = merged.setdefault(key, {**row, "count": 0, "total": 0.0, "latest": row["latest"]})
+        entry["count"] += row["count"]
+        entry["total"] += row["total"] or 0.0
+        entry["latest"] = max(entry["latest"], row["latest"])
+    return sorted(merged.values(), key=lambda r: (r["name"], json.dumps(r["dimensions"])))
+
+
+def metric_samples_prune(*, older_than_hours: float | None = None) -> int:
+    """Delete local samples older than the retention; returns how many went."""
+    from django.utils import timezone
+
+    from project.models import MetricSample
+
+    hours = older_than_hours or float(getattr(settings, "NIMBUS_METRICS_RETENTION_HOURS", 72))
+    deleted, _ = MetricSample.objects.filter(
+        recorded_at__lt=timezone.now() - timedelta(hours=hours)
+    ).delete()
+    return deleted
+
+
+# --- correlation ids ---------------------------------------------------------------------
+
+
+def annotate(**ids: Any) -> None:
+    """Add ids to the correlation context bound by the innermost ``project.logging.bind``.
+
+    For ids learnt in the middle of a request or event (the user behind a bearer token);
+    outside any bound block it does nothing.
+    """
+    current = _context.get()
+    if current is not None:
+        current.update({k: v for k, v in ids.items() if v is not None})
+
+
+def lambda_correlation_ids(kind: str, event: Any) -> dict[str, Any]:
+    """The ids worth binding for one Lambda event (never its payload)."""
+    if not isinstance(event, dict):
+        return {}
+    ids: dict[str, Any] = {}
+    context = event.get("requestContext")
+    if isinstance(context, dict):
+        ids["apigw_request_id"] = context.get("requestId")
+        ids["connection_id"] = context.get("connectionId")
+    if kind in ("eventbridge", "schedule"):
+        ids["event_id"] = event.get("id")
+        ids["detail_type"] = event.get("detail-type")
+    if kind == "workflow_step":
+        ids["execution_arn"] = event.get("execution_arn") or event.get("ExecutionArn")
+        ids["workflow_step"] = event.get("workflow_step")
+    if kind == "sqs":
+        ids["message_count"] = len(event.get("Records") or [])
+    return {k: v for k, v in ids.items() if v is not None}
+
+
+class UserContextMiddleware:
+    """Binds the signed-in user's id (after AuthenticationMiddleware) to log lines."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            annotate(user_id=user.pk)
+        response: HttpResponse = self.get_response(request)
+        return response
+
+
+# --- redaction ---------------------------------------------------------------------------
+
+REDACTED = "[REDACTED]"
+_SENSITIVE_KEY = re.compile(
+    r"pass(word|wd|phrase)?|secret|token|authori[sz]ation|cookie|api[_-]?key|credential|"
+    r"signature|private[_-]?key|^code$|confirmation[_-]?code|session[_-]?id|content$|"
+    r"^body$|file[_-]?data|x-amz-security",
+    re.IGNORECASE,
+)
+_PATTERNS = [
+    # JWTs (Cognito and the local identity provider): header.payload.signature
+    re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
+    re.compile(r"(?i)\b((?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(
+        r"(?i)((?:pass(?:word)?|secret|token|api[_-]?key|sessionid|csrftoken|signature)"
+        r"[\"']?\s*[:=]\s*[\"']?)[^\s&\"',;]+"
+    ),
+    re.compile(r"(?i)(X-Amz-(?:Signature|Security-Token|Credential)=)[^&\s]+"),
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
+]
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every token-, password- or key-looking part replaced."""
+    for pattern in _PATTERNS:
+        if pattern.groups:
+            text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+        else:
+            text = pattern.sub(REDACTED, text)
+    return text
+
+
+def redact(value: Any, *, depth: int = 0) -> Any:
+    """A copy of ``value`` with sensitive keys' values and secret-looking strings redacted."""
+    if depth > 6:
+        return REDACTED
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, Mapping):
+        return {
+            k: REDACTED
+            if isinstance(k, str) and _SENSITIVE_KEY.search(k)
+            else redact(v, depth=depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple | set):
+        return [redact(v, depth=depth + 1) for v in value]
+    return value
+
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "nimbus_context"}
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record so nothing secret reaches a handler's output.
+
+    The message is rendered and redacted, arguments dropped, extras and exception text
+    redacted (the exception is rendered here, so formatters print the redacted text).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_nimbus_redacted", False):
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = str(record.msg)
+        record.msg, record.args = redact_text(message), ()
+        for key, value in list(vars(record).items()):
+            if key in _STANDARD or key.startswith("_"):
+                continue
+            if _SENSITIVE_KEY.search(key):
+                setattr(record, key, REDACTED)
+            elif isinstance(value, str | bytes | Mapping | list | tuple):
+                setattr(record, key, redact(value))
+            elif value is not None and not isinstance(value, int | float | bool):
+                # Objects (a request, a model) are rendered now, so their text is redacted.
+                setattr(record, key, redact_text(str(value)))
+        if record.exc_info:
+            import traceback
+
+            record.exception = redact_text(
+                "".join(traceback.format_exception(*record.exc_info)).strip()
+            )
+            record.exc_info, record.exc_text = None, None
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info)
+        record._nimbus_redacted = True
+        return True
+
+
+# --- tracing -----------------------------------------------------------------------------
+
+
+def on_lambda() -> bool:
+    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
+def tracing_enabled() -> bool:
+    return on_lambda() and os.environ.get("NIMBUS_TRACING", "true").lower() != "false"
+
+
+_patched = False
+
+
+def configure_tracing() -> None:
+    """Patch boto3/botocore/requests for X-Ray once per container; only on Lambda."""
+    global _patched
+    if _patched or not tracing_enabled():
+        return
+    from aws_xray_sdk.core import patch, xray_recorder
+
+    xray_recorder.configure(service="nimbus", context_missing="LOG_ERROR")
+    patch(("boto3", "botocore", "requests"))
+    _patched = True
+
+
+@contextlib.contextmanager
+def traced(name: str, **annotations: Any) -> Iterator[None]:
+    """An X-Ray subsegment around the block on Lambda; nothing elsewhere."""
+    if not tracing_enabled():
+        yield
+        return
+    from aws_xray_sdk.core import xray_recorder
+
+    with xray_recorder.in_subsegment(name) as subsegment:
+        if subsegment is not None:
+            for key, value in annotations.items():
+                if value is not None:
+                    subsegment.put_annotation(key, str(value))
+        yield
