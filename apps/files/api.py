@@ -10,24 +10,14 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from apps.files import selectors, services
 from apps.files.backends.base import MultipartPlan, UploadedPart
 from apps.files.models import File
+from apps.users.auth import api_auth
 
-
-def _api_auth() -> Any:
-    try:
-        from apps.users.auth import api_auth
-    except ImportError:  # the users app's token auth is not installed: sessions only
-        from ninja.security import django_auth
-
-        return django_auth
-    return api_auth
-
-
-router = Router(tags=["files"], auth=_api_auth())
+router = Router(tags=["files"], auth=api_auth)
 
 
 class UploadIn(Schema):
@@ -119,7 +109,7 @@ def _multipart_out(plan: MultipartPlan) -> dict[str, Any]:
 
 
 @router.post("/uploads", response={201: UploadOut}, summary="Start an upload")
-def upload_start(request: HttpRequest, payload: UploadIn) -> tuple[int, dict[str, Any]]:
+def upload_start(request: HttpRequest, payload: UploadIn) -> Status[dict[str, Any]]:
     """Where to send the bytes: a form POST target, or a multipart plan for large files.
 
     POST ``fields`` then the file (form field ``file``, last) to ``url``. For a multipart
@@ -142,7 +132,7 @@ def upload_start(request: HttpRequest, payload: UploadIn) -> tuple[int, dict[str
             fields=started.target.fields,
             max_bytes=started.target.max_bytes,
         )
-    return 201, body
+    return Status(201, body)
 
 
 @router.get("/", response=list[FileOut], summary="Your files")
@@ -165,9 +155,9 @@ def file_download(request: HttpRequest, file_id: str) -> HttpResponse:
 
 
 @router.delete("/{file_id}", response={204: None}, summary="Delete one of your files")
-def file_delete(request: HttpRequest, file_id: str) -> tuple[int, None]:
+def file_delete(request: HttpRequest, file_id: str) -> Status[None]:
     services.file_delete(user=request.user, file_id=file_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/{file_id}/parts", response=ResumeOut, summary="Resume a multipart upload")
@@ -187,17 +177,17 @@ def _uploaded_out(part: UploadedPart) -> dict[str, Any]:
 @router.post("/{file_id}/complete", response={202: FileOut}, summary="Finish a multipart upload")
 def multipart_complete(
     request: HttpRequest, file_id: str, payload: CompleteIn
-) -> tuple[int, dict[str, Any]]:
+) -> Status[dict[str, Any]]:
     file = services.file_multipart_complete(
         user=request.user,
         file_id=file_id,
         parts=[(p.part_number, p.etag) for p in payload.parts],
     )
     file.refresh_from_db()
-    return 202, file_out(file)
+    return Status(202, file_out(file))
 
 
 @router.post("/{file_id}/abort", response={204: None}, summary="Abandon a multipart upload")
-def multipart_abort(request: HttpRequest, file_id: str) -> tuple[int, None]:
+def multipart_abort(request: HttpRequest, file_id: str) -> Status[None]:
     services.file_multipart_abort(user=request.user, file_id=file_id)
-    return 204, None
+    return Status(204, None)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from apps.events.registry import declare_event
+
 FILE_UPLOADED = "files.FileUploaded"
 FILE_ACCEPTED = "files.FileAccepted"
 FILE_REJECTED = "files.FileRejected"
@@ -64,13 +66,5 @@ EVENT_TYPES: dict[str, dict[str, Any]] = {
 }
 
 
-def _declare() -> None:
-    try:
-        from apps.events.registry import declare_event
-    except ImportError:  # the events app is not installed
-        return
-    for detail_type, schema in EVENT_TYPES.items():
-        declare_event(detail_type, schema=schema, source="nimbus.files")
-
-
-_declare()
+for _detail_type, _schema_of_type in EVENT_TYPES.items():
+    declare_event(_detail_type, schema=_schema_of_type, source="nimbus.files")

@@ -9,9 +9,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
+from apps.events.registry import receiver, scheduled
 from apps.files import events
 from apps.files.bus import OBJECT_CREATED, S3_SOURCE
 
@@ -25,6 +25,7 @@ OBJECT_CREATED_PATTERN: dict[str, Any] = {
 }
 
 
+@receiver(OBJECT_CREATED_PATTERN, name="files.object_created")
 def file_object_created(event: Any) -> None:
     """An object landed in storage: the file it belongs to is now ``uploaded``."""
     from apps.files.services import file_upload_complete
@@ -33,6 +34,7 @@ def file_object_created(event: Any) -> None:
     file_upload_complete(key=str(obj["key"]), size=int(obj["size"]), etag=str(obj.get("etag", "")))
 
 
+@receiver(events.FILE_UPLOADED, name="files.inspect")
 def file_uploaded_inspect(event: Any) -> None:
     """Inspect an uploaded file (magic bytes, size, SHA-256, quota)."""
     from apps.files.services import file_inspect
@@ -40,29 +42,10 @@ def file_uploaded_inspect(event: Any) -> None:
     file_inspect(file_id=event["detail"]["file_id"])
 
 
+@scheduled("rate(15 minutes)", name="files.expire_uploads")
 def files_expire_abandoned_uploads() -> None:
     from apps.files.services import file_uploads_expire
 
     removed = file_uploads_expire()
     if removed:
         logger.info("Removed %d abandoned upload(s)", removed)
-
-
-#: Used by :func:`apps.files.bus.publish` only while the events app is not installed.
-LOCAL_RECEIVERS: dict[str, Callable[[Any], None]] = {
-    OBJECT_CREATED: file_object_created,
-    events.FILE_UPLOADED: file_uploaded_inspect,
-}
-
-
-def _register() -> None:
-    try:
-        from apps.events.registry import receiver, scheduled
-    except ImportError:  # the events app is not installed: bus.publish dispatches locally
-        return
-    receiver(OBJECT_CREATED_PATTERN, name="files.object_created")(file_object_created)
-    receiver(events.FILE_UPLOADED, name="files.inspect")(file_uploaded_inspect)
-    scheduled("rate(15 minutes)", name="files.expire_uploads")(files_expire_abandoned_uploads)
-
-
-_register()

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import io
+import socket
 import struct
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.test import Client
 
-from apps.files.backends import uploads
+from apps.files.backends import get_upload_backend, uploads
+from apps.files.backends.base import UploadBackend
+
+BUCKET = "nimbus-test-uploads"
 
 
 def png_bytes(width: int = 2, height: int = 2) -> bytes:
@@ -92,3 +97,53 @@ def form_post(client: Client, url: str, fields: dict[str, str], content: bytes, 
     upload.name = name
     data["file"] = upload
     return client.post(url, data)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def moto_s3() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def s3_settings(settings: Any, endpoint: str, **options: Any) -> None:
+    import boto3
+
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=BUCKET)
+    settings.NIMBUS_UPLOADS = {
+        "default": {
+            "BACKEND": "apps.files.backends.aws.S3UploadBackend",
+            "OPTIONS": {
+                "bucket_name": BUCKET,
+                "region_name": "us-east-1",
+                "endpoint_url": endpoint,
+                **options,
+            },
+        }
+    }
+    uploads.reset()
+
+
+@pytest.fixture
+def s3_backend(settings, moto_s3) -> Iterator[UploadBackend]:
+    import boto3
+
+    s3_settings(settings, moto_s3)
+    yield get_upload_backend()
+    bucket = boto3.resource("s3", endpoint_url=moto_s3, region_name="us-east-1").Bucket(BUCKET)
+    bucket.objects.all().delete()
+    for upload in bucket.multipart_uploads.all():
+        upload.abort()
+    bucket.delete()
