@@ -1,0 +1,226 @@
+"""Operators' view of workflows: executions by workflow/status, a page per execution with
+the state graph (SVG) beside the event timeline, and the actions stop, redrive, approve
+and reject. Works for local and Step Functions executions (history from the backend).
+
+Raw task tokens are never shown: callbacks appear by the first characters of their hash.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.safestring import mark_safe
+
+from apps.workflows import clock, graph, registry, services
+from apps.workflows.models import Execution, TaskToken
+from project.errors import NimbusError
+
+logger = logging.getLogger("nimbus.workflows")
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, default=str)
+
+
+def _actor(request: HttpRequest) -> str:
+    return f"admin:{getattr(request.user, 'email', '') or request.user.pk}"
+
+
+@admin.register(Execution)
+class ExecutionAdmin(admin.ModelAdmin[Execution]):
+    list_display = ["name", "workflow", "status", "backend", "started_at", "stopped_at"]
+    list_filter = ["workflow", "status", "backend"]
+    search_fields = ["name", "arn", "workflow"]
+    date_hierarchy = "started_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path("<uuid:pk>/act/", view(self.action_view), name="workflows_execution_act"),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        execution = get_object_or_404(Execution, pk=object_id)
+        if execution.backend != "local":
+            try:
+                services.execution_refresh(execution=execution)
+            except Exception as exc:  # the page still shows what the database knows
+                logger.warning("Could not refresh execution %s: %s", execution.pk, exc)
+                self.message_user(request, "Step Functions could not be reached.", messages.WARNING)
+        return TemplateResponse(
+            request, "admin/workflows/execution.html", self._context(request, execution)
+        )
+
+    def _context(self, request: HttpRequest, execution: Execution) -> dict[str, Any]:
+        try:
+            events = services.execution_history(execution=execution)
+        except Exception as exc:
+            logger.warning("Could not read the history of %s: %s", execution.pk, exc)
+            events = []
+        pending = list(
+            TaskToken.objects.filter(
+                execution=execution, consumed_at__isnull=True, expires_at__gt=clock.now()
+            )
+        )
+        definition = registry.definitions.get(execution.workflow)
+        svg = ""
+        if definition and definition.asl:
+            statuses = graph.state_statuses(
+                events, execution.status, {t.state_name for t in pending}
+            )
+            svg = graph.render_svg(definition.asl, statuses)
+        timeline = [
+            {
+                **event,
+                "input_json": _pretty(event["input"]) if "input" in event else "",
+                "output_json": _pretty(event["output"]) if "output" in event else "",
+            }
+            for event in events
+        ]
+        can_change = self.has_change_permission(request, execution)
+        return {
+            **self.admin_site.each_context(request),
+            "title": f"{execution.workflow} · {execution.name}",
+            "opts": self.model._meta,
+            "execution": execution,
+            "svg": mark_safe(svg),  # noqa: S308 (built by graph.render_svg, text escaped)
+            "timeline": timeline,
+            "pending": pending,
+            "input_json": _pretty(execution.input),
+            "output_json": _pretty(execution.output) if execution.output is not None else "",
+            "can_change": can_change,
+            "can_stop": can_change and execution.is_running,
+            "can_redrive": can_change and execution.status in ("FAILED", "TIMED_OUT", "ABORTED"),
+            "legend": graph.COLOURS,
+        }
+
+    def action_view(self, request: HttpRequest, pk: Any) -> HttpResponse:
+        execution = get_object_or_404(Execution, pk=pk)
+        if request.method != "POST" or not self.has_change_permission(request, execution):
+            raise PermissionDenied
+        action = request.POST.get("action", "")
+        try:
+            self._act(request, execution, action)
+        except NimbusError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        url = reverse("admin:workflows_execution_change", args=[execution.pk])
+        return HttpResponseRedirect(url)
+
+    def _act(self, request: HttpRequest, execution: Execution, action: str) -> None:
+        if action == "stop":
+            services.execution_stop(
+                execution=execution, error="Operator", cause=f"Stopped by {_actor(request)}"
+            )
+            self.message_user(request, "Execution stopped.")
+        elif action == "redrive":
+            services.execution_redrive(execution=execution)
+            self.message_user(request, "Execution redriven.")
+        elif action in ("approve", "reject"):
+            task = get_object_or_404(TaskToken, pk=request.POST.get("task"), execution=execution)
+            _resolve(request, task, action, str(request.POST.get("reason", "")))
+            self.message_user(request, f"{task.state_name}: {action}d.")
+        else:
+            self.message_user(request, f"Unknown action {action!r}.", messages.ERROR)
+
+
+def _resolve(request: HttpRequest, task: TaskToken, action: str, reason: str) -> None:
+    if action == "approve":
+        services.task_resolve(
+            task=task,
+            outcome="success",
+            output={"approved": True, "by": _actor(request)},
+            actor=_actor(request),
+        )
+    else:
+        services.task_resolve(
+            task=task,
+            outcome="failure",
+            error="Rejected",
+            cause=reason or "Rejected by an operator.",
+            actor=_actor(request),
+        )
+
+
+@admin.register(TaskToken)
+class TaskTokenAdmin(admin.ModelAdmin[TaskToken]):
+    list_display = [
+        "token",
+        "execution_link",
+        "state_name",
+        "created_at",
+        "expires_at",
+        "consumed_at",
+        "resolved_by",
+    ]
+    list_filter = ["consumed_at", "state_name", "execution__workflow"]
+    search_fields = ["execution__name", "state_name", "token_hash"]
+    fields = readonly_fields = (
+        "token",
+        "execution_link",
+        "state_name",
+        "created_at",
+        "expires_at",
+        "consumed_at",
+        "resolved_by",
+        "outcome",
+    )
+    actions = ["approve", "reject"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and super().has_change_permission(request)
+
+    @admin.display(description="token (hash)")
+    def token(self, obj: TaskToken) -> str:
+        return f"{obj.token_hash[:12]}…"
+
+    @admin.display(description="execution")
+    def execution_link(self, obj: TaskToken) -> str:
+        if obj.execution is None:
+            return "—"
+        url = reverse("admin:workflows_execution_change", args=[obj.execution.pk])
+        from django.utils.html import format_html
+
+        return format_html('<a href="{}">{}</a>', url, obj.execution)
+
+    @admin.action(description="Approve the selected waiting tasks")
+    def approve(self, request: HttpRequest, queryset: QuerySet[TaskToken]) -> None:
+        self._resolve_all(request, queryset, "approve")
+
+    @admin.action(description="Reject the selected waiting tasks")
+    def reject(self, request: HttpRequest, queryset: QuerySet[TaskToken]) -> None:
+        self._resolve_all(request, queryset, "reject")
+
+    def _resolve_all(
+        self, request: HttpRequest, queryset: QuerySet[TaskToken], action: str
+    ) -> None:
+        done = 0
+        for task in queryset.filter(consumed_at__isnull=True):
+            try:
+                _resolve(request, task, action, "")
+                done += 1
+            except NimbusError as exc:
+                self.message_user(request, f"{task}: {exc.message}", messages.ERROR)
+        self.message_user(request, f"{done} task(s) {action}d.")

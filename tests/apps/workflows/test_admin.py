@@ -1,0 +1,145 @@
+"""The workflows admin: lists, the execution page (SVG graph + timeline), actions."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from django.core import signing
+from django.test import Client
+from django.urls import reverse
+
+from apps.workflows import registry, services
+from apps.workflows.models import Execution, TaskToken
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def operator(django_user_model) -> Client:
+    user = django_user_model.objects.create_superuser("ops@example.com", "pw-ops-12345678")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def page(operator: Client, execution: Execution) -> str:
+    response = operator.get(reverse("admin:workflows_execution_change", args=[execution.pk]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def act(operator: Client, execution: Execution, **data: str) -> None:
+    response = operator.post(reverse("admin:workflows_execution_act", args=[execution.pk]), data)
+    assert response.status_code == 302
+
+
+def test_changelist_filters_by_workflow_and_status(operator):
+    services.execution_start(workflow="contract_pass", input={"who": "a"}, name="passing")
+    services.execution_start(workflow="contract_fail", input={"ok": False}, name="failing")
+    url = reverse("admin:workflows_execution_changelist")
+    body = operator.get(url, {"status__exact": "FAILED"}).content.decode()
+    assert "failing" in body
+    assert "passing" not in body
+    body = operator.get(url, {"workflow": "contract_pass"}).content.decode()
+    assert "passing" in body
+    assert "failing" not in body
+
+
+def test_execution_page_draws_states_by_status_and_the_timeline(operator, test_workflows):
+    execution = services.execution_start(workflow="approval", input={"doc": "secret-doc"})
+    raw = signing.loads(test_workflows.issued[-1].rsplit("/", 1)[1], salt=services.CALLBACK_SALT)
+    html = page(operator, execution)
+    assert "<svg" in html
+    assert 'class="state state-waiting" data-state="Approve"' in html
+    assert 'class="state state-not_run" data-state="Expired"' in html
+    assert "TaskStateEntered" in html
+    assert "secret-doc" in html  # each state's input is shown
+    assert raw not in html
+    token = TaskToken.objects.get(execution=execution)
+    assert token.token_hash[:12] in html
+    pending = reverse("admin:workflows_tasktoken_changelist") + "?consumed_at__isnull=True"
+    listing = operator.get(pending)
+    assert listing.status_code == 200
+    assert token.token_hash[:12] in listing.content.decode()
+    assert raw not in listing.content.decode()
+
+
+def test_operator_approves_from_the_execution_page(operator):
+    execution = services.execution_start(workflow="approval", input={"doc": "d"})
+    task = TaskToken.objects.get(execution=execution)
+    act(operator, execution, action="approve", task=str(task.pk))
+    execution.refresh_from_db()
+    assert execution.status == "SUCCEEDED"
+    assert execution.output["decision"]["approved"] is True
+    task.refresh_from_db()
+    assert task.resolved_by == "admin:ops@example.com"
+    assert 'class="state state-succeeded" data-state="Approve"' in page(operator, execution)
+
+
+def test_operator_rejects_with_a_reason(operator):
+    execution = services.execution_start(workflow="approval", input={"doc": "d"})
+    task = TaskToken.objects.get(execution=execution)
+    act(operator, execution, action="reject", task=str(task.pk), reason="Wrong file")
+    execution.refresh_from_db()
+    assert (execution.status, execution.error, execution.cause) == (
+        "FAILED",
+        "Rejected",
+        "Wrong file",
+    )
+    assert 'class="state state-failed" data-state="Approve"' in page(operator, execution)
+
+
+def test_stop_then_redrive(operator):
+    execution = services.execution_start(workflow="wait_then_echo", input={"seconds": 600})
+    act(operator, execution, action="stop")
+    execution.refresh_from_db()
+    assert execution.status == "ABORTED"
+    act(operator, execution, action="redrive")
+    execution.refresh_from_db()
+    assert execution.status == "RUNNING"
+    assert "ExecutionRedriven" in page(operator, execution)
+
+
+def test_bulk_approve_in_the_task_list(operator):
+    first = services.execution_start(workflow="approval", input={"doc": "1"})
+    second = services.execution_start(workflow="approval", input={"doc": "2"})
+    response = operator.post(
+        reverse("admin:workflows_tasktoken_changelist"),
+        {"action": "approve", "_selected_action": [str(t.pk) for t in TaskToken.objects.all()]},
+    )
+    assert response.status_code == 302
+    for execution in (first, second):
+        execution.refresh_from_db()
+        assert execution.status == "SUCCEEDED"
+
+
+def test_step_functions_execution_page_reads_the_history_api(operator, settings):
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        machine = "arn:aws:states:us-east-1:123456789012:stateMachine:nimbus-test-{workflow}"
+        settings.NIMBUS_WORKFLOWS = {
+            "default": {
+                "BACKEND": "apps.workflows.backends.aws.StepFunctionsWorkflowBackend",
+                "OPTIONS": {"state_machine_arn": machine, "region_name": "us-east-1"},
+            }
+        }
+        boto3.client("stepfunctions", region_name="us-east-1").create_state_machine(
+            name="nimbus-test-contract_pass",
+            definition=json.dumps(registry.definitions["contract_pass"].asl),
+            roleArn="arn:aws:iam::123456789012:role/sfn",
+        )
+        execution = services.execution_start(workflow="contract_pass", input={"who": "sfn"})
+        for _ in range(100):
+            if services.execution_refresh(execution=execution).status != "RUNNING":
+                break
+            time.sleep(0.05)
+        html = page(operator, execution)
+    assert execution.backend == "aws"
+    assert "SUCCEEDED" in html
+    assert 'class="state state-succeeded" data-state="Shape"' in html
+    assert "PassStateEntered" in html
+    assert "hello sfn" in html
