@@ -83,6 +83,22 @@ def notifications_read(request: HttpRequest, data: MarkRead) -> dict[str, int]:
     return {"marked": marked, "unread": selectors.notification_unread_count(user_id=user_id)}
 
 
+class Ticket(Schema):
+    ticket: str
+    expires_in: int
+
+
+@router.get("/ticket", response=Ticket, summary="A ticket to open the WebSocket")
+def connect_ticket(request: HttpRequest) -> dict[str, Any]:
+    """A one-minute ticket for ``wss://<websocket api>/<stage>?ticket=...`` (see tickets)."""
+    from apps.push.tickets import MAX_AGE_SECONDS, connect_ticket_issue
+
+    return {
+        "ticket": connect_ticket_issue(user_id=_user_id(request)),
+        "expires_in": MAX_AGE_SECONDS,
+    }
+
+
 @router.get("/{notification_id}", response=NotificationOut, summary="One notification")
 def notification_detail(request: HttpRequest, notification_id: int) -> Notification:
     """One notification (what a ``{"type": "ref"}`` frame points to)."""

@@ -1,8 +1,9 @@
-"""Who a WebSocket connection belongs to, from an access token (``?token=``).
+"""Who a WebSocket connection belongs to, from its query string.
 
-Browsers on the local server authenticate with their session cookie; API Gateway
-WebSocket connections (and non-browser clients) present an access token in the query
-string, verified by the users app's one token verifier.
+Browsers on the local server authenticate with their session cookie. API Gateway
+WebSocket connections present ``?ticket=`` (a one-minute signed ticket a signed-in page
+gets from ``/api/notifications/ticket``, see :mod:`apps.push.tickets`) or, for
+non-browser clients, ``?token=<access token>`` verified by the users app's verifier.
 """
 
 from __future__ import annotations
@@ -10,6 +11,21 @@ from __future__ import annotations
 import logging
 
 logger = logging.getLogger("nimbus.push")
+
+
+def user_id_for_credentials(*, token: str = "", ticket: str = "") -> int | None:
+    """The active user named by an access token or a connect ticket, or None."""
+    if ticket:
+        from django.contrib.auth import get_user_model
+
+        from apps.push.tickets import connect_ticket_user
+
+        user_id = connect_ticket_user(ticket=ticket)
+        if user_id is None:
+            return None
+        exists = get_user_model().objects.filter(pk=user_id, is_active=True).exists()
+        return user_id if exists else None
+    return user_id_for_access_token(token)
 
 
 def user_id_for_access_token(token: str) -> int | None:

@@ -1,7 +1,7 @@
 """The WebSocket consumer at ``/ws/`` (local; API Gateway WebSocket plays this part on AWS).
 
-Authenticated by the Django session (``AuthMiddlewareStack``) or, for non-browser clients,
-``?token=<access token>``. Anonymous connections are refused during the handshake. Each
+Authenticated by the Django session (``AuthMiddlewareStack``), a connect ticket
+(``?ticket=``) or an access token (``?token=``). Anonymous connections are refused during the handshake. Each
 connection joins its user's group ``user.<id>`` only, so nobody receives another user's
 frames. Client frames: ``{"type": "catch_up", "after": <id>}`` and ``{"type": "ping"}``.
 """
@@ -86,9 +86,10 @@ class PushConsumer(AsyncJsonWebsocketConsumer):
         user = self.scope.get("user")
         if user is not None and user.is_authenticated and user.is_active:
             return int(user.pk)
-        token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
-        if token:
-            return await _user_for_token(token)
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        token, ticket = query.get("token", [""])[0], query.get("ticket", [""])[0]
+        if token or ticket:
+            return await _user_for_credentials(token, ticket)
         return None
 
 
@@ -101,7 +102,7 @@ def _catch_up(user_id: int | None, after: int) -> list[dict[str, Any]]:
 
 
 @database_sync_to_async
-def _user_for_token(token: str) -> int | None:
-    from apps.push.auth import user_id_for_access_token
+def _user_for_credentials(token: str, ticket: str) -> int | None:
+    from apps.push.auth import user_id_for_credentials
 
-    return user_id_for_access_token(token)
+    return user_id_for_credentials(token=token, ticket=ticket)

@@ -1,6 +1,6 @@
 """API Gateway WebSocket routes, reached through the Lambda entry (NIMBUS_LAMBDA_ROUTES).
 
-* ``$connect``: the access token in ``?token=`` is verified; the connection is registered
+* ``$connect``: the connect ticket (``?ticket=``) or access token (``?token=``) is verified; the connection is registered
   for its user (any non-2xx answer makes API Gateway refuse the connection);
 * ``$disconnect``: the connection is forgotten;
 * ``$default``: client frames — ``{"type": "catch_up", "after": <id>}`` is answered with
@@ -31,8 +31,8 @@ def handle_websocket(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise ValueError("WebSocket event without a connectionId.")
     backend = _backend()
     if event_type == "CONNECT":
-        token = (event.get("queryStringParameters") or {}).get("token") or ""
-        return _connect(backend, connection_id, token)
+        query = event.get("queryStringParameters") or {}
+        return _connect(backend, connection_id, query.get("token") or "", query.get("ticket") or "")
     if event_type == "DISCONNECT":
         backend.connection_close(connection_id=connection_id)
         return {"statusCode": 200}
@@ -51,10 +51,12 @@ def _backend() -> ApiGatewayPushBackend:
     return backend
 
 
-def _connect(backend: ApiGatewayPushBackend, connection_id: str, token: str) -> dict[str, Any]:
-    from apps.push.auth import user_id_for_access_token
+def _connect(
+    backend: ApiGatewayPushBackend, connection_id: str, token: str, ticket: str
+) -> dict[str, Any]:
+    from apps.push.auth import user_id_for_credentials
 
-    user_id = user_id_for_access_token(token)
+    user_id = user_id_for_credentials(token=token, ticket=ticket)
     if user_id is None:
         return {"statusCode": 401, "body": "not_authenticated"}
     backend.connection_open(connection_id=connection_id, user_id=user_id)

@@ -45,6 +45,7 @@ def relay_file_status(event: Any) -> None:
         "file_id": str(detail["file_id"]),
         "status": status,
         "reason": str(detail.get("reason", "")),
+        "reason_message": str(detail.get("reason_message", "")),
         "name": str(detail.get("name", "")),
         "event": event.detail_type,
     }

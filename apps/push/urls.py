@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from apps.push.views import notification_list_page
+
+app_name = "push"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("notifications/", notification_list_page, name="notifications"),
+]

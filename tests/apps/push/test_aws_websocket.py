@@ -192,3 +192,24 @@ def test_client_offline_during_three_notifications_gets_all_three_once_on_reconn
     ]
     # The closed connection was not written to while the client was away.
     assert [f["i"] for f in aws.posted_frames("first=")] == [0]
+
+
+def test_connect_with_a_ticket_from_the_signed_in_page(
+    zappa_handler, lambda_context, aws_push, alice
+):
+    from apps.push.tickets import connect_ticket_issue
+
+    event = ws_event("connect")
+    event["queryStringParameters"] = {"ticket": connect_ticket_issue(user_id=alice.pk)}
+    assert zappa_handler(event, lambda_context) == {"statusCode": 200}
+    assert aws_push.connection_user(connection_id=CONNECTION) == alice.pk
+
+
+def test_ticket_of_a_disabled_user_is_refused(zappa_handler, lambda_context, aws_push, alice):
+    from apps.push.tickets import connect_ticket_issue
+
+    event = ws_event("connect")
+    event["queryStringParameters"] = {"ticket": connect_ticket_issue(user_id=alice.pk)}
+    alice.is_active = False
+    alice.save()
+    assert zappa_handler(event, lambda_context)["statusCode"] == 401

@@ -233,3 +233,13 @@ async def test_client_offline_during_three_notifications_gets_all_three_once_on_
     assert (await ws.receive_json_from(timeout=2))["type"] == "catch_up.done"
     assert await ws.receive_nothing(timeout=0.2)
     await ws.disconnect()
+
+
+async def test_connect_ticket_authenticates(direct_push):
+    from apps.push.tickets import connect_ticket_issue
+
+    alice = await sync_to_async(make_user)()
+    ws = await connect(path=f"/ws/?ticket={connect_ticket_issue(user_id=alice.pk)}")
+    await sync_to_async(push_to_user)(user_id=alice.pk, message={"type": "hello"})
+    assert await ws.receive_json_from(timeout=2) == {"type": "hello"}
+    await ws.disconnect()

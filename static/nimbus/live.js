@@ -1,0 +1,288 @@
+// Nimbus live updates: one WebSocket per page, no framework.
+//
+// Connects to the push endpoint (`/ws/` locally; API Gateway WebSocket on AWS, with a
+// connect ticket in `?ticket=`), reconnects with exponential backoff and jitter, and after
+// every (re)connect asks for every stored notification after the last id it saw
+// (`{"type": "catch_up", "after": <id>}`), so nothing is lost across a disconnect and
+// nothing is shown twice.
+//
+// Every frame is dispatched on `document` as a `nimbus:message` CustomEvent (the frame is
+// `event.detail`), then applied to the page by data attributes:
+//   file.status     [data-file-status="<id>"], [data-file-id="<id>"][data-live-status],
+//                   [data-file-id="<id>"] [data-live-status]  → text + class status-<status>
+//                   [data-file-reason="<id>"], [data-file-id="<id>"] [data-live-reason] → reason
+//   notifications   [data-unread-count] → the unread count (data-count too);
+//                   [data-notifications] (a list) → newest first, at most data-limit items
+//
+// Configuration (all optional) from <meta> tags the base template writes:
+//   nimbus-live-url    the WebSocket URL (default: same origin /ws/)
+//   nimbus-live-after  the last notification id the page was rendered with
+//   nimbus-live-ticket URL answering {"ticket": ...}: a one-minute connect ticket, for a
+//                      WebSocket on another origin (API Gateway on AWS) the cookie misses
+
+const BASE_DELAY_MS = 500;
+const MAX_DELAY_MS = 30_000;
+const PING_MS = 5 * 60_000; // API Gateway drops connections idle for 10 minutes
+
+function meta(name) {
+  const element = document.querySelector(`meta[name="${name}"]`);
+  return element ? element.content : "";
+}
+
+function defaultUrl() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}/ws/`;
+}
+
+function cookie(name) {
+  const match = document.cookie.match(new RegExp(`(?:^|; )${name}=([^;]*)`));
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+export async function api(path, options = {}) {
+  const headers = { Accept: "application/json", ...(options.headers || {}) };
+  if (options.body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    headers["X-CSRFToken"] = cookie("csrftoken");
+  }
+  const response = await fetch(path, {
+    credentials: "same-origin",
+    ...options,
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
+  if (!response.ok) throw new Error(`${path} answered ${response.status}`);
+  return response.json();
+}
+
+// Frames of stored notifications as the API returns them (payload + metadata).
+export function frameFromNotification(item) {
+  const { payload, ...notification } = item;
+  return { ...payload, notification };
+}
+
+function statusLabel(status) {
+  const text = String(status || "").replaceAll("_", " ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function selectAll(selectors) {
+  return document.querySelectorAll(selectors.join(", "));
+}
+
+export function applyFileStatus(frame) {
+  const id = CSS.escape(String(frame.file_id));
+  for (const element of selectAll([
+    `[data-file-status="${id}"]`,
+    `[data-file-id="${id}"][data-live-status]`,
+    `[data-file-id="${id}"] [data-live-status]`,
+  ])) {
+    element.textContent = statusLabel(frame.status);
+    for (const name of [...element.classList]) {
+      if (name.startsWith("status-")) element.classList.remove(name);
+    }
+    element.classList.add(`status-${frame.status}`);
+    element.dataset.status = frame.status;
+  }
+  const reason = frame.reason_message || (frame.notification && frame.notification.body) || "";
+  for (const element of selectAll([
+    `[data-file-reason="${id}"]`,
+    `[data-file-id="${id}"][data-live-reason]`,
+    `[data-file-id="${id}"] [data-live-reason]`,
+  ])) {
+    element.textContent = reason;
+  }
+}
+
+export function setUnreadCount(count) {
+  for (const element of document.querySelectorAll("[data-unread-count]")) {
+    element.textContent = count > 0 ? String(count) : "";
+    element.dataset.count = String(count);
+    const label = element.dataset.unreadLabel;
+    if (label) element.setAttribute("aria-label", `${count} ${label}`);
+  }
+}
+
+function unreadCount() {
+  const element = document.querySelector("[data-unread-count]");
+  return element ? Number(element.dataset.count || element.textContent || 0) : 0;
+}
+
+export function addToLists(frame) {
+  const n = frame.notification;
+  for (const list of document.querySelectorAll("[data-notifications]")) {
+    if (list.querySelector(`[data-notification-id="${n.id}"]`)) continue;
+    const item = document.createElement("li");
+    item.className = n.read ? "notification" : "notification notification--unread";
+    item.dataset.notificationId = String(n.id);
+    const title = document.createElement("strong");
+    title.textContent = n.title;
+    item.append(title);
+    if (n.body) {
+      const body = document.createElement("span");
+      body.className = "notification__body";
+      body.textContent = n.body;
+      item.append(" ", body);
+    }
+    const time = document.createElement("time");
+    time.dateTime = n.created_at;
+    time.textContent = new Date(n.created_at).toLocaleString();
+    item.append(" ", time);
+    list.prepend(item);
+    const limit = Number(list.dataset.limit || 20);
+    while (list.children.length > limit) list.lastElementChild.remove();
+    const empty = document.querySelector("[data-notifications-empty]");
+    if (empty) empty.hidden = true;
+  }
+}
+
+export class LiveConnection {
+  constructor({ url = defaultUrl(), after = 0, ticketUrl = "" } = {}) {
+    this.url = url;
+    // Everything up to `cursor` has been shown; catch-up asks for what follows it.
+    this.cursor = Number(after) || 0;
+    this.catchingUp = false;
+    this.seen = new Set();
+    this.ticketUrl = ticketUrl;
+    this.attempt = 0;
+    this.socket = null;
+    this.stopped = false;
+    this.timer = null;
+    this.pinger = null;
+  }
+
+  start() {
+    this.stopped = false;
+    window.addEventListener("online", () => this.reconnectNow());
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") this.reconnectNow();
+    });
+    this.open();
+    return this;
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearInterval(this.pinger);
+    if (this.socket) this.socket.close(1000);
+  }
+
+  reconnectNow() {
+    if (this.stopped || (this.socket && this.socket.readyState <= WebSocket.OPEN)) return;
+    clearTimeout(this.timer);
+    this.attempt = 0;
+    this.open();
+  }
+
+  async open() {
+    let url = this.url;
+    if (this.ticketUrl) {
+      try {
+        const { ticket } = await api(this.ticketUrl);
+        url += (url.includes("?") ? "&" : "?") + `ticket=${encodeURIComponent(ticket)}`;
+      } catch {
+        this.scheduleReconnect();
+        return;
+      }
+    }
+    const socket = new WebSocket(url);
+    this.socket = socket;
+    socket.addEventListener("open", () => {
+      this.attempt = 0;
+      document.documentElement.dataset.live = "open";
+      this.catchingUp = true;
+      this.send({ type: "catch_up", after: this.cursor });
+      clearInterval(this.pinger);
+      this.pinger = setInterval(() => this.send({ type: "ping" }), PING_MS);
+    });
+    socket.addEventListener("message", (event) => this.receive(event.data));
+    socket.addEventListener("close", () => {
+      if (this.socket !== socket) return;
+      document.documentElement.dataset.live = "closed";
+      clearInterval(this.pinger);
+      this.scheduleReconnect();
+    });
+  }
+
+  scheduleReconnect() {
+    if (this.stopped) return;
+    const ceiling = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** this.attempt);
+    this.attempt += 1;
+    // "Full jitter": spreads reconnecting pages out after a server restart.
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    this.timer = setTimeout(() => this.open(), delay);
+  }
+
+  send(frame) {
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) {
+      this.socket.send(JSON.stringify(frame));
+    }
+  }
+
+  async receive(data) {
+    let frame;
+    try {
+      frame = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (frame.type === "ref") {
+      // Over the WebSocket size limit: fetch the notification itself.
+      try {
+        frame = frameFromNotification(await api(`/api/notifications/${frame.notification_id}`));
+      } catch {
+        return; // caught up on the next reconnect
+      }
+    }
+    this.handle(frame);
+  }
+
+  handle(frame) {
+    if (frame.type === "catch_up.done") {
+      this.cursor = Math.max(this.cursor, Number(frame.last_id) || 0);
+      if (frame.more) this.send({ type: "catch_up", after: this.cursor });
+      else this.catchingUp = false;
+      for (const id of this.seen) if (id <= this.cursor) this.seen.delete(id);
+      return;
+    }
+    if (frame.notification) {
+      // Each notification is shown once, whether it came live, by catch-up, or both.
+      const id = frame.notification.id;
+      if (id <= this.cursor || this.seen.has(id)) return;
+      this.seen.add(id);
+      // A live frame may overtake the catch-up reply; only move the cursor once caught up.
+      if (!this.catchingUp) this.cursor = Math.max(this.cursor, id);
+    }
+    document.dispatchEvent(new CustomEvent("nimbus:message", { detail: frame }));
+    if (frame.type === "file.status") applyFileStatus(frame);
+    if (frame.type === "notifications.read") setUnreadCount(frame.unread);
+    if (frame.notification) {
+      addToLists(frame);
+      if (!frame.notification.read) setUnreadCount(unreadCount() + 1);
+    }
+  }
+}
+
+function wireMarkAllRead() {
+  for (const button of document.querySelectorAll("[data-mark-all-read]")) {
+    button.addEventListener("click", async () => {
+      const { unread } = await api("/api/notifications/read", { method: "POST", body: {} });
+      setUnreadCount(unread);
+      for (const item of document.querySelectorAll(".notification--unread")) {
+        item.classList.remove("notification--unread");
+      }
+    });
+  }
+}
+
+export let live = null;
+
+if (document.querySelector('meta[name="nimbus-live-after"]')) {
+  live = new LiveConnection({
+    url: meta("nimbus-live-url") || defaultUrl(),
+    after: meta("nimbus-live-after"),
+    ticketUrl: meta("nimbus-live-ticket"),
+  }).start();
+  wireMarkAllRead();
+}
