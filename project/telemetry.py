@@ -57,6 +57,21 @@ WORKFLOW_FAILURES = "WorkflowFailures"
 WORKFLOW_DURATION = "WorkflowDuration"  # Milliseconds, dimension: outcome
 AUTH_FAILURES = "AuthFailures"  # dimension: reason
 RATE_LIMITED = "RateLimited"  # dimension: scope
+#: Every metric Nimbus emits (the dashboard in infra/monitoring.py shows each one).
+METRIC_NAMES = (
+    UPLOADS_STARTED,
+    UPLOADS_ACCEPTED,
+    UPLOADS_REJECTED,
+    EVENTS_PUBLISHED,
+    EVENTS_PROCESSED,
+    EVENTS_FAILED,
+    EVENTS_DEAD_LETTERED,
+    WORKFLOW_EXECUTIONS,
+    WORKFLOW_FAILURES,
+    WORKFLOW_DURATION,
+    AUTH_FAILURES,
+    RATE_LIMITED,
+)
 
 NAMESPACE = "Nimbus"
 UNITS = {"Count", "Milliseconds", "Seconds", "Bytes", "Percent", "None"}

@@ -1,0 +1,106 @@
+"""The alarms and dashboard infra.monitoring adds to the rendered stack."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from infra.checks import lint
+from infra.template import render
+from tests.infra.conftest import sample_inputs
+
+
+def _alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        name: r["Properties"]
+        for name, r in template["Resources"].items()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return render(sample_inputs("prod"))
+
+
+def test_the_stack_has_every_operations_alarm(template):
+    names = {p["AlarmName"] for p in _alarms(template).values()}
+    assert {
+        "nimbus-prod-api-5xx-rate",
+        "nimbus-prod-api-latency-p95",
+        "nimbus-prod-lambda-throttles",
+        "nimbus-prod-lambda-errors",
+        "nimbus-prod-workflow-failures",
+        "nimbus-prod-events-dead-lettered",
+        "nimbus-prod-auth-failures-spike",
+    } <= names
+
+
+def test_every_alarm_notifies_the_operators_topic_when_it_fires_and_clears(template):
+    for name, alarm in _alarms(template).items():
+        assert alarm["AlarmActions"] == [{"Ref": "OperatorsTopic"}], name
+        assert alarm["OKActions"] == [{"Ref": "OperatorsTopic"}], name
+
+
+def test_every_dead_letter_queue_and_state_machine_has_an_alarm(template):
+    resources = template["Resources"]
+    dlqs = {n for n, r in resources.items() if r["Type"] == "AWS::SQS::Queue" and "DeadLetter" in n}
+    machines = {n for n, r in resources.items() if r["Type"] == "AWS::StepFunctions::StateMachine"}
+    assert dlqs
+    assert machines
+    watched_queues = {
+        d["Value"]["Fn::GetAtt"][0]
+        for a in _alarms(template).values()
+        for d in a.get("Dimensions", [])
+        if d["Name"] == "QueueName"
+    }
+    assert dlqs <= watched_queues
+    watched_machines = {
+        d["Value"]["Ref"]
+        for a in _alarms(template).values()
+        for q in a.get("Metrics", [])
+        if "MetricStat" in q
+        for d in q["MetricStat"]["Metric"].get("Dimensions", [])
+        if d["Name"] == "StateMachineArn"
+    }
+    assert machines == watched_machines
+
+
+def test_5xx_alarm_is_a_rate_and_latency_alarm_uses_p95(template):
+    alarms = {a["AlarmName"]: a for a in _alarms(template).values()}
+    rate = alarms["nimbus-prod-api-5xx-rate"]
+    (expression,) = [m for m in rate["Metrics"] if "Expression" in m]
+    assert expression["Expression"] == "IF(requests >= 10, 100 * errors / requests, 0)"
+    assert rate["Threshold"] == 5.0
+    assert alarms["nimbus-prod-api-latency-p95"]["ExtendedStatistic"] == "p95"
+    auth = alarms["nimbus-prod-auth-failures-spike"]
+    assert (auth["Namespace"], auth["MetricName"]) == ("Nimbus", "AuthFailures")
+    assert auth["Dimensions"] == [{"Name": "Stage", "Value": "prod"}]
+
+
+def test_the_dashboard_shows_the_nimbus_metrics_the_apps_emit(template):
+    from project import telemetry
+
+    dashboard = template["Resources"]["OperationsDashboard"]["Properties"]
+    body_template, variables = dashboard["DashboardBody"]["Fn::Sub"]
+    body = json.loads(body_template)
+    shown = {m[1] for w in body["widgets"] for m in w["properties"]["metrics"] if m[0] == "Nimbus"}
+    assert set(telemetry.METRIC_NAMES) == shown
+    assert set(variables) == {
+        v for w in body["widgets"] for m in w["properties"]["metrics"] for v in _placeholders(m)
+    }
+
+
+def _placeholders(metric: list[Any]) -> set[str]:
+    return {
+        part[2:-1]
+        for part in metric
+        if isinstance(part, str) and part.startswith("${") and part != "${AWS::Region}"
+    }
+
+
+@pytest.mark.slow
+def test_the_stack_with_monitoring_is_cfn_lint_clean(template):
+    assert lint(template) == []
