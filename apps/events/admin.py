@@ -79,6 +79,7 @@ class EventAdmin(admin.ModelAdmin[Event]):
         view = self.admin_site.admin_view
         return [
             path("catalog/", view(self.catalog_view), name="events_catalog"),
+            path("sqs-dead-letters/", view(self.sqs_dead_letters_view), name="events_sqs_dlq"),
             path("<uuid:event_id>/replay/", view(self.replay_view), name="events_event_replay"),
             *super().get_urls(),
         ]
@@ -117,6 +118,41 @@ class EventAdmin(admin.ModelAdmin[Event]):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/events/catalog.html", context)
+
+    def sqs_dead_letters_view(self, request: HttpRequest) -> HttpResponse:
+        """The SQS DLQs of every receiver group (AWS): peek, redrive, discard."""
+        from apps.events import dlq
+
+        if request.method == "POST":
+            if not request.user.has_perm("events.change_delivery"):
+                raise PermissionDenied("Redrive and discard need permission to change deliveries.")
+            group = str(request.POST.get("group", ""))
+            message_id = str(request.POST.get("message_id", "")) or None
+            try:
+                if request.POST.get("action") == "discard" and message_id:
+                    dlq.dead_letter_discard(group=group, message_id=message_id)
+                    self.message_user(request, f"Discarded {message_id} from {group}.")
+                else:
+                    moved = dlq.dead_letters_redrive(group=group, message_id=message_id)
+                    self.message_user(request, f"Redriven {moved} message(s) to {group}.")
+            except NimbusError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:events_sqs_dlq"))
+        queues = []
+        if dlq.enabled():
+            counts = dlq.dead_letter_counts()
+            queues = [
+                {"group": g, "count": n, "messages": dlq.dead_letters_peek(group=g) if n else []}
+                for g, n in counts.items()
+            ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "SQS dead letters",
+            "enabled": dlq.enabled(),
+            "queues": queues,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/events/sqs_dead_letters.html", context)
 
     def replay_view(self, request: HttpRequest, event_id: Any) -> HttpResponse:
         """Run one stored event through one chosen receiver again."""

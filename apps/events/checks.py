@@ -29,3 +29,51 @@ def check_receivers(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
                     )
                 )
     return messages
+
+
+#: Queue names the infra stack uses for other purposes (``nimbus-<stage>-tasks``).
+RESERVED_GROUPS = {"tasks"}
+
+
+@checks.register("nimbus")
+def check_aws_names(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Receiver groups must not collide with reserved queues; rule names must fit AWS."""
+    from django.conf import settings
+
+    messages: list[checks.CheckMessage] = []
+    prefix = f"nimbus-{registry.aws_name(settings.NIMBUS_STAGE)}-"
+    for r in registry.receivers.values():
+        if registry.aws_name(r.group) in RESERVED_GROUPS:
+            messages.append(
+                checks.Error(
+                    f"Receiver {r.name!r} uses the reserved group {r.group!r}.",
+                    hint=f"Reserved queue names: {', '.join(sorted(RESERVED_GROUPS))}.",
+                    id="events.E001",
+                )
+            )
+    named: list[registry.Receiver | registry.Schedule] = [
+        *registry.receivers.values(),
+        *registry.schedules.values(),
+    ]
+    for item in named:
+        rule = prefix + item.rule_name_suffix
+        if len(rule) > 64:
+            messages.append(
+                checks.Error(
+                    f"EventBridge rule name {rule!r} for {item.name!r} is longer than 64.",
+                    hint="Give the receiver or job a shorter name=.",
+                    id="events.E002",
+                )
+            )
+    suffixes: dict[str, str] = {}
+    for item in named:
+        other = suffixes.setdefault(item.rule_name_suffix, item.name)
+        if other != item.name:
+            messages.append(
+                checks.Error(
+                    f"{item.name!r} and {other!r} map to the same AWS rule name "
+                    f"{prefix + item.rule_name_suffix!r}.",
+                    id="events.E003",
+                )
+            )
+    return messages

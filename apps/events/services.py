@@ -25,6 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.events import registry
+from apps.events.envelope import META_KEY
 from apps.events.exceptions import (
     DeliveryStateError,
     EventSourceMismatchError,
@@ -82,6 +83,11 @@ event_publish = publish
 def _validated(event_type: registry.EventType, detail: Mapping[str, Any]) -> dict[str, Any]:
     from jsonschema import Draft202012Validator, FormatChecker
 
+    if META_KEY in detail:
+        raise InvalidEventDetailError(
+            f"{META_KEY!r} is reserved in event details.",
+            detail={"detail_type": event_type.detail_type},
+        )
     try:
         payload = json.loads(json.dumps(dict(detail)))
     except (TypeError, ValueError) as exc:

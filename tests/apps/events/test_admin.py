@@ -146,3 +146,10 @@ def test_redrive_command(dead_delivery: Delivery, django_capture_on_commit_callb
         call_command("events_redrive", "--receiver", "shop.charge", stdout=out)
     assert "Redriven 1" in out.getvalue()
     assert Delivery.objects.get().status == Delivery.Status.SUCCEEDED
+
+
+def test_event_list_links_to_catalog_and_dead_letters(client: Any, operator: Any) -> None:
+    client.force_login(operator)
+    page = client.get(reverse("admin:events_event_changelist")).content.decode()
+    assert reverse("admin:events_catalog") in page
+    assert reverse("admin:events_sqs_dlq") in page

@@ -220,3 +220,16 @@ def test_sweeper_republishes_events_left_pending(
     event.refresh_from_db()
     assert event.state == Event.State.PUBLISHED
     assert event.publish_attempts == 1
+
+
+def test_reserved_metadata_key_is_refused(order_placed: registry.EventType) -> None:
+    with pytest.raises(InvalidEventDetailError, match="reserved"):
+        publish("shop.OrderPlaced", {**_order(), "_nimbus": {"event_id": "forged"}})
+
+
+def test_oversized_event_is_refused(isolated_registry: None) -> None:
+    registry.declare_event("shop.Big", schema={"type": "object"})
+    with pytest.raises(InvalidEventDetailError) as info:
+        publish("shop.Big", {"blob": "x" * 300_000})
+    assert info.value.code == "event_too_large"
+    assert not Event.objects.exists()

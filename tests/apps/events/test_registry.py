@@ -89,3 +89,17 @@ def test_cron_due_follows_eventbridge_fields() -> None:
     assert not spec.due(datetime(2026, 11, 28, 9, 30, tzinfo=UTC))  # Saturday
     assert not spec.due(datetime(2026, 11, 27, 9, 31, tzinfo=UTC))
     assert parse_schedule("rate(5 minutes)").every_seconds == 300
+
+
+def test_checks_refuse_reserved_group_and_colliding_rule_names(
+    isolated_registry: None, settings
+) -> None:
+    from apps.events.checks import check_aws_names
+
+    settings.NIMBUS_STAGE = "staging-europe-west1"
+    registry.receiver("a.B", name="shop.x", group="tasks")(lambda e: None)
+    registry.receiver("a.B", name="shop.y_z")(lambda e: None)
+    registry.receiver("a.B", name="shop.y-z")(lambda e: None)
+    registry.receiver("a.B", name="shop." + "n" * 43)(lambda e: None)
+    ids = sorted(m.id for m in check_aws_names())
+    assert ids == ["events.E001", "events.E002", "events.E003"]

@@ -1,0 +1,167 @@
+"""The SQS dead-letter queues on AWS: list, redrive, discard (the admin's "SQS dead letters").
+
+Each receiver group's queue ``<prefix><group>`` has a DLQ ``<prefix><group>-dlq`` where SQS
+moves a message after ``maxReceiveCount`` failed receives (a CloudWatch alarm on its depth
+notifies the operators' SNS topic). ``<prefix>`` is ``settings.NIMBUS_EVENTS_QUEUE_URL_PREFIX``
+(an infra stack output). Redrive sends the body back to the group's queue and deletes it
+from the DLQ; discard deletes it. Locally the setting is absent and dead letters are the
+``Delivery`` rows in the database instead.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from apps.events import registry
+from project.errors import NimbusError, NotFound
+
+_local = threading.local()
+TASKS_GROUP = "tasks"
+
+
+class DeadLetterQueuesUnavailableError(NimbusError):
+    code = "dead_letter_queues_unavailable"
+    status = 409
+
+
+@dataclass(frozen=True)
+class DeadMessage:
+    message_id: str
+    receive_count: int
+    sent_at: str
+    body: str
+    summary: str
+
+
+def enabled() -> bool:
+    return bool(getattr(settings, "NIMBUS_EVENTS_QUEUE_URL_PREFIX", ""))
+
+
+def _client() -> Any:
+    client = getattr(_local, "client", None)
+    if client is None:
+        import boto3
+
+        client = _local.client = boto3.session.Session().client(
+            "sqs", region_name=getattr(settings, "AWS_REGION", None)
+        )
+    return client
+
+
+def _urls(group: str) -> tuple[str, str]:
+    if not enabled():
+        raise DeadLetterQueuesUnavailableError("SQS dead-letter queues exist only on AWS.")
+    if group not in groups():
+        raise NotFound(f"No receiver group {group!r}.")
+    prefix = getattr(settings, "NIMBUS_EVENTS_QUEUE_URL_PREFIX", "")
+    source = f"{prefix}{registry.aws_name(group)}"
+    return source, f"{source}-dlq"
+
+
+def groups() -> list[str]:
+    """Every queue that has a DLQ: one per receiver group, plus the tasks queue."""
+    return sorted({r.group for r in registry.receivers.values()} | {TASKS_GROUP})
+
+
+def dead_letter_counts() -> dict[str, int]:
+    """Approximate number of messages in each group's DLQ."""
+    counts = {}
+    for group in groups():
+        _, dlq = _urls(group)
+        attributes = _client().get_queue_attributes(
+            QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        counts[group] = int(attributes.get("ApproximateNumberOfMessages", 0))
+    return counts
+
+
+def dead_letters_peek(*, group: str, limit: int = 10) -> list[DeadMessage]:
+    """Up to ``limit`` (max 10) messages of a DLQ, left in place (visible again at once)."""
+    _, dlq = _urls(group)
+    messages = (
+        _client()
+        .receive_message(
+            QueueUrl=dlq,
+            MaxNumberOfMessages=max(1, min(10, limit)),
+            VisibilityTimeout=0,
+            AttributeNames=["All"],
+        )
+        .get("Messages", [])
+    )
+    return [_describe(m) for m in messages]
+
+
+def _describe(message: dict[str, Any]) -> DeadMessage:
+    body = message.get("Body", "")
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        summary = "not JSON"
+    else:
+        if isinstance(parsed, dict) and "nimbus_task" in parsed:
+            summary = f"task {parsed['nimbus_task'].get('func')}"
+        elif isinstance(parsed, dict):
+            summary = f"{parsed.get('detail-type')} from {parsed.get('source')}"
+        else:
+            summary = "not an object"
+    attributes = message.get("Attributes", {})
+    return DeadMessage(
+        message_id=message["MessageId"],
+        receive_count=int(attributes.get("ApproximateReceiveCount", 0)),
+        sent_at=str(attributes.get("SentTimestamp", "")),
+        body=body,
+        summary=summary,
+    )
+
+
+def _take(dlq: str, message_id: str | None, limit: int) -> list[dict[str, Any]]:
+    """Receive messages (all, or the one with ``message_id``), releasing the others."""
+    sqs = _client()
+    taken: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    while len(taken) < limit:
+        batch = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=30).get(
+            "Messages", []
+        )
+        fresh = [m for m in batch if m["MessageId"] not in seen]
+        if not fresh:
+            break
+        for m in fresh:
+            seen.add(m["MessageId"])
+            if message_id is None or m["MessageId"] == message_id:
+                taken.append(m)
+            else:
+                sqs.change_message_visibility(
+                    QueueUrl=dlq, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+                )
+        if message_id is not None and taken:
+            break
+    return taken
+
+
+def dead_letters_redrive(*, group: str, message_id: str | None = None, limit: int = 100) -> int:
+    """Send DLQ messages (all, or one) back to the group's queue; returns how many."""
+    source, dlq = _urls(group)
+    sqs = _client()
+    moved = 0
+    for m in _take(dlq, message_id, limit):
+        sqs.send_message(QueueUrl=source, MessageBody=m["Body"])
+        sqs.delete_message(QueueUrl=dlq, ReceiptHandle=m["ReceiptHandle"])
+        moved += 1
+    if message_id is not None and not moved:
+        raise NotFound(f"No message {message_id} in the {group} dead-letter queue.")
+    return moved
+
+
+def dead_letter_discard(*, group: str, message_id: str) -> None:
+    """Delete one message from a group's DLQ."""
+    _, dlq = _urls(group)
+    taken = _take(dlq, message_id, 1)
+    if not taken:
+        raise NotFound(f"No message {message_id} in the {group} dead-letter queue.")
+    _client().delete_message(QueueUrl=dlq, ReceiptHandle=taken[0]["ReceiptHandle"])

@@ -1,0 +1,94 @@
+"""The SQS dead-letter queues in the admin (under moto): list, redrive, discard."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from django.urls import reverse
+from moto import mock_aws
+
+from apps.events import dlq, registry
+
+pytestmark = pytest.mark.django_db
+
+PREFIX = "https://sqs.us-east-1.amazonaws.com/123456789012/nimbus-dev-"
+
+
+@pytest.fixture
+def queues(settings: Any, isolated_registry: None) -> Iterator[Any]:
+    settings.NIMBUS_STAGE = "dev"
+    settings.AWS_REGION = "us-east-1"
+    settings.NIMBUS_EVENTS_QUEUE_URL_PREFIX = PREFIX
+    registry.receiver("shop.OrderPlaced", name="shop.charge", group="shop")(lambda e: None)
+    dlq._local.client = None
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        for name in ("shop", "shop-dlq", "tasks", "tasks-dlq"):
+            sqs.create_queue(QueueName=f"nimbus-dev-{name}")
+        yield sqs
+    dlq._local.client = None
+
+
+def _dead(sqs: Any, body: str) -> str:
+    return sqs.send_message(QueueUrl=f"{PREFIX}shop-dlq", MessageBody=body)["MessageId"]
+
+
+def _bodies(sqs: Any, queue: str) -> list[str]:
+    got = sqs.receive_message(QueueUrl=f"{PREFIX}{queue}", MaxNumberOfMessages=10)
+    return sorted(m["Body"] for m in got.get("Messages", []))
+
+
+@pytest.fixture
+def operator(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_superuser(email="o@example.com", password="pw-123456x")
+
+
+def test_admin_lists_dead_messages_per_group(queues: Any, client: Any, operator: Any) -> None:
+    _dead(queues, "{not json")
+    _dead(queues, json.dumps({"detail-type": "shop.OrderPlaced", "source": "nimbus.shop"}))
+    client.force_login(operator)
+    page = client.get(reverse("admin:events_sqs_dlq")).content.decode()
+    assert "shop: 2 messages" in page
+    assert "tasks: 0 messages" in page
+    assert "shop.OrderPlaced from nimbus.shop" in page
+    assert "not JSON" in page
+    assert dlq.dead_letter_counts() == {"shop": 2, "tasks": 0}  # peeking left them there
+
+
+def test_redrive_one_and_discard_one(queues: Any, client: Any, operator: Any) -> None:
+    first = _dead(queues, "first")
+    second = _dead(queues, "second")
+    _dead(queues, "third")
+    client.force_login(operator)
+    url = reverse("admin:events_sqs_dlq")
+    client.post(url, {"group": "shop", "message_id": first, "action": "redrive"})
+    client.post(url, {"group": "shop", "message_id": second, "action": "discard"})
+    assert _bodies(queues, "shop") == ["first"]
+    assert _bodies(queues, "shop-dlq") == ["third"]
+
+
+def test_redrive_all(queues: Any) -> None:
+    for n in range(13):
+        _dead(queues, f"m{n}")
+    assert dlq.dead_letters_redrive(group="shop") == 13
+    assert dlq.dead_letter_counts()["shop"] == 0
+
+
+def test_unknown_group_and_local_setup_are_refused(queues: Any, settings: Any) -> None:
+    from project.errors import NotFound
+
+    with pytest.raises(NotFound):
+        dlq.dead_letters_redrive(group="nope")
+    settings.NIMBUS_EVENTS_QUEUE_URL_PREFIX = ""
+    with pytest.raises(dlq.DeadLetterQueuesUnavailableError):
+        dlq.dead_letters_peek(group="shop")
+
+
+def test_page_explains_local_dead_letters(client: Any, operator: Any) -> None:
+    client.force_login(operator)
+    page = client.get(reverse("admin:events_sqs_dlq")).content.decode()
+    assert "exist on AWS only" in page
