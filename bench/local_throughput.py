@@ -1,0 +1,75 @@
+"""Throughput of the embedded defaults, in one fresh process (run by bench/run.py).
+
+Prints one JSON line: ``events_per_s_local`` (publish -> outbox -> delivery rows -> the
+worker runs each receiver exactly once) and ``workflow_executions_per_s`` (the ten-state
+bench definition on the local engine, queued and driven by the worker).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO)]
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+
+import django
+
+django.setup()
+
+from django.core.management import call_command
+from django.db import transaction
+
+from bench import receivers
+
+
+def drain() -> None:
+    with open(os.devnull, "w") as quiet:
+        call_command("worker", "--batch", "--interval", "0", stdout=quiet)
+
+
+def events_per_second(count: int) -> float:
+    from apps.events.services import publish
+
+    start = time.perf_counter()
+    for n in range(count):
+        with transaction.atomic():
+            publish(receivers.PING, {"n": n})
+    drain()
+    elapsed = time.perf_counter() - start
+    if sorted(receivers.received) != list(range(count)):
+        raise SystemExit(f"bench receiver saw {len(receivers.received)} of {count} events")
+    return count / elapsed
+
+
+def executions_per_second(count: int) -> float:
+    from apps.workflows.models import Execution
+    from apps.workflows.services import execution_start
+
+    start = time.perf_counter()
+    for n in range(count):
+        execution_start(workflow="bench_ten_states", input={"id": f"f{n}", "size": n * 100})
+    drain()
+    elapsed = time.perf_counter() - start
+    done = Execution.objects.filter(workflow="bench_ten_states", status="SUCCEEDED").count()
+    if done != count:
+        raise SystemExit(f"{done} of {count} bench executions succeeded")
+    return count / elapsed
+
+
+def main() -> None:
+    call_command("migrate", interactive=False, verbosity=0)
+    events = int(sys.argv[1]) if len(sys.argv) > 1 else 500
+    executions = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+    result = {
+        "events_per_s_local": round(events_per_second(events), 1),
+        "workflow_executions_per_s": round(executions_per_second(executions), 1),
+    }
+    print("BENCH-RESULT " + json.dumps(result))
+
+
+main()
