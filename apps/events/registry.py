@@ -131,14 +131,14 @@ def declare_event(
     ``source`` defaults to ``nimbus.<app>`` for a ``<app>.<Name>`` detail-type. Declaring
     the same type twice with a different schema or source is an error.
     """
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import SchemaError
+    # jsonschema-rs: ~30 ms to import where jsonschema takes ~300 ms of every cold start.
+    import jsonschema_rs
 
     try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
+        jsonschema_rs.meta.validate(dict(schema))
+    except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError) as exc:
         raise ImproperlyConfigured(
-            f"Event type {detail_type!r} has an invalid JSON schema: {exc.message}"
+            f"Event type {detail_type!r} has an invalid JSON schema: {exc}"
         ) from exc
     declared = EventType(
         detail_type=detail_type,
