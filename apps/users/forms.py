@@ -21,11 +21,18 @@ def _password(label: str, *, autocomplete: str, help_text: str = "") -> forms.Ch
     )
 
 
+class SignInEmailField(forms.EmailField):
+    """Email addresses are sign-in names: compared lower-cased everywhere."""
+
+    def to_python(self, value: Any) -> str:
+        return str(super().to_python(value)).strip().lower()
+
+
 def _email(autofocus: bool = True) -> forms.EmailField:
     attrs = {"autocomplete": "email"}
     if autofocus:
         attrs["autofocus"] = "autofocus"
-    return forms.EmailField(
+    return SignInEmailField(
         label="Email address", max_length=254, widget=forms.EmailInput(attrs=attrs)
     )
 

@@ -258,7 +258,7 @@ def _translate(error: Any, *, signing_in: bool, refreshing: bool) -> Exception:
         return exc.UserNotFound("No account has this email address.")
     if code == "NotAuthorizedException":
         return _not_authorized(message, signing_in=signing_in, refreshing=refreshing)
-    if code == "InvalidParameterException" and "CONFIRMED" in message:
+    if code == "InvalidParameterException" and "already confirmed" in message.lower():
         return exc.UserAlreadyConfirmed("This account is already confirmed.")
     logger.error("Cognito refused a call: %s", code)
     return exc.IdentityUnavailable(f"The identity provider refused the request ({code}).")
