@@ -33,10 +33,15 @@ _ZAPPA_KINDS = {EventKind.HTTP_V1, EventKind.HTTP_V2, EventKind.MANAGE, EventKin
 def lambda_handler(event: Any, context: Any) -> Any:
     kind = classify(event)
     _ensure_django()
+    from project import telemetry
     from project.logging import bind
 
     request_id = getattr(context, "aws_request_id", None)
-    with bind(lambda_request_id=request_id, event_kind=kind.value):
+    ids = telemetry.lambda_correlation_ids(kind.value, event)
+    with (
+        bind(lambda_request_id=request_id, event_kind=kind.value, **ids),
+        telemetry.traced(f"## {kind.value}", kind=kind.value, **ids),
+    ):
         if kind is EventKind.RAW_COMMAND:
             logger.error("Refused a raw_command invocation")
             raise RefusedEventError("raw_command invocations are disabled in Nimbus.")

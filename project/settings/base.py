@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.csp import CSP
+
 from project.env import BASE_DIR, env
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -38,6 +40,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "project.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -61,6 +64,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
                 "apps.push.context_processors.notifications",
             ],
         },
@@ -258,3 +262,20 @@ NIMBUS_TELEMETRY: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "project.telemetry.LocalMetrics"}
 }
 NIMBUS_METRICS_RETENTION_HOURS = 72
+
+# Content Security Policy (Django's own middleware): scripts only from our origin or with
+# the per-request nonce (``{{ csp_nonce }}``), no plugins, no framing, forms post only to
+# us. production.py adds the upload bucket and the WebSocket API to connect-src/form-action.
+# Inline styles stay allowed (templates use style attributes; no script runs from CSS).
+SECURE_CSP: dict[str, list[str]] = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:", "blob:"],
+    "font-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "object-src": [CSP.NONE],
+}

@@ -141,3 +141,37 @@ NIMBUS_IDENTITY = {
         },
     }
 }
+
+
+# --- operations and hardening ---------------------------------------------------------------
+# Metrics as CloudWatch EMF lines (project.telemetry); X-Ray traces of requests, SQL, boto3
+# and requests calls, only when running on Lambda (nothing is patched anywhere else).
+NIMBUS_TELEMETRY = {"default": {"BACKEND": "project.telemetry.EmfMetrics"}}
+if env.str("AWS_LAMBDA_FUNCTION_NAME", default="") and env.bool("NIMBUS_TRACING", default=True):
+    INSTALLED_APPS = [*INSTALLED_APPS, "aws_xray_sdk.ext.django"]
+    MIDDLEWARE = ["aws_xray_sdk.ext.django.middleware.XRayMiddleware", *MIDDLEWARE]
+    XRAY_RECORDER = {
+        "AWS_XRAY_TRACING_NAME": f"nimbus-{NIMBUS_STAGE}",
+        "AUTO_INSTRUMENT": True,
+        "PATCH_MODULES": ["boto3", "botocore", "requests"],
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        "STREAM_SQL": False,  # query text stays out of traces
+    }
+
+# The browser also talks to the upload bucket (presigned POST) and the WebSocket API.
+_csp_origins = [
+    f"https://{bucket}.s3.{AWS_REGION}.amazonaws.com"
+    for bucket in [env.str("NIMBUS_UPLOADS_BUCKET", default="")]
+    if bucket
+]
+if _ws := env.str("WEBSOCKET_API_ENDPOINT", default=""):
+    _csp_origins.append("wss://" + _ws.split("://", 1)[-1].split("/", 1)[0])
+SECURE_CSP = {
+    **SECURE_CSP,
+    "connect-src": [*SECURE_CSP["connect-src"], *_csp_origins],
+    "form-action": [*SECURE_CSP["form-action"], *_csp_origins[:1]],
+    "img-src": [*SECURE_CSP["img-src"], *_csp_origins[:1]],
+}
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_REFERRER_POLICY = "same-origin"

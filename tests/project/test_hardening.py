@@ -1,0 +1,113 @@
+"""Security headers, the Content Security Policy, production hardening and tracing switches."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.project.test_settings import PRODUCTION_ENV, REPO
+
+
+def test_pages_carry_a_content_security_policy(client):
+    response = client.get("/healthz")
+    policy = response["Content-Security-Policy"]
+    for directive in (
+        "default-src 'self'",
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+    ):
+        assert directive in policy
+    assert "'unsafe-eval'" not in policy
+    assert "script-src 'self'" in policy
+    assert "'unsafe-inline'" not in policy.split("script-src", 1)[1].split(";")[0]
+
+
+def test_a_template_using_the_nonce_gets_it_in_the_policy(rf):
+    from django.middleware.csp import ContentSecurityPolicyMiddleware
+    from django.template import engines
+    from django.template.response import TemplateResponse
+
+    template = engines["django"].from_string("<script nonce='{{ csp_nonce }}'>1</script>")
+    request = rf.get("/")
+    middleware = ContentSecurityPolicyMiddleware(lambda r: TemplateResponse(r, template).render())
+    response = middleware(request)
+    nonce = response.content.decode().split("nonce='", 1)[1].split("'", 1)[0]
+    assert len(nonce) >= 16
+    assert f"'nonce-{nonce}'" in response["Content-Security-Policy"]
+
+
+def _required_names() -> set[str]:
+    """Every variable production.py ``require()``s, so this test tracks the other apps."""
+    tree = ast.parse((REPO / "project" / "settings" / "production.py").read_text())
+    return {
+        arg.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "require"
+        for arg in node.args
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+    }
+
+
+def _production_settings(**extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
+    env.update({name: f"https://{name.lower()}.example.com" for name in _required_names()})
+    env.update(PRODUCTION_ENV)
+    env.update(
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        NIMBUS_UPLOADS_BUCKET="nimbus-prod-uploads",
+        WEBSOCKET_API_ENDPOINT="https://ws123.execute-api.us-east-1.amazonaws.com/prod",
+        **extra,
+    )
+    code = textwrap.dedent(
+        """
+        import json
+        from django.conf import settings
+        names = ["SECURE_CSP", "SECURE_HSTS_SECONDS", "SESSION_COOKIE_SECURE",
+                 "CSRF_COOKIE_SECURE", "SECURE_PROXY_SSL_HEADER", "MIDDLEWARE",
+                 "INSTALLED_APPS", "NIMBUS_TELEMETRY", "SECURE_SSL_REDIRECT"]
+        print(json.dumps({n: getattr(settings, n, None) for n in names}))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_production_is_hardened_and_lets_the_browser_reach_bucket_and_websocket():
+    values = _production_settings()
+    assert values["SECURE_HSTS_SECONDS"] >= 31536000
+    assert values["SESSION_COOKIE_SECURE"] is True
+    assert values["CSRF_COOKIE_SECURE"] is True
+    assert values["SECURE_SSL_REDIRECT"] is True
+    assert values["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    csp = values["SECURE_CSP"]
+    assert "https://nimbus-prod-uploads.s3.us-east-1.amazonaws.com" in csp["connect-src"]
+    assert "wss://ws123.execute-api.us-east-1.amazonaws.com" in csp["connect-src"]
+    assert csp["form-action"] == [
+        "'self'",
+        "https://nimbus-prod-uploads.s3.us-east-1.amazonaws.com",
+    ]
+    assert values["NIMBUS_TELEMETRY"]["default"]["BACKEND"] == "project.telemetry.EmfMetrics"
+    # Off Lambda nothing is patched for X-Ray.
+    assert "aws_xray_sdk.ext.django" not in values["INSTALLED_APPS"]
+
+
+@pytest.mark.slow
+def test_on_lambda_requests_are_traced_with_xray():
+    values = _production_settings(AWS_LAMBDA_FUNCTION_NAME="nimbus-prod")
+    assert "aws_xray_sdk.ext.django" in values["INSTALLED_APPS"]
+    assert values["MIDDLEWARE"][0] == "aws_xray_sdk.ext.django.middleware.XRayMiddleware"
+    values = _production_settings(AWS_LAMBDA_FUNCTION_NAME="nimbus-prod", NIMBUS_TRACING="false")
+    assert "aws_xray_sdk.ext.django" not in values["INSTALLED_APPS"]
