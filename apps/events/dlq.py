@@ -22,6 +22,8 @@ from project.errors import NimbusError, NotFound
 
 _local = threading.local()
 TASKS_GROUP = "tasks"
+#: ``<prefix>rules-dlq``: events EventBridge could not deliver to a rule's target queue.
+RULES = "rules"
 
 
 class DeadLetterQueuesUnavailableError(NimbusError):
@@ -56,7 +58,7 @@ def _client() -> Any:
 def _urls(group: str) -> tuple[str, str]:
     if not enabled():
         raise DeadLetterQueuesUnavailableError("SQS dead-letter queues exist only on AWS.")
-    if group not in groups():
+    if group not in groups() and group != RULES:
         raise NotFound(f"No receiver group {group!r}.")
     prefix = getattr(settings, "NIMBUS_EVENTS_QUEUE_URL_PREFIX", "")
     source = f"{prefix}{registry.aws_name(group)}"
@@ -71,7 +73,7 @@ def groups() -> list[str]:
 def dead_letter_counts() -> dict[str, int]:
     """Approximate number of messages in each group's DLQ."""
     counts = {}
-    for group in groups():
+    for group in [*groups(), RULES]:
         _, dlq = _urls(group)
         attributes = _client().get_queue_attributes(
             QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"]
@@ -150,7 +152,10 @@ def dead_letters_redrive(*, group: str, message_id: str | None = None, limit: in
     sqs = _client()
     moved = 0
     for m in _take(dlq, message_id, limit):
-        sqs.send_message(QueueUrl=source, MessageBody=m["Body"])
+        if group == RULES:
+            _put_back_on_bus(m["Body"])
+        else:
+            sqs.send_message(QueueUrl=source, MessageBody=m["Body"])
         sqs.delete_message(QueueUrl=dlq, ReceiptHandle=m["ReceiptHandle"])
         moved += 1
     if message_id is not None and not moved:
@@ -165,3 +170,32 @@ def dead_letter_discard(*, group: str, message_id: str) -> None:
     if not taken:
         raise NotFound(f"No message {message_id} in the {group} dead-letter queue.")
     _client().delete_message(QueueUrl=dlq, ReceiptHandle=taken[0]["ReceiptHandle"])
+
+
+def _put_back_on_bus(body: str) -> None:
+    """Send an event EventBridge failed to deliver back through the bus (all its rules).
+
+    The original id rides along in ``detail._nimbus`` so receivers that already processed
+    the event recognise it in their inbox.
+    """
+    from apps.events.backends import buses
+    from apps.events.backends.aws import EventBridgeBus
+    from apps.events.envelope import META_KEY, EventEnvelope
+
+    bus = buses.default
+    if not isinstance(bus, EventBridgeBus):
+        raise DeadLetterQueuesUnavailableError("Redriving to the bus needs the EventBridge bus.")
+    envelope = EventEnvelope.from_eventbridge(json.loads(body))
+    entry = {
+        "Source": envelope.source,
+        "DetailType": envelope.detail_type,
+        "Detail": json.dumps({**envelope.detail, META_KEY: {"event_id": envelope.id}}),
+        "Resources": envelope.resources,
+        "EventBusName": bus.options["bus_name"],
+    }
+    result = bus.client.put_events(Entries=[entry])
+    if result.get("FailedEntryCount"):
+        raise NimbusError(
+            f"EventBridge refused the event again: {result['Entries'][0].get('ErrorCode')}",
+            code="redrive_refused",
+        )

@@ -27,7 +27,7 @@ def queues(settings: Any, isolated_registry: None) -> Iterator[Any]:
     dlq._local.client = None
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")
-        for name in ("shop", "shop-dlq", "tasks", "tasks-dlq"):
+        for name in ("shop", "shop-dlq", "tasks", "tasks-dlq", "rules-dlq"):
             sqs.create_queue(QueueName=f"nimbus-dev-{name}")
         yield sqs
     dlq._local.client = None
@@ -56,7 +56,7 @@ def test_admin_lists_dead_messages_per_group(queues: Any, client: Any, operator:
     assert "tasks: 0 messages" in page
     assert "shop.OrderPlaced from nimbus.shop" in page
     assert "not JSON" in page
-    assert dlq.dead_letter_counts() == {"shop": 2, "tasks": 0}  # peeking left them there
+    assert dlq.dead_letter_counts() == {"shop": 2, "tasks": 0, "rules": 0}  # peeking left them there
 
 
 def test_redrive_one_and_discard_one(queues: Any, client: Any, operator: Any) -> None:
@@ -92,3 +92,57 @@ def test_page_explains_local_dead_letters(client: Any, operator: Any) -> None:
     client.force_login(operator)
     page = client.get(reverse("admin:events_sqs_dlq")).content.decode()
     assert "exist on AWS only" in page
+
+
+def test_rules_dlq_redrive_puts_event_back_on_the_bus_with_its_id(
+    queues: Any, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """An event EventBridge could not deliver goes back through the bus; receivers that
+    already had it recognise its original id."""
+    from apps.events.entry import handle_sqs
+    from apps.events.models import Inbox
+
+    settings.NIMBUS_EVENTS = {
+        "default": {
+            "BACKEND": "apps.events.backends.aws.EventBridgeBus",
+            "OPTIONS": {"bus_name": "nimbus-dev", "region_name": "us-east-1"},
+        }
+    }
+    events = boto3.client("events", region_name="us-east-1")
+    events.create_event_bus(Name="nimbus-dev")
+    shop_arn = queues.get_queue_attributes(QueueUrl=f"{PREFIX}shop", AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    events.put_rule(
+        Name="nimbus-dev-shop-charge",
+        EventBusName="nimbus-dev",
+        EventPattern=json.dumps({"detail-type": ["shop.OrderPlaced"]}),
+    )
+    events.put_targets(
+        Rule="nimbus-dev-shop-charge",
+        EventBusName="nimbus-dev",
+        Targets=[{"Id": "q", "Arn": shop_arn}],
+    )
+    original = {
+        "version": "0",
+        "id": "11111111-2222-4333-8444-555555555555",
+        "detail-type": "shop.OrderPlaced",
+        "source": "nimbus.shop",
+        "account": "123456789012",
+        "time": "2026-11-27T09:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"order_id": "o-9"},
+    }
+    queues.send_message(QueueUrl=f"{PREFIX}rules-dlq", MessageBody=json.dumps(original))
+    assert dlq.dead_letter_counts()["rules"] == 1
+    assert dlq.dead_letters_redrive(group="rules") == 1
+    got = queues.receive_message(QueueUrl=f"{PREFIX}shop", MaxNumberOfMessages=10)["Messages"]
+    record = {
+        "messageId": "m1",
+        "body": got[0]["Body"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": shop_arn,
+    }
+    assert handle_sqs({"Records": [record]}, None) == {"batchItemFailures": []}
+    assert Inbox.objects.get().event_id == original["id"]
