@@ -24,7 +24,6 @@ logger = logging.getLogger("nimbus.push")
 POLL_SECONDS = 0.2
 #: Rows are looked at for this long (so one committed late, with a lower id, is not missed).
 WINDOW = timedelta(seconds=10)
-KEEP = timedelta(seconds=60)
 
 
 class LiveRelay:
@@ -73,9 +72,9 @@ def _fetch(*, since: Any, seen: dict[int, Any]) -> list[tuple[int, int, Any, Any
 
 @database_sync_to_async
 def _prune() -> None:
-    from apps.push.models import LiveMessage
+    from apps.push.services import live_messages_prune
 
-    LiveMessage.objects.filter(created_at__lt=timezone.now() - KEEP).delete()
+    live_messages_prune()
 
 
 _relays: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LiveRelay] = (

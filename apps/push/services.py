@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -28,6 +29,9 @@ from apps.push.models import Inbox, Notification
 from apps.push.selectors import PAGE_SIZE, notifications_after
 
 logger = logging.getLogger("nimbus.push")
+
+#: How long the local relay's rows are kept (they are relayed within a second).
+LIVE_MESSAGE_TTL = timedelta(seconds=60)
 
 
 def push_to_user(
@@ -151,6 +155,14 @@ def notifications_mark_read(
         unread = Notification.objects.filter(user_id=user_id, read=False).count()
         _send_on_commit([user_id], {"type": "notifications.read", "unread": unread})
     return count
+
+
+def live_messages_prune(*, older_than: timedelta = LIVE_MESSAGE_TTL) -> int:
+    """Delete relayed live messages older than ``older_than``; returns how many."""
+    from apps.push.models import LiveMessage
+
+    deleted, _ = LiveMessage.objects.filter(created_at__lt=timezone.now() - older_than).delete()
+    return deleted
 
 
 # -- helpers ------------------------------------------------------------------------------
