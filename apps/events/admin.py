@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from apps.events import registry, services
 from apps.events.models import DeadLetter, Delivery, Event, Inbox
@@ -55,6 +55,7 @@ class EventAdmin(admin.ModelAdmin[Event]):
         "publish_attempts",
         "last_publish_error",
         "payload",
+        "processed_by",
         "replay_link",
     )
     readonly_fields = fields
@@ -69,6 +70,17 @@ class EventAdmin(admin.ModelAdmin[Event]):
     @admin.display(description="detail")
     def payload(self, obj: Event) -> str:
         return _pretty(obj.detail)
+
+    @admin.display(description="processed by (inbox)")
+    def processed_by(self, obj: Event) -> str:
+        """Receivers whose effects committed, on either bus (on AWS there are no deliveries)."""
+        rows = Inbox.objects.filter(event_id=str(obj.pk)).order_by("processed_at")
+        if not rows:
+            return "-"
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join("", "<li>{} at {}</li>", ((r.receiver, r.processed_at) for r in rows)),
+        )
 
     @admin.display(description="replay")
     def replay_link(self, obj: Event) -> str:

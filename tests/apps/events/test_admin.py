@@ -99,6 +99,8 @@ def test_replay_runs_one_receiver_again(
         event = publish("shop.OrderPlaced", {"order_id": "o-1", "owner_id": "u-1", "total": 3})
     assert sorted(calls) == ["a", "b"]
     client.force_login(operator)
+    page = client.get(reverse("admin:events_event_change", args=[event.pk])).content.decode()
+    assert "<li>shop.a at" in page
     url = reverse("admin:events_event_replay", args=[event.pk])
     assert "shop.b (matches)" in client.get(url).content.decode()
     with django_capture_on_commit_callbacks(execute=True):

@@ -56,7 +56,11 @@ def test_admin_lists_dead_messages_per_group(queues: Any, client: Any, operator:
     assert "tasks: 0 messages" in page
     assert "shop.OrderPlaced from nimbus.shop" in page
     assert "not JSON" in page
-    assert dlq.dead_letter_counts() == {"shop": 2, "tasks": 0, "rules": 0}  # peeking left them there
+    assert dlq.dead_letter_counts() == {
+        "shop": 2,
+        "tasks": 0,
+        "rules": 0,
+    }  # peeking left them there
 
 
 def test_redrive_one_and_discard_one(queues: Any, client: Any, operator: Any) -> None:
