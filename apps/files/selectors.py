@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from apps.files.exceptions import FileNotDownloadable, FileNotFound
-from apps.files.models import COUNTED, DOWNLOADABLE, File
+from apps.files.models import COUNTED, DOWNLOADABLE, File, FileStatus
 
 
 def file_list(*, user: Any) -> QuerySet[File]:
@@ -32,12 +32,13 @@ def file_get_any(*, file_id: uuid.UUID | str) -> File:
         raise FileNotFound("No such file.") from e
 
 
-def file_get_downloadable_by_key(*, key: str) -> File:
+def file_get_downloadable_by_key(*, key: str, any_status: bool = False) -> File:
+    """The file stored at ``key`` if it may be downloaded (any stored one for operators)."""
     try:
         file = File.objects.get(key=key)
     except File.DoesNotExist as e:
         raise FileNotFound("No such file.") from e
-    if file.status not in DOWNLOADABLE:
+    if file.status == FileStatus.PENDING or (not any_status and file.status not in DOWNLOADABLE):
         raise FileNotDownloadable("The file cannot be downloaded in its current state.")
     return file
 

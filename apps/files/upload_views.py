@@ -267,7 +267,7 @@ def download(request: HttpRequest, token: str) -> HttpResponse | FileResponse:
             raise exc.DownloadLinkInvalid("The download link is not valid.") from e
         if int(data["exp"]) < time.time():
             raise exc.DownloadLinkExpired("The download link has expired.")
-        file = file_get_downloadable_by_key(key=data["key"])
+        file = file_get_downloadable_by_key(key=data["key"], any_status=bool(data.get("operator")))
     except NimbusError as error:
         return _refusal(error)
     response = FileResponse(

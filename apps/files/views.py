@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -12,6 +14,9 @@ from django.views.decorators.http import require_GET
 from apps.files import selectors
 from apps.files.backends import get_upload_backend
 from apps.files.exceptions import FileNotFound
+from apps.files.models import File
+
+logger = logging.getLogger("nimbus.files")
 
 
 @require_GET
@@ -36,4 +41,25 @@ def file_detail_page(request: HttpRequest, file_id: uuid.UUID) -> HttpResponse:
         file = selectors.file_get(user=request.user, file_id=file_id)
     except FileNotFound as e:
         raise Http404("No such file.") from e
-    return render(request, "files/detail.html", {"file": file})
+    return render(request, "files/detail.html", {"file": file, "review_steps": _review_steps(file)})
+
+
+def _review_steps(file: File) -> list[dict[str, Any]]:
+    """The states the file's review workflow has entered so far (empty before it starts)."""
+    from apps.workflows.models import Execution
+    from apps.workflows.services import execution_history
+
+    execution = Execution.objects.filter(workflow="file_review", name=f"file-{file.pk}").first()
+    if execution is None:
+        return []
+    try:
+        history = execution_history(execution=execution)
+    except Exception:
+        # The page still works when Step Functions cannot be reached; the log says why.
+        logger.exception("Review history of file %s is unavailable", file.pk)
+        return []
+    return [
+        {"state": event["state"], "timestamp": event.get("timestamp")}
+        for event in history
+        if str(event.get("type", "")).endswith("StateEntered") and event.get("state")
+    ]

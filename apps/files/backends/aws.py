@@ -182,7 +182,9 @@ class S3UploadBackend(UploadBackend):
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
-    def download_url(self, *, key: str, filename: str, content_type: str) -> str:
+    def download_url(
+        self, *, key: str, filename: str, content_type: str, operator: bool = False
+    ) -> str:
         return self.client.generate_presigned_url(
             "get_object",
             Params={

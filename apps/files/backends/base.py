@@ -178,6 +178,12 @@ class UploadBackend(Backend):
 
     # ---- downloads ----------------------------------------------------------------------
 
-    def download_url(self, *, key: str, filename: str, content_type: str) -> str:
-        """A short-lived URL serving the object as an attachment named ``filename``."""
+    def download_url(
+        self, *, key: str, filename: str, content_type: str, operator: bool = False
+    ) -> str:
+        """A short-lived URL serving the object as an attachment named ``filename``.
+
+        Links for users serve only files that passed inspection; ``operator`` links (the
+        admin's) serve any stored object.
+        """
         raise NotImplementedError

@@ -136,12 +136,15 @@ class LocalUploadBackend(UploadBackend):
     def delete(self, key: str) -> None:
         default_storage.delete(key)
 
-    def download_url(self, *, key: str, filename: str, content_type: str) -> str:
+    def download_url(
+        self, *, key: str, filename: str, content_type: str, operator: bool = False
+    ) -> str:
         token = signing.dumps(
             {
                 "key": key,
                 "name": filename,
                 "type": content_type,
+                "operator": operator,
                 "exp": int(time.time()) + int(self.options["download_expires_in"]),
             },
             salt=DOWNLOAD_SALT,

@@ -147,3 +147,18 @@ def s3_backend(settings, moto_s3) -> Iterator[UploadBackend]:
     for upload in bucket.multipart_uploads.all():
         upload.abort()
     bucket.delete()
+
+
+#: A file that passed inspection: the review workflow may already have moved it on.
+PASSED = frozenset({"accepted", "awaiting_approval", "approved"})
+
+
+def assert_accepted(file_id: Any) -> None:
+    """Inspection accepted the file: files.FileAccepted was published for it."""
+    from apps.events.models import Event
+    from apps.files.models import File
+
+    assert File.objects.get(pk=file_id).status in PASSED
+    assert Event.objects.filter(
+        detail_type="files.FileAccepted", detail__file_id=str(file_id)
+    ).exists()

@@ -12,7 +12,7 @@ import requests
 
 from apps.files.models import File, FileStatus
 from apps.files.services import file_upload_complete, file_upload_start
-from tests.apps.files.conftest import BUCKET
+from tests.apps.files.conftest import BUCKET, assert_accepted
 
 pytestmark = pytest.mark.django_db
 
@@ -59,8 +59,8 @@ def test_a_requests_post_to_s3_then_object_created_leads_to_an_accepted_file(
     with django_capture_on_commit_callbacks(execute=True):
         result = zappa_handler(event, lambda_context)
     assert result
+    assert_accepted(file.pk)
     file.refresh_from_db()
-    assert file.status == FileStatus.ACCEPTED
     assert file.size == len(png)
     assert file.detected_type == "image/png"
 
@@ -99,7 +99,7 @@ def test_an_object_replaced_after_upload_rejects_the_file(
     requests.post(target.url, data=target.fields, files={"file": ("x", png)}, timeout=10)
     with django_capture_on_commit_callbacks(execute=True):
         zappa_handler(object_created_event(aws_event, moto_s3, started.file.key), lambda_context)
-    assert File.objects.get(pk=started.file.pk).status == FileStatus.ACCEPTED
+    assert_accepted(started.file.pk)
     replaced = png[:-12] + b"\x00" * 12
     requests.post(target.url, data=target.fields, files={"file": ("x", replaced)}, timeout=10)
     with django_capture_on_commit_callbacks(execute=True):

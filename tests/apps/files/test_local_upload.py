@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from apps.files.models import File, FileStatus
 from apps.files.services import file_upload_start
-from tests.apps.files.conftest import form_post, upload_options
+from tests.apps.files.conftest import assert_accepted, form_post, upload_options
 
 pytestmark = pytest.mark.django_db
 
@@ -40,8 +40,8 @@ def test_a_real_multipart_post_stores_the_object_and_the_file_is_accepted(
     assert response.status_code == 204
     with default_storage.open(started.file.key, "rb") as fh:
         assert fh.read() == png
+    assert_accepted(started.file.pk)
     file = File.objects.get(pk=started.file.pk)
-    assert file.status == FileStatus.ACCEPTED
     assert file.detected_type == "image/png"
     assert file.size == len(png)
     import hashlib

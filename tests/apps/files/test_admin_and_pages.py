@@ -1,0 +1,144 @@
+"""The files pages and the operators' admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from apps.files.models import File, FileStatus
+from tests.apps.files.test_api import uploaded
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def operator_client(django_user_model: Any) -> Client:
+    operator = django_user_model.objects.create_superuser("ops@example.com", "pw-ops-1234567")
+    client = Client()
+    client.force_login(operator)
+    return client
+
+
+def test_the_files_page_shows_the_empty_state_and_the_uploader(alice_client):
+    page = alice_client.get("/files/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "You have no files yet" in html
+    assert "data-uploader" in html
+    assert "nimbus/uploader.js" in html
+
+
+def test_the_files_page_lists_only_the_users_files_with_their_status(
+    alice_client, bob_client, png, django_capture_on_commit_callbacks
+):
+    file_id = uploaded(alice_client, png, django_capture_on_commit_callbacks)
+    html = alice_client.get("/files/").content.decode()
+    assert f'data-file-status="{file_id}"' in html
+    status = File.objects.get(pk=file_id).status
+    assert f"status-{status}" in html
+    assert file_id not in bob_client.get("/files/").content.decode()
+
+
+def test_the_detail_page_shows_status_and_a_download_link(
+    alice_client, png, django_capture_on_commit_callbacks
+):
+    file_id = uploaded(alice_client, png, django_capture_on_commit_callbacks)
+    html = alice_client.get(f"/files/{file_id}/").content.decode()
+    assert "photo.png" in html
+    assert f"/api/files/{file_id}/download" in html
+    assert f'data-review-steps="{file_id}"' in html
+    # The review workflow ran (a small PNG needs no operator): its states are listed.
+    import re
+
+    steps = re.search(rf'data-review-list="{file_id}">(.*?)</ol>', html, re.S)
+    assert steps is not None
+    assert steps.group(1).count("<li>") >= 2
+
+
+def test_the_pages_need_a_signed_in_user():
+    response = Client().get("/files/")
+    assert response.status_code == 302
+    assert "/accounts/signin/" in response["Location"]
+
+
+def test_the_admin_lists_and_filters_files(
+    operator_client, alice_client, png, django_capture_on_commit_callbacks
+):
+    file_id = uploaded(alice_client, png, django_capture_on_commit_callbacks)
+    status = File.objects.get(pk=file_id).status
+    page = operator_client.get(f"/admin/files/file/?status__exact={status}")
+    assert page.status_code == 200
+    assert "photo.png" in page.content.decode()
+    assert (
+        "photo.png"
+        not in operator_client.get("/admin/files/file/?status__exact=rejected").content.decode()
+    )
+    assert operator_client.get(f"/admin/files/file/{file_id}/change/").status_code == 200
+
+
+def test_the_admin_download_link_serves_even_a_rejected_file(
+    operator_client, alice_client, exe, django_capture_on_commit_callbacks
+):
+    response = alice_client.post(
+        "/api/files/uploads",
+        {"name": "a.png", "content_type": "image/png", "size": len(exe)},
+        content_type="application/json",
+    )
+    body = response.json()
+    from tests.apps.files.conftest import form_post
+
+    with django_capture_on_commit_callbacks(execute=True):
+        form_post(Client(), body["url"], body["fields"], exe)
+    assert File.objects.get(pk=body["file_id"]).status == FileStatus.REJECTED
+    # The owner cannot download it; an operator can look at it.
+    assert alice_client.get(f"/api/files/{body['file_id']}/download").status_code == 409
+    redirect = operator_client.get(f"/admin/files/file/{body['file_id']}/download/")
+    assert redirect.status_code == 302
+    served = Client().get(redirect["Location"])
+    assert b"".join(served.streaming_content) == exe
+
+
+def test_reinspect_action_re_runs_the_inspection(
+    operator_client, alice_client, png, settings, django_capture_on_commit_callbacks
+):
+    from tests.apps.files.conftest import upload_options
+
+    file_id = uploaded(alice_client, png, django_capture_on_commit_callbacks)
+    # The allow-list changed since: re-inspection now refuses the type.
+    File.objects.filter(pk=file_id).update(status=FileStatus.FAILED, reason_code="workflow_failed")
+    upload_options(settings, allowed_types=["application/pdf"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_client.post(
+            "/admin/files/file/",
+            {"action": "reinspect", "_selected_action": [file_id]},
+            follow=True,
+        )
+    assert response.status_code == 200
+    file = File.objects.get(pk=file_id)
+    assert file.status == FileStatus.REJECTED
+    assert file.reason_code == "type_not_allowed"
+    assert "Re-inspected 1 file(s)." in response.content.decode()
+
+
+def test_reinspect_skips_files_a_reviewer_decided(operator_client, alice, png):
+    from datetime import UTC, datetime
+
+    file = File.objects.create(
+        owner=alice,
+        key=f"uploads/{alice.pk}/x",
+        name="x.png",
+        declared_type="image/png",
+        declared_size=3,
+        status=FileStatus.APPROVED,
+        upload_expires_at=datetime.now(UTC),
+    )
+    response = operator_client.post(
+        "/admin/files/file/",
+        {"action": "reinspect", "_selected_action": [str(file.pk)]},
+        follow=True,
+    )
+    assert "Skipped 1 file(s)" in response.content.decode()
+    file.refresh_from_db()
+    assert file.status == FileStatus.APPROVED
