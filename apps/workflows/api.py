@@ -3,18 +3,28 @@
 ``POST /api/workflows/callbacks/<token>`` with ``{"outcome": "success", "output": {...}}``
 or ``{"outcome": "failure", "error": "...", "cause": "..."}``. The signed token is the only
 credential (like a Step Functions task token); it is single use and expires.
+
+The token is part of the path, and Django logs the path of every 4xx response: these
+views render their own errors, mark them as logged, and log a fingerprint instead.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 from typing import Any, Literal
 
-from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from ninja import Router, Schema
+from pydantic import ValidationError
 
 from apps.workflows import services
+from apps.workflows.exceptions import CallbackPayloadInvalid
+from project.errors import NimbusError, error_response
 
 router = Router(tags=["workflows"])
+logger = logging.getLogger("nimbus.workflows")
 
 
 class CallbackIn(Schema):
@@ -29,22 +39,55 @@ class CallbackOut(Schema):
     state: str
 
 
+def _fingerprint(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+def _refused(token: str, exc: NimbusError) -> HttpResponse:
+    response = error_response(exc.code, exc.message, exc.status, exc.detail)
+    # Django's request logger skips responses marked as logged (the path holds the token).
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    logger.warning("Workflow callback %s refused: %s", _fingerprint(token), exc.code)
+    return response
+
+
+def _payload(request: HttpRequest) -> CallbackIn:
+    try:
+        return CallbackIn.model_validate(json.loads(request.body or b"{}"))
+    except (ValueError, ValidationError) as exc:
+        errors = exc.errors() if isinstance(exc, ValidationError) else [{"msg": str(exc)}]
+        raise CallbackPayloadInvalid(
+            "The callback body did not validate.",
+            detail={"errors": json.loads(json.dumps(errors, default=str))},
+        ) from None
+
+
 @router.post(
     "/callbacks/{token}",
     response={202: CallbackOut},
     summary="Resolve a waiting workflow task",
     auth=None,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": CallbackIn.model_json_schema()}},
+        }
+    },
 )
-def callback(request: HttpRequest, token: str, payload: CallbackIn) -> Status:
+def callback(request: HttpRequest, token: str) -> HttpResponse:
     """Report the outcome of a task a workflow is waiting on (single use, expiring)."""
-    task = services.callback_resolve(
-        signed_token=token,
-        outcome=payload.outcome,
-        output=payload.output,
-        error=payload.error,
-        cause=payload.cause,
-    )
-    return Status(202, CallbackOut(status="accepted", state=task.state_name))
+    try:
+        payload = _payload(request)
+        task = services.callback_resolve(
+            signed_token=token,
+            outcome=payload.outcome,
+            output=payload.output,
+            error=payload.error,
+            cause=payload.cause,
+        )
+    except NimbusError as exc:
+        return _refused(token, exc)
+    return JsonResponse({"status": "accepted", "state": task.state_name}, status=202)
 
 
 @router.post(
@@ -53,6 +96,9 @@ def callback(request: HttpRequest, token: str, payload: CallbackIn) -> Status:
     summary="Tell a waiting workflow task the work is still going on",
     auth=None,
 )
-def heartbeat(request: HttpRequest, token: str) -> Status:
-    services.callback_heartbeat(signed_token=token)
-    return Status(202, CallbackOut(status="accepted", state=""))
+def heartbeat(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        services.callback_heartbeat(signed_token=token)
+    except NimbusError as exc:
+        return _refused(token, exc)
+    return JsonResponse({"status": "accepted", "state": ""}, status=202)

@@ -72,11 +72,13 @@ def test_step_errors_keep_their_name_when_retries_run_out(clock):
     assert json.loads(execution.cause)["errorMessage"] == "not yet"
 
 
-def test_callback_url_approves_once(client, test_workflows, caplog):
+def test_callback_url_approves_once(client, test_workflows, caplog, never_logged):
     caplog.set_level(logging.DEBUG)
     execution = services.execution_start(workflow="approval", input={"doc": "d"})
     url = test_workflows.issued[-1]
     raw = signing.loads(url_token(url), salt=services.CALLBACK_SALT)
+    never_logged(raw)
+    never_logged(url_token(url))
     row = TaskToken.objects.get(execution=execution)
     assert row.token_hash != raw
     assert raw not in row.sealed
