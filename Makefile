@@ -39,5 +39,10 @@ browser: $(VENV)/.installed
 worker: $(VENV)/.installed
 	$(PY) manage.py worker
 
+## make package: the lean Lambda zip (build/nimbus-$(STAGE).zip) built offline; prints its sizes.
+STAGE ?= dev
+package: $(VENV)/.installed
+	$(PY) -m infra.package $(STAGE)
+
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

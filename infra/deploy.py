@@ -83,6 +83,16 @@ def change_set(
     return arn, list(described.get("Changes", []))
 
 
+def discard_change_set(session: Any, stage: str, arn: str) -> None:
+    """Delete a change set; a stack that only existed to hold it goes too."""
+    cf = session.client("cloudformation")
+    name = stack_name(stage)
+    cf.delete_change_set(ChangeSetName=arn, StackName=name)
+    status = cf.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+    if status == "REVIEW_IN_PROGRESS":
+        cf.delete_stack(StackName=name)
+
+
 def summarize(changes: list[dict[str, Any]]) -> list[str]:
     lines = []
     for change in changes:

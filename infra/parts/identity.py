@@ -92,8 +92,18 @@ def add_user_pool(stack: Stack) -> None:
     )
     stack.export_env("COGNITO_USER_POOL_ID", Ref("UserPool"), "Cognito user pool id")
     stack.export_env("COGNITO_CLIENT_ID", Ref("UserPoolClient"), "Cognito app client id")
+    stack.export_env("COGNITO_REGION", Ref("AWS::Region"), "Cognito's region")
+    issuer = Sub("https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${UserPool}")
+    stack.export_env("COGNITO_ISSUER", issuer, "Issuer (iss) of the pool's tokens")
     stack.export_env(
-        "COGNITO_DOMAIN",
+        "COGNITO_JWKS_URL",
+        Sub(
+            "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${UserPool}/.well-known/jwks.json"
+        ),
+        "The pool's signing keys",
+    )
+    stack.export_env(
+        "COGNITO_HOSTED_UI_DOMAIN",
         Sub(f"{stack.prefix}-${{AWS::AccountId}}.auth.${{AWS::Region}}.amazoncognito.com"),
         "Cognito hosted UI domain",
     )

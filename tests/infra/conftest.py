@@ -31,7 +31,8 @@ REVIEW_ASL: dict[str, Any] = {
                 {
                     "StartAt": "Notify",
                     "States": {
-                        "Notify": {"Type": "Task", "Resource": "step:push.notify", "End": True}
+                        "Notify": {"Type": "Task", "Resource": "step:push.notify", "Next": "Done"},
+                        "Done": {"Type": "Succeed", "OutputPath": "$.outcome"},
                     },
                 },
                 {
@@ -76,3 +77,11 @@ def sample_inputs(stage: str = "dev") -> StackInputs:
 @pytest.fixture
 def inputs() -> StackInputs:
     return sample_inputs()
+
+
+@pytest.fixture(scope="session")
+def package(tmp_path_factory):
+    """`make package` for the dev stage, built once per session (about a minute)."""
+    from infra.package import build
+
+    return build("dev", tmp_path_factory.mktemp("package") / "nimbus-dev.zip")

@@ -296,3 +296,24 @@ def test_lint_command_passes_for_both_stages(capsys):
     out = capsys.readouterr().out
     assert "dev: clean" in out
     assert "prod: clean" in out
+
+
+def test_diff_command_lists_the_changes_and_leaves_no_stack_behind(capsys):
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        call_command("infra", "diff", "dev")
+        summaries = boto3.client("cloudformation", region_name="us-east-1").list_stacks()
+        statuses = {s["StackName"]: s["StackStatus"] for s in summaries["StackSummaries"]}
+    out = capsys.readouterr().out
+    assert "Add     FunctionRole [AWS::IAM::Role]" in out
+    assert "Add     UploadsBucket [AWS::S3::Bucket]" in out
+    assert statuses == {"nimbus-dev-infra": "DELETE_COMPLETE"}
+
+
+def test_lint_still_refuses_unknown_fields_on_a_succeed_state(inputs):
+    template = render(inputs)
+    machine = template["Resources"]["WorkflowFileReview"]["Properties"]["Definition"]
+    machine["States"]["Fan"]["Branches"][0]["States"]["Done"]["Bogus"] = 1
+    assert any("E3601" in line and "Bogus" in line for line in lint(template))

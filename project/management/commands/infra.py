@@ -120,7 +120,7 @@ class Command(BaseCommand):
             raise CommandError("The template has problems (listed above).")
 
     def do_diff(self, *, stage: str, parameter: list[str], **_: Any) -> None:
-        from infra.deploy import change_set, summarize
+        from infra.deploy import change_set, discard_change_set, summarize
 
         session = self._session()
         arn, changes = change_set(
@@ -128,7 +128,7 @@ class Command(BaseCommand):
         )
         for line in summarize(changes) or ["no changes"]:
             self.stdout.write(line)
-        session.client("cloudformation").delete_change_set(ChangeSetName=arn)
+        discard_change_set(session, stage, arn)
 
     def do_deploy(self, *, stage: str, parameter: list[str], yes: bool, **_: Any) -> None:
         from infra.deploy import change_set, execute, stack_name, summarize
