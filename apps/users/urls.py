@@ -18,4 +18,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/password/reset/", views.password_reset, name="password-reset"),
     path("accounts/password/change/", views.password_change, name="password-change"),
     path("accounts/settings/", views.account_settings, name="account-settings"),
+    path("accounts/federated/start/", views.federated_start, name="federated-start"),
+    path(
+        "accounts/federated/<slug:provider>/start/",
+        views.federated_start,
+        name="federated-start-provider",
+    ),
+    path("accounts/federated/callback/", views.federated_callback, name="federated-callback"),
 ]

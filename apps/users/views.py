@@ -55,6 +55,13 @@ def _page(request: HttpRequest, template: str, status: int = 200, **context: Any
     return render(request, f"users/{template}", context, status=status)
 
 
+def _federation_enabled() -> bool:
+    from apps.users.backends import identity
+
+    backend = identity()
+    return bool(backend.supports_federation and backend.options.get("hosted_ui_domain"))
+
+
 def _ip(request: HttpRequest) -> str:
     return str(request.META.get("REMOTE_ADDR", ""))
 
@@ -128,10 +135,17 @@ def signin(request: HttpRequest) -> HttpResponse:
             return redirect(_with_email("/accounts/confirm/", d["email"]))
         except NimbusError as error:
             form.add_error(None, error.message)
-            return _page(request, "signin.html", error.status, form=form, next=next_url)
+            return _page(
+                request,
+                "signin.html",
+                error.status,
+                form=form,
+                next=next_url,
+                federation=_federation_enabled(),
+            )
         login(request, user, backend=MODEL_BACKEND)
         return HttpResponseRedirect(_safe_next(request, next_url))
-    return _page(request, "signin.html", form=form, next=next_url)
+    return _page(request, "signin.html", form=form, next=next_url, federation=_federation_enabled())
 
 
 def _safe_next(request: HttpRequest, next_url: str) -> str:
@@ -246,3 +260,41 @@ def account_settings(request: HttpRequest) -> HttpResponse:
             return redirect("/accounts/settings/")
         return _page(request, "settings.html", status, form=form)
     return _page(request, "settings.html", form=form)
+
+
+@never_cache
+@require_http_methods(["GET"])
+def federated_start(request: HttpRequest, provider: str = "") -> HttpResponse:
+    """Off to the hosted UI (optionally straight to one federated IdP)."""
+    from apps.users.federation import federation_start
+
+    try:
+        url = federation_start(
+            session=request.session, provider=provider, next_url=request.GET.get("next", "")
+        )
+    except NimbusError as error:
+        messages.error(request, error.message)
+        return redirect("/accounts/signin/")
+    return HttpResponseRedirect(url)
+
+
+@never_cache
+@require_http_methods(["GET"])
+def federated_callback(request: HttpRequest) -> HttpResponse:
+    """Back from the hosted UI: check everything, then (only then) start a session."""
+    from apps.users.federation import federation_finish
+
+    try:
+        user, _, next_url = federation_finish(session=request.session, params=request.GET.dict())
+    except NimbusError as error:
+        return _page(
+            request,
+            "signin.html",
+            error.status,
+            form=forms.SignInForm(),
+            error_message=error.message,
+            error_code=error.code,
+            federation=_federation_enabled(),
+        )
+    login(request, user, backend=MODEL_BACKEND)
+    return HttpResponseRedirect(_safe_next(request, next_url))
