@@ -150,3 +150,78 @@ def test_rules_dlq_redrive_puts_event_back_on_the_bus_with_its_id(
     }
     assert handle_sqs({"Records": [record]}, None) == {"batchItemFailures": []}
     assert Inbox.objects.get().event_id == original["id"]
+
+
+def test_poison_message_reaches_the_dlq_after_max_receives_and_redrives_once_fixed(
+    queues: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A record that keeps failing is left on its queue (batchItemFailures); SQS moves it to
+    the group's DLQ after maxReceiveCount; once the receiver is fixed, redrive runs it."""
+    from apps.events.entry import handle_sqs
+    from apps.events.models import Inbox
+
+    dlq_arn = queues.get_queue_attributes(
+        QueueUrl=f"{PREFIX}shop-dlq", AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    queues.set_queue_attributes(
+        QueueUrl=f"{PREFIX}shop",
+        Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})
+        },
+    )
+    source_arn = dlq_arn.removesuffix("-dlq")
+    broken = {"fixed": False}
+    registry.receivers.clear()
+
+    @registry.receiver("shop.OrderPlaced", name="shop.charge", group="shop")
+    def charge(event: Any) -> None:
+        if not broken["fixed"]:
+            raise RuntimeError("bug in charge")
+
+    body = json.dumps(
+        {
+            "version": "0",
+            "id": "a1b2c3d4-0000-4000-8000-000000000001",
+            "detail-type": "shop.OrderPlaced",
+            "source": "nimbus.shop",
+            "time": "",
+            "detail": {"order_id": "o-1"},
+        }
+    )
+    queues.send_message(QueueUrl=f"{PREFIX}shop", MessageBody=body)
+
+    def receive_and_handle() -> int:
+        got = queues.receive_message(
+            QueueUrl=f"{PREFIX}shop", MaxNumberOfMessages=10, VisibilityTimeout=0
+        ).get("Messages", [])
+        records = [
+            {
+                "messageId": m["MessageId"],
+                "body": m["Body"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": source_arn,
+            }
+            for m in got
+        ]
+        if records:
+            result = handle_sqs({"Records": records}, None)
+            assert result == {"batchItemFailures": [{"itemIdentifier": got[0]["MessageId"]}]}
+        return len(records)
+
+    assert receive_and_handle() == 1
+    assert receive_and_handle() == 1
+    assert receive_and_handle() == 0  # moved to the DLQ on the third receive
+    assert dlq.dead_letter_counts()["shop"] == 1
+    assert dlq.dead_letters_peek(group="shop")[0].summary == "shop.OrderPlaced from nimbus.shop"
+
+    broken["fixed"] = True
+    assert dlq.dead_letters_redrive(group="shop") == 1
+    got = queues.receive_message(QueueUrl=f"{PREFIX}shop", MaxNumberOfMessages=10)["Messages"]
+    record = {
+        "messageId": got[0]["MessageId"],
+        "body": got[0]["Body"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": source_arn,
+    }
+    assert handle_sqs({"Records": [record]}, None) == {"batchItemFailures": []}
+    assert Inbox.objects.filter(receiver="shop.charge").count() == 1
