@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,9 @@ class StackInputs:
         default_factory=lambda: dict(DEFAULT_CONNECTIONS_TABLE)
     )
     connections_ttl_attribute: str = "expires_at"
+    #: ``(asl, function_arn) -> asl`` turning step Tasks into Lambda invocations; the
+    #: workflows app's own converter when present (infra.parts.workflows otherwise).
+    to_state_machine: Callable[[dict[str, Any], str], dict[str, Any]] | None = None
     #: Lambda timeout in seconds (zappa_settings.json ``timeout_seconds``).
     function_timeout: int = 28
     function_memory: int = 1024
@@ -134,6 +137,8 @@ def collect(stage: str, zappa_stage: Mapping[str, Any] | None = None) -> StackIn
             for name, value in sorted(getattr(workflows, "definitions", {}).items())
         ]
         inputs.steps = frozenset(getattr(workflows, "steps", {}))
+    if converter := _optional("apps.workflows.engine.aws"):
+        inputs.to_state_machine = getattr(converter, "to_state_machine", None)
     if users := _optional("apps.users.password_policy"):
         inputs.password_policy = dict(users.PASSWORD_POLICY)
     if push := _optional("apps.push.backends.aws"):

@@ -31,7 +31,7 @@ def step_name(resource: str) -> tuple[str, bool] | None:
 
 
 def _invoke(step: str, waits: bool, parameters: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {"workflow_step": step}
+    payload: dict[str, Any] = {"workflow_step": step, "execution_arn.$": "$$.Execution.Id"}
     if parameters is None:
         payload["input.$"] = "$"
     else:
@@ -67,22 +67,11 @@ def _walk(machine: dict[str, Any]) -> None:
                 _walk(state[key])
 
 
-def steps_used(definition: Mapping[str, Any]) -> set[str]:
-    """Every Nimbus step a definition's Task states name (for the unknown-step check)."""
-    found: set[str] = set()
-
-    def walk(machine: Mapping[str, Any]) -> None:
-        for state in machine.get("States", {}).values():
-            if state.get("Type") == "Task" and (hit := step_name(str(state.get("Resource", "")))):
-                found.add(hit[0])
-            for branch in state.get("Branches", []):
-                walk(branch)
-            for key in ("Iterator", "ItemProcessor"):
-                if isinstance(state.get(key), Mapping):
-                    walk(state[key])
-
-    walk(definition)
-    return found
+def _state_machine(stack: Stack, definition: Mapping[str, Any]) -> dict[str, Any]:
+    convert = stack.inputs.to_state_machine
+    if convert is None:
+        return substitute_tasks(definition)
+    return convert(copy.deepcopy(dict(definition)), "${FunctionArn}")
 
 
 def add_state_machines(stack: Stack) -> None:
@@ -161,7 +150,7 @@ def add_state_machines(stack: Stack) -> None:
                 StateMachineName=f"{stack.prefix}-{aws_name(workflow.name)}",
                 StateMachineType="STANDARD",
                 RoleArn=GetAtt("StateMachineRole", "Arn"),
-                Definition=substitute_tasks(workflow.definition),
+                Definition=_state_machine(stack, workflow.definition),
                 DefinitionSubstitutions={"FunctionArn": stack.function_arn()},
                 TracingConfiguration=stepfunctions.TracingConfiguration(Enabled=True),
                 LoggingConfiguration=stepfunctions.LoggingConfiguration(

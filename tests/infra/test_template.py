@@ -112,7 +112,11 @@ def test_task_states_invoke_the_function_with_the_step_payload():
     machine = substitute_tasks(REVIEW_ASL)
     inspect = machine["States"]["Inspect"]
     assert inspect["Resource"] == "${FunctionArn}"
-    assert inspect["Parameters"] == {"workflow_step": "files.inspect", "input.$": "$"}
+    assert inspect["Parameters"] == {
+        "workflow_step": "files.inspect",
+        "execution_arn.$": "$$.Execution.Id",
+        "input.$": "$",
+    }
     assert inspect["ResultPath"] == "$.inspection"  # the author's paths are untouched
     approve = machine["States"]["Approve"]
     assert approve["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
@@ -120,6 +124,7 @@ def test_task_states_invoke_the_function_with_the_step_payload():
         "FunctionName": "${FunctionArn}",
         "Payload": {
             "workflow_step": "files.await_approval",
+            "execution_arn.$": "$$.Execution.Id",
             "input": {"file_id.$": "$.file_id"},
             "task_token.$": "$$.Task.Token",
         },
@@ -317,3 +322,11 @@ def test_lint_still_refuses_unknown_fields_on_a_succeed_state(inputs):
     machine = template["Resources"]["WorkflowFileReview"]["Properties"]["Definition"]
     machine["States"]["Fan"]["Branches"][0]["States"]["Done"]["Bogus"] = 1
     assert any("E3601" in line and "Bogus" in line for line in lint(template))
+
+
+def test_the_workflows_apps_converter_and_ours_agree():
+    from apps.workflows.engine.aws import to_state_machine
+
+    assert to_state_machine(json.loads(json.dumps(REVIEW_ASL)), "${FunctionArn}") == (
+        substitute_tasks(REVIEW_ASL)
+    )
