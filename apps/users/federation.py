@@ -45,7 +45,7 @@ def _endpoints() -> tuple[str, str, str]:
 
 
 def redirect_uri() -> str:
-    return str(settings.NIMBUS_SITE_URL).rstrip("/") + "/accounts/federated/callback/"
+    return str(settings.NIMBUS_SITE_URL).rstrip("/") + "/accounts/callback/"
 
 
 def _oauth_client(client_id: str) -> Any:

@@ -24,5 +24,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
         views.federated_start,
         name="federated-start-provider",
     ),
-    path("accounts/federated/callback/", views.federated_callback, name="federated-callback"),
+    # The app client's registered callback URL (infra/parts/identity.py).
+    path("accounts/callback/", views.federated_callback, name="federated-callback"),
 ]

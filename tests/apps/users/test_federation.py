@@ -186,7 +186,7 @@ def test_authorize_url_carries_pkce_state_nonce_and_the_idp(hosted_ui):
     assert query["nonce"]
     assert query["state"] != query["nonce"]
     assert query["identity_provider"] == "Google"
-    assert query["redirect_uri"] == "http://testserver/accounts/federated/callback/"
+    assert query["redirect_uri"] == "http://testserver/accounts/callback/"
     assert set(query["scope"].split()) == {"openid", "email", "profile"}
 
 
@@ -194,7 +194,7 @@ def test_code_flow_signs_in_and_creates_the_account(hosted_ui):
     browser = Client()
     url = start(browser)
     code = hosted_ui.authorize(url, groups=["operators"])
-    response = browser.get("/accounts/federated/callback/", {"code": code, "state": state_of(url)})
+    response = browser.get("/accounts/callback/", {"code": code, "state": state_of(url)})
     assert response.status_code == 302
     assert response["Location"] == "/accounts/settings/"
     assert signed_in(browser)
@@ -219,7 +219,7 @@ def test_wrong_state_is_refused(hosted_ui):
     browser = Client()
     url = start(browser)
     code = hosted_ui.authorize(url)
-    response = browser.get("/accounts/federated/callback/", {"code": code, "state": "forged"})
+    response = browser.get("/accounts/callback/", {"code": code, "state": "forged"})
     _refused(browser, response, "federation_state_invalid")
 
 
@@ -227,7 +227,7 @@ def test_callback_without_a_started_flow_is_refused(hosted_ui):
     url = start(Client())
     code = hosted_ui.authorize(url)
     browser = Client()
-    response = browser.get("/accounts/federated/callback/", {"code": code, "state": state_of(url)})
+    response = browser.get("/accounts/callback/", {"code": code, "state": state_of(url)})
     _refused(browser, response, "federation_state_invalid")
 
 
@@ -235,7 +235,7 @@ def test_wrong_nonce_is_refused(hosted_ui):
     browser = Client()
     url = start(browser)
     code = hosted_ui.authorize(url, nonce="replayed-nonce")
-    response = browser.get("/accounts/federated/callback/", {"code": code, "state": state_of(url)})
+    response = browser.get("/accounts/callback/", {"code": code, "state": state_of(url)})
     _refused(browser, response, "federation_nonce_invalid")
 
 
@@ -244,9 +244,7 @@ def test_a_code_injected_into_another_session_fails_pkce(hosted_ui):
     victim_url = start(victim)
     attacker_url = start(attacker)
     code = hosted_ui.authorize(victim_url)
-    response = attacker.get(
-        "/accounts/federated/callback/", {"code": code, "state": state_of(attacker_url)}
-    )
+    response = attacker.get("/accounts/callback/", {"code": code, "state": state_of(attacker_url)})
     _refused(attacker, response, "federation_code_rejected")
 
 
@@ -254,10 +252,10 @@ def test_callback_cannot_be_replayed(hosted_ui):
     browser = Client()
     url = start(browser)
     code = hosted_ui.authorize(url)
-    browser.get("/accounts/federated/callback/", {"code": code, "state": state_of(url)})
+    browser.get("/accounts/callback/", {"code": code, "state": state_of(url)})
     browser.logout()
     User.objects.all().delete()
-    response = browser.get("/accounts/federated/callback/", {"code": code, "state": state_of(url)})
+    response = browser.get("/accounts/callback/", {"code": code, "state": state_of(url)})
     _refused(browser, response, "federation_state_invalid")
 
 
@@ -265,7 +263,7 @@ def test_idp_error_is_shown_not_followed(hosted_ui):
     browser = Client()
     url = start(browser)
     response = browser.get(
-        "/accounts/federated/callback/", {"error": "access_denied", "state": state_of(url)}
+        "/accounts/callback/", {"error": "access_denied", "state": state_of(url)}
     )
     _refused(browser, response, "federation_denied")
 
@@ -276,7 +274,7 @@ def test_id_token_from_another_key_is_refused(hosted_ui):
     code = hosted_ui.authorize(url)
     # Same kid as the published key, but signed with a key the JWKS does not hold.
     hosted_ui.signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    response = browser.get("/accounts/federated/callback/", {"code": code, "state": state_of(url)})
+    response = browser.get("/accounts/callback/", {"code": code, "state": state_of(url)})
     _refused(browser, response, "token_signature_invalid")
 
 
