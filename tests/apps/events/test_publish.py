@@ -233,3 +233,57 @@ def test_oversized_event_is_refused(isolated_registry: None) -> None:
         publish("shop.Big", {"blob": "x" * 300_000})
     assert info.value.code == "event_too_large"
     assert not Event.objects.exists()
+
+
+def test_failed_attempt_waits_with_jittered_backoff_before_the_next(
+    order_placed: registry.EventType, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.NIMBUS_EVENTS = {
+        "default": {
+            "BACKEND": "apps.events.backends.local.LocalBus",
+            "OPTIONS": {"max_attempts": 5, "base_delay": 10.0, "max_delay": 15.0},
+        }
+    }
+    calls: list[int] = []
+
+    @registry.receiver("shop.OrderPlaced")
+    def fails_once(event: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise TimeoutError("slow provider")
+
+    before = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        publish("shop.OrderPlaced", _order())
+    delivery = Delivery.objects.get()
+    # the retry was handed to the task queue at once, but is not due: it waits
+    assert (delivery.status, delivery.attempts, len(calls)) == (Delivery.Status.PENDING, 1, 1)
+    assert before <= delivery.next_attempt_at <= timezone.now() + timedelta(seconds=10)
+    assert "TimeoutError: slow provider" in delivery.last_error
+    assert deliveries_requeue() == 0  # not overdue yet
+    # Its time came and went while no worker ran it: the periodic requeue hands it out.
+    Delivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=61)
+    )
+    assert deliveries_requeue() == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, len(calls)) == (Delivery.Status.SUCCEEDED, 2, 2)
+
+
+def test_backoff_ceiling_doubles_and_is_capped(local_bus: Any, settings: Any) -> None:
+    from apps.events.delivery import retry_delay
+
+    settings.NIMBUS_EVENTS = {
+        "default": {
+            "BACKEND": "apps.events.backends.local.LocalBus",
+            "OPTIONS": {"base_delay": 2.0, "max_delay": 20.0},
+        }
+    }
+    for attempt, ceiling in [(1, 2.0), (2, 4.0), (3, 8.0), (4, 16.0), (5, 20.0), (9, 20.0)]:
+        delays = [retry_delay(attempt) for _ in range(200)]
+        assert all(0 <= d <= ceiling for d in delays)
+        assert max(delays) > ceiling / 2  # full jitter spreads over the whole range

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -103,3 +105,56 @@ def test_checks_refuse_reserved_group_and_colliding_rule_names(
     registry.receiver("a.B", name="shop." + "n" * 43)(lambda e: None)
     ids = sorted(m.id for m in check_aws_names())
     assert ids == ["events.E001", "events.E002", "events.E003"]
+
+
+@pytest.mark.django_db
+def test_scheduled_rate_job_runs_in_the_local_worker(isolated_registry: None) -> None:
+    from project.worker import periodic_jobs, run_due_jobs
+
+    ran: list[int] = []
+
+    @registry.scheduled("rate(5 minutes)", name="tests.tick")
+    def tick() -> None:
+        ran.append(1)
+
+    assert registry.schedules["tests.tick"].expression == "rate(5 minutes)"
+    assert periodic_jobs["schedule:tests.tick"].interval == 300
+    for job in list(periodic_jobs):
+        if job != "schedule:tests.tick":
+            periodic_jobs.pop(job)
+    run_due_jobs(now=1_000_000.0)
+    run_due_jobs(now=1_000_100.0)  # within the interval: not again
+    run_due_jobs(now=1_000_301.0)
+    assert ran == [1, 1]
+
+
+def test_scheduled_cron_job_runs_when_its_minute_comes(
+    isolated_registry: None, monkeypatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from apps.events import schedules
+    from project.worker import periodic_jobs
+
+    ran: list[int] = []
+
+    @registry.scheduled("cron(30 9 * * ? *)", name="tests.daily")
+    def daily() -> None:
+        ran.append(1)
+
+    job = periodic_jobs["schedule:tests.daily"]
+
+    class Clock(datetime):
+        current = datetime(2026, 11, 27, 9, 29, 50, tzinfo=UTC)
+
+        @classmethod
+        def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+            return cls.current
+
+    monkeypatch.setattr(schedules, "datetime", Clock)
+    job.func()
+    Clock.current = datetime(2026, 11, 27, 9, 30, 5, tzinfo=UTC)
+    job.func()
+    Clock.current = datetime(2026, 11, 27, 9, 30, 45, tzinfo=UTC)
+    job.func()  # same minute: once only
+    assert ran == [1]
