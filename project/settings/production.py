@@ -123,6 +123,25 @@ TASKS = {
     }
 }
 
+# Static files: hashed names in the static bucket, served by CloudFront under /static/
+# (`python manage.py infra collectstatic <stage>` uploads them from a checkout).
+# Daphne is the local ASGI server only; the Lambda package leaves it out.
+INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "daphne"]
+_static = require("NIMBUS_STATIC_BUCKET")
+STATIC_URL = NIMBUS_SITE_URL.rstrip("/") + "/static/"
+_static_storage: dict[str, Any] = {
+    "BACKEND": "storages.backends.s3.S3ManifestStaticStorage",
+    "OPTIONS": {
+        "bucket_name": _static["NIMBUS_STATIC_BUCKET"],
+        "location": "static",
+        "custom_domain": NIMBUS_SITE_URL.split("://", 1)[-1].rstrip("/"),
+        "querystring_auth": False,
+        "default_acl": None,
+        "file_overwrite": True,
+    },
+}
+STORAGES = {**STORAGES, "staticfiles": _static_storage}
+
 # Identity: the Cognito user pool and its public app client (infra stack outputs). The
 # verifier trusts only this issuer and the keys at this JWKS URL.
 _cognito = require(
