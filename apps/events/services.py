@@ -171,6 +171,29 @@ def outbox_sweep(*, older_than_seconds: float = 30.0, limit: int = 500) -> int:
     return sent
 
 
+def events_prune(*, older_than_days: float = 30.0) -> dict[str, int]:
+    """Delete what no longer protects anything: old published events and inbox rows.
+
+    Kept: pending events (the sweeper still owes them), events with a dead or unfinished
+    delivery (an operator still has to act), and inbox rows younger than the cutoff (SQS
+    keeps messages at most 14 days, so older duplicates cannot arrive).
+    """
+    from apps.events.models import Inbox
+
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    unfinished = Delivery.objects.exclude(status=Delivery.Status.SUCCEEDED).values("event_id")
+    _, deleted = (
+        Event.objects.filter(state=Event.State.PUBLISHED, time__lt=cutoff)
+        .exclude(id__in=unfinished)
+        .delete()
+    )
+    events = deleted.get(Event._meta.label, 0)
+    inbox, _ = Inbox.objects.filter(processed_at__lt=cutoff).delete()
+    if events or inbox:
+        logger.info("Pruned %d event row(s) and %d inbox row(s)", events, inbox)
+    return {"events": events, "inbox": inbox}
+
+
 # ----------------------------------------------------------------- operator actions
 
 

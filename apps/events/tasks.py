@@ -30,6 +30,14 @@ def requeue_deliveries() -> None:
     deliveries_requeue()
 
 
+@scheduled("rate(1 day)", name="events.prune")
+def prune_events() -> None:
+    """Forget published events and inbox rows older than 30 days (dead letters are kept)."""
+    from apps.events.services import events_prune
+
+    events_prune()
+
+
 @scheduled("rate(1 minute)", name="events.sweep-outbox")
 def sweep_outbox() -> None:
     """Republish outbox events the bus has not acknowledged (a crash after commit)."""

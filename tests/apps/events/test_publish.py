@@ -287,3 +287,37 @@ def test_backoff_ceiling_doubles_and_is_capped(local_bus: Any, settings: Any) ->
         delays = [retry_delay(attempt) for _ in range(200)]
         assert all(0 <= d <= ceiling for d in delays)
         assert max(delays) > ceiling / 2  # full jitter spreads over the whole range
+
+
+def test_prune_keeps_pending_dead_and_recent_rows(
+    order_placed: registry.EventType, local_bus: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.events.services import events_prune
+
+    @registry.receiver({"detail": {"order_id": ["o-dead"]}}, name="tests.fail")
+    def fail(event: Any) -> None:
+        raise RuntimeError("always")
+
+    registry.receiver("shop.OrderPlaced", name="tests.ok")(lambda e: None)
+    with django_capture_on_commit_callbacks(execute=True):
+        old_ok = publish("shop.OrderPlaced", _order(order_id="o-ok"))
+        old_dead = publish("shop.OrderPlaced", _order(order_id="o-dead"))
+        recent = publish("shop.OrderPlaced", _order(order_id="o-new"))
+    old_pending = publish("shop.OrderPlaced", _order(order_id="o-pending"))  # never committed
+    long_ago = timezone.now() - timedelta(days=40)
+    Event.objects.exclude(pk=recent.pk).update(time=long_ago)
+    Inbox.objects.exclude(event_id=str(recent.pk)).update(processed_at=long_ago)
+
+    assert events_prune() == {"events": 1, "inbox": 2}
+    assert set(Event.objects.values_list("pk", flat=True)) == {
+        old_dead.pk,
+        recent.pk,
+        old_pending.pk,
+    }
+    assert Delivery.objects.filter(event=old_dead, status=Delivery.Status.DEAD).exists()
+    assert Inbox.objects.filter(event_id=str(recent.pk)).count() == 1
+    assert Event.objects.filter(pk=old_ok.pk).count() == 0
