@@ -279,3 +279,9 @@ SECURE_CSP: dict[str, list[str]] = {
     "base-uri": [CSP.SELF],
     "object-src": [CSP.NONE],
 }
+
+# Encrypted model fields (project.fields): data keys wrapped by a master key derived from
+# SECRET_KEY (+ SECRET_KEY_FALLBACKS, for rotation) locally; by KMS in production.py.
+NIMBUS_FIELD_ENCRYPTION: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "project.crypto.LocalKeyring", "OPTIONS": {}}
+}

@@ -194,3 +194,11 @@ SECURE_CSP = {
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_REFERRER_POLICY = "same-origin"
+
+# Encrypted model fields: data keys from KMS (the stack's key; rotation keeps old values).
+NIMBUS_FIELD_ENCRYPTION = {
+    "default": {
+        "BACKEND": "project.crypto.KmsKeyring",
+        "OPTIONS": {"key_id": require("NIMBUS_KMS_KEY_ARN")["NIMBUS_KMS_KEY_ARN"]},
+    }
+}

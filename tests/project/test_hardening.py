@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import ast
 import json
-import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from tests.project.test_settings import PRODUCTION_ENV, REPO
+from tests.project.production_env import production_env
+from tests.project.test_settings import REPO
 
 
 def test_pages_carry_a_content_security_policy(client):
@@ -44,25 +43,8 @@ def test_a_template_using_the_nonce_gets_it_in_the_policy(rf):
     assert f"'nonce-{nonce}'" in response["Content-Security-Policy"]
 
 
-def _required_names() -> set[str]:
-    """Every variable production.py ``require()``s, so this test tracks the other apps."""
-    tree = ast.parse((REPO / "project" / "settings" / "production.py").read_text())
-    return {
-        arg.value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "require"
-        for arg in node.args
-        if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
-    }
-
-
 def _production_settings(**extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
-    env.update({name: f"https://{name.lower()}.example.com" for name in _required_names()})
-    env.update(PRODUCTION_ENV)
-    env.update(
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    env = production_env(
         NIMBUS_UPLOADS_BUCKET="nimbus-prod-uploads",
         WEBSOCKET_API_ENDPOINT="https://ws123.execute-api.us-east-1.amazonaws.com/prod",
         **extra,

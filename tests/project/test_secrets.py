@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -12,12 +11,14 @@ from secrets import token_urlsafe
 
 import boto3
 import pytest
+import requests
 from django.core.exceptions import ImproperlyConfigured
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from project import secrets
-from tests.project.test_settings import PRODUCTION_ENV, REPO
+from tests.project.production_env import production_env
+from tests.project.test_settings import REPO
 
 DB_SECRET = {
     "engine": "postgres",
@@ -125,9 +126,12 @@ def moto_server():
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
     try:
-        yield f"http://{host}:{port}"
+        yield url
     finally:
+        # Backends are process-wide in moto: leave nothing for the next test.
+        requests.post(f"{url}/moto-api/reset", timeout=10)
         server.stop()
 
 
@@ -153,12 +157,9 @@ def test_production_settings_start_from_parameters_and_secrets(moto_server):
     sm = boto3.client("secretsmanager", endpoint_url=moto_server)
     db, app = _seed(ssm, sm)
     from_store = {"SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "NIMBUS_SITE_URL"}
-    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
-    env.update({k: v for k, v in PRODUCTION_ENV.items() if k not in from_store})
-    env.update(
+    env = production_env(
+        without=from_store,
         AWS_ENDPOINT_URL=moto_server,
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
         NIMBUS_PARAMETERS_PATH="/nimbus/prod/",
         NIMBUS_SECRETS_ARN=f"{db},{app}",
     )
@@ -195,11 +196,11 @@ def test_production_settings_start_from_parameters_and_secrets(moto_server):
 def test_production_settings_fail_when_the_store_lacks_a_value(moto_server):
     ssm = boto3.client("ssm", endpoint_url=moto_server)
     ssm.put_parameter(Name="/nimbus/prod/ALLOWED_HOSTS", Value="nimbus.example.com", Type="String")
-    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
-    env.update(
-        {k: v for k, v in PRODUCTION_ENV.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS"}}
+    env = production_env(
+        without={"SECRET_KEY", "ALLOWED_HOSTS"},
+        AWS_ENDPOINT_URL=moto_server,
+        NIMBUS_PARAMETERS_PATH="/nimbus/prod/",
     )
-    env.update(AWS_ENDPOINT_URL=moto_server, NIMBUS_PARAMETERS_PATH="/nimbus/prod/")
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=REPO,
@@ -208,5 +209,5 @@ def test_production_settings_fail_when_the_store_lacks_a_value(moto_server):
         text=True,
         timeout=120,
     )
-    assert result.returncode != 0
-    assert "missing or empty: SECRET_KEY" in result.stderr
+    assert result.returncode != 0, result.stdout
+    assert "missing or empty: SECRET_KEY" in result.stderr, result.stderr[-2000:]

@@ -19,6 +19,7 @@ PRODUCTION_ENV = {
     "NIMBUS_STAGE": "prod",
     "NIMBUS_SITE_URL": "https://nimbus.example.com",
     "AWS_REGION": "us-east-1",
+    "NIMBUS_KMS_KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     "EVENT_BUS_NAME": "nimbus-prod",
     "EVENTS_QUEUE_URL_PREFIX": "https://sqs.us-east-1.amazonaws.com/123456789012/nimbus-prod-",
     "TASKS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/nimbus-prod-tasks",
