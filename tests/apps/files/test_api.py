@@ -147,3 +147,17 @@ def test_a_download_link_stops_working_after_the_file_is_deleted(
     response = Client().get(link)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "file_not_found"
+
+
+def test_the_files_endpoints_are_in_the_openapi_document():
+    schema = Client().get("/api/openapi.json").json()
+    for path in (
+        "/api/files/uploads",
+        "/api/files/",
+        "/api/files/{file_id}",
+        "/api/files/{file_id}/download",
+        "/api/files/{file_id}/parts",
+        "/api/files/{file_id}/complete",
+        "/api/files/{file_id}/abort",
+    ):
+        assert path in schema["paths"], path

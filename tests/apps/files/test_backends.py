@@ -276,6 +276,26 @@ class TestS3UploadBackend(UploadBackendContract):
         # No prefix or wildcard condition would let another key or type through.
         assert not [c for c in conditions if isinstance(c, list) and c[0] == "starts-with"]
 
+    def test_the_policy_has_exactly_these_conditions(self, backend):
+        target = backend.presign_post(policy_for("uploads/1/p", "image/png", 777))
+        fields = target.fields
+        expected = [
+            {"bucket": BUCKET},
+            {"key": "uploads/1/p"},
+            ["content-length-range", 1, 777],
+            {"Content-Type": "image/png"},
+            {"x-amz-algorithm": "AWS4-HMAC-SHA256"},
+            {"x-amz-credential": fields["x-amz-credential"]},
+            {"x-amz-date": fields["x-amz-date"]},
+        ]
+        if "x-amz-security-token" in fields:
+            expected.append({"x-amz-security-token": fields["x-amz-security-token"]})
+        conditions = decoded_policy(fields)["conditions"]
+        assert sorted(map(json.dumps, conditions)) == sorted(map(json.dumps, expected))
+        # Every form field S3 receives is covered by a condition (S3 refuses others).
+        covered = {next(iter(c)) for c in conditions if isinstance(c, dict)}
+        assert set(fields) - {"policy", "x-amz-signature"} <= covered
+
     def test_the_policy_expires_with_the_upload(self, backend):
         expires_at = datetime.now(UTC) + timedelta(minutes=10)
         policy = UploadPolicy("uploads/1/p", "image/png", 1000, expires_at)
