@@ -73,16 +73,14 @@ def user_for_claims(*, claims: dict[str, Any]) -> User:
 def user_sync_from_claims(*, claims: dict[str, Any], with_groups: bool = True) -> User:
     """Create or update the account described by verified id-token claims.
 
-    Matches on ``iss`` + ``sub``, then on email (an account made before the provider knew
-    it); copies email, name, verification and (``with_groups``) ``cognito:groups``, where
-    no claim means no groups (members of ``operators`` are staff). Never re-enables a
-    disabled account.
+    Matches on ``iss`` + ``sub``, then adopts an account with the same email that no
+    provider has keyed yet (made by ``createsuperuser``); copies email, name, verification
+    and (``with_groups``) ``cognito:groups``, where no claim means no groups (members of
+    ``operators`` are staff). Never re-enables a disabled account, and never re-keys an
+    account another identity owns (``EmailTaken``).
     """
     email = _normal_email(str(claims.get("email", "")))
-    user = (
-        User.objects.select_for_update().filter(issuer=claims["iss"], subject=claims["sub"]).first()
-        or User.objects.select_for_update().filter(email=email).first()
-    )
+    user = _account_row(issuer=claims["iss"], subject=claims["sub"], email=email)
     if user is None:
         if not email:
             raise exc.TokenMalformed("The id token carries no email address.")
@@ -99,6 +97,23 @@ def user_sync_from_claims(*, claims: dict[str, Any], with_groups: bool = True) -
         groups = claims.get("cognito:groups")
         user_groups_apply(user=user, groups=list(groups) if isinstance(groups, list) else [])
     return user
+
+
+def _account_row(*, issuer: str, subject: str, email: str) -> User | None:
+    """The row for this identity (locked), an unkeyed row to adopt, or None.
+
+    Raises ``EmailTaken`` when the email belongs to an account of another identity: a
+    second identity with the same address must not take the account over.
+    """
+    rows = User.objects.select_for_update()
+    user = rows.filter(issuer=issuer, subject=subject).first()
+    others = rows.filter(email=email) if email else rows.none()
+    if user is not None:
+        others = others.exclude(pk=user.pk)
+    other = others.first()
+    if other is not None and (user is not None or other.subject):
+        raise exc.EmailTaken("Another account already uses this email address.")
+    return user or other
 
 
 def user_groups_apply(*, user: User, groups: list[str]) -> None:
@@ -134,8 +149,9 @@ def account_sign_up(*, email: str, password: str, name: str = "") -> User:
     backend = identity()
     subject = backend.sign_up(email=email, password=password, name=name)
     with transaction.atomic():
-        user = User.objects.select_for_update().filter(email=email).first() or User(email=email)
-        if user.pk is None:
+        user = _account_row(issuer=backend.issuer, subject=subject, email=email)
+        if user is None:
+            user = User(email=email)
             user.set_unusable_password()
         user.issuer, user.subject, user.name = backend.issuer, subject, name or user.name
         user.save()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from apps.users.exceptions import UserDisabled
+from apps.users.exceptions import EmailTaken, UserDisabled
 from apps.users.models import User
 
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_EXAMPLE"
@@ -36,13 +36,23 @@ def test_post_confirmation_is_idempotent_and_keeps_groups(
     assert list(user.groups.values_list("name", flat=True)) == ["editors"]
 
 
-def test_post_confirmation_adopts_an_account_made_before_by_email(
-    zappa_handler, aws_event, lambda_context, make_user
+def test_post_confirmation_adopts_an_unkeyed_account_with_its_email(
+    zappa_handler, aws_event, lambda_context
 ):
-    existing = make_user(email="ana@example.com")
+    existing = User.objects.create_superuser("ana@example.com", "Adm1n-password!")
     zappa_handler(aws_event("cognito_post_confirmation"), lambda_context)
     existing.refresh_from_db()
     assert (existing.issuer, existing.subject) == (ISSUER, SUB)
+
+
+def test_post_confirmation_never_takes_over_another_identitys_account(
+    zappa_handler, aws_event, lambda_context, make_user
+):
+    existing = make_user(email="ana@example.com")  # keyed by the local provider
+    with pytest.raises(EmailTaken):
+        zappa_handler(aws_event("cognito_post_confirmation"), lambda_context)
+    existing.refresh_from_db()
+    assert existing.subject != SUB
 
 
 def test_pre_sign_up_passes_a_new_address(zappa_handler, aws_event, lambda_context):
