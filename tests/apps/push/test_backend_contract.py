@@ -7,6 +7,7 @@ received; the assertions are shared.
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from typing import Any
 
@@ -93,6 +94,9 @@ class PushBackendContract:
 class TestChannelsBackend(PushBackendContract):
     """Local: a connection is a channel in the user's channel-layer group."""
 
+    #: How long ``received`` waits for one more frame before deciding there is none.
+    drain_seconds = 0.05
+
     @pytest.fixture(autouse=True)
     def _backend(self, settings):
         settings.NIMBUS_PUSH = {
@@ -115,13 +119,52 @@ class TestChannelsBackend(PushBackendContract):
             frames = []
             while True:
                 try:
-                    event = await asyncio.wait_for(self.layer.receive(connection), 0.05)
+                    event = await asyncio.wait_for(
+                        self.layer.receive(connection), self.drain_seconds
+                    )
                 except TimeoutError:
                     return frames
                 assert event["type"] == "push.frame"
                 frames.append(event["frame"])
 
         return async_to_sync(drain)()
+
+
+class TestChannelsOverRedis(TestChannelsBackend):
+    """Local with Redis selected (REDIS_URL): the worker's pushes go straight to the layer."""
+
+    # Cancelling a blocking Redis pop mid-reply can drop a frame; wait longer under load.
+    drain_seconds = 0.5
+
+    @pytest.fixture(autouse=True)
+    def _backend(self, settings):
+        redis_url = os.environ.get("NIMBUS_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+        settings.CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "OPTIONS": {"hosts": [redis_url], "prefix": f"nimbus-test-{uuid.uuid4().hex[:8]}"},
+            }
+        }
+        settings.NIMBUS_PUSH = {
+            "default": {
+                "BACKEND": "apps.push.backends.local.ChannelsPushBackend",
+                "OPTIONS": {"relay": False},
+            }
+        }
+        from channels.layers import channel_layers
+
+        channel_layers.backends.pop("default", None)
+        self.layer = push_backend().layer()  # type: ignore[attr-defined]
+        yield
+        async_to_sync(self.layer.flush)()
+        channel_layers.backends.pop("default", None)
+
+    def open_connection(self, user_id: int) -> str:
+        # A plain channel name (no "!"): read straight from Redis on every call, so each
+        # async_to_sync event loop can receive (process-local channels buffer per loop).
+        channel = f"push-contract.{uuid.uuid4().hex}"
+        async_to_sync(self.layer.group_add)(user_group(user_id), channel)
+        return channel
 
 
 class TestApiGatewayBackend(PushBackendContract):
