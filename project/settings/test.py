@@ -45,3 +45,5 @@ NIMBUS_IDENTITY = {
 }
 # Metrics stay in memory (no database row per call from tests that have no database).
 NIMBUS_TELEMETRY = {"default": {"BACKEND": "project.telemetry.MemoryMetrics"}}
+# Request rate limits count across the whole session otherwise; tests/project enables them.
+NIMBUS_THROTTLES: list[dict[str, object]] = []
