@@ -141,3 +141,22 @@ def test_push_to_group_reaches_active_members_only(
 def test_push_to_unknown_group_is_refused(dummy_push):
     with pytest.raises(UnknownGroup):
         push_to_group(group="nobody", message={"type": "x"})
+
+
+def test_catch_up_pages_through_a_long_absence(alice, dummy_push):
+    from apps.push.selectors import PAGE_SIZE
+
+    for i in range(PAGE_SIZE + 1):
+        push_to_user(user_id=alice.pk, message={"type": "n", "i": i}, notify=True)
+    first = notifications_catch_up(user_id=alice.pk, after=0)
+    assert len(first) == PAGE_SIZE + 1
+    assert first[-1]["more"] is True
+    second = notifications_catch_up(user_id=alice.pk, after=first[-1]["last_id"])
+    assert [f.get("i") for f in second[:-1]] == [PAGE_SIZE]
+    assert second[-1]["more"] is False
+
+
+def test_catch_up_sends_oversize_notifications_by_reference(alice, dummy_push):
+    big = push_to_user(user_id=alice.pk, message={"type": "big", "x": "x" * 140_000}, notify=True)
+    frames = notifications_catch_up(user_id=alice.pk, after=0)
+    assert frames[0] == {"type": "ref", "notification_id": big.pk}
