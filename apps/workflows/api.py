@@ -51,6 +51,13 @@ def _refused(token: str, exc: NimbusError) -> HttpResponse:
     return response
 
 
+def _crashed(token: str) -> HttpResponse:
+    logger.exception("Workflow callback %s failed", _fingerprint(token))
+    response = error_response("internal_error", "Something went wrong on our side.", 500)
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
 def _payload(request: HttpRequest) -> CallbackIn:
     try:
         return CallbackIn.model_validate(json.loads(request.body or b"{}"))
@@ -87,6 +94,8 @@ def callback(request: HttpRequest, token: str) -> HttpResponse:
         )
     except NimbusError as exc:
         return _refused(token, exc)
+    except Exception:
+        return _crashed(token)
     return JsonResponse({"status": "accepted", "state": task.state_name}, status=202)
 
 
@@ -101,4 +110,6 @@ def heartbeat(request: HttpRequest, token: str) -> HttpResponse:
         services.callback_heartbeat(signed_token=token)
     except NimbusError as exc:
         return _refused(token, exc)
+    except Exception:
+        return _crashed(token)
     return JsonResponse({"status": "accepted", "state": ""}, status=202)

@@ -54,7 +54,7 @@ class LocalWorkflowBackend(WorkflowBackend):
         now = clock.now()
         with transaction.atomic():
             row = (
-                TaskToken.objects.select_for_update()
+                TaskToken.objects.select_for_update(of=("self",))
                 .select_related("execution")
                 .filter(token_hash=token_hash(token))
                 .first()
