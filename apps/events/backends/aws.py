@@ -89,6 +89,18 @@ class EventBridgeBus(EventBus):
             self._local.client = client
         return client
 
+    def check(self, **kwargs: Any) -> list[Any]:
+        from django.core import checks
+
+        if not self.options["bus_name"]:
+            return [
+                checks.Error(
+                    "EventBridgeBus needs OPTIONS['bus_name'] (env EVENT_BUS_NAME).",
+                    id="events.E010",
+                )
+            ]
+        return []
+
     def entry(self, event: Event) -> dict[str, Any]:
         return {
             "Source": event.source,

@@ -156,3 +156,5 @@ class TestEventBridgeBus(EventBusContract):
     def test_is_not_local(self, bus: Any) -> None:
         assert isinstance(bus, EventBridgeBus)
         assert not bus.is_local
+        assert bus.check() == []
+        assert [m.id for m in EventBridgeBus("default", bus_name="").check()] == ["events.E010"]
