@@ -145,7 +145,11 @@ STORAGES = {**STORAGES, "staticfiles": _static_storage}
 # Identity: the Cognito user pool and its public app client (infra stack outputs). The
 # verifier trusts only this issuer and the keys at this JWKS URL.
 _cognito = require(
-    "COGNITO_USER_POOL_ID", "COGNITO_CLIENT_ID", "COGNITO_REGION", "COGNITO_ISSUER", "COGNITO_JWKS_URL"
+    "COGNITO_USER_POOL_ID",
+    "COGNITO_CLIENT_ID",
+    "COGNITO_REGION",
+    "COGNITO_ISSUER",
+    "COGNITO_JWKS_URL",
 )
 NIMBUS_IDENTITY = {
     "default": {
@@ -200,5 +204,18 @@ NIMBUS_FIELD_ENCRYPTION = {
     "default": {
         "BACKEND": "project.crypto.KmsKeyring",
         "OPTIONS": {"key_id": require("NIMBUS_KMS_KEY_ARN")["NIMBUS_KMS_KEY_ARN"]},
+    }
+}
+
+# Workflows (apps.workflows): Step Functions Standard; a machine's ARN is the stack's
+# prefix + the workflow name (file_review -> ...:stateMachine:nimbus-prod-file-review).
+_workflows = require("NIMBUS_STATE_MACHINE_PREFIX")
+NIMBUS_WORKFLOWS = {
+    "default": {
+        "BACKEND": "apps.workflows.backends.aws.StepFunctionsWorkflowBackend",
+        "OPTIONS": {
+            "state_machine_prefix": _workflows["NIMBUS_STATE_MACHINE_PREFIX"],
+            "region_name": AWS_REGION,
+        },
     }
 }

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from typing import Any
 
+from django.core import checks
 from django.utils.dateparse import parse_datetime
 
 from apps.workflows.backends.base import WorkflowBackend
@@ -18,11 +20,17 @@ from apps.workflows.models import Execution
 
 
 class StepFunctionsWorkflowBackend(WorkflowBackend):
-    """Options: ``state_machine_arn`` — a template with ``{workflow}`` (the infra stack
-    names machines ``<prefix>-<workflow>``); ``region_name``; ``endpoint_url``."""
+    """Options: ``state_machine_prefix`` — the infra stack's ``NIMBUS_STATE_MACHINE_PREFIX``
+    (machine ARN = prefix + workflow name with ``_``/``.`` as ``-``), or
+    ``state_machine_arn``, a template with ``{workflow}``; ``region_name``; ``endpoint_url``."""
 
     kind = "aws"
-    default_options = {"state_machine_arn": "", "region_name": None, "endpoint_url": None}
+    default_options = {
+        "state_machine_prefix": "",
+        "state_machine_arn": "",
+        "region_name": None,
+        "endpoint_url": None,
+    }
 
     def __init__(self, alias: str = "default", **options: Any) -> None:
         super().__init__(alias, **options)
@@ -43,7 +51,22 @@ class StepFunctionsWorkflowBackend(WorkflowBackend):
         return client
 
     def machine_arn(self, workflow: str) -> str:
-        return str(self.options["state_machine_arn"]).format(workflow=workflow)
+        if self.options["state_machine_arn"]:
+            return str(self.options["state_machine_arn"]).format(workflow=workflow)
+        return str(self.options["state_machine_prefix"]) + re.sub(
+            r"[^a-z0-9-]", "-", workflow.lower()
+        )
+
+    def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
+        if self.options["state_machine_prefix"] or self.options["state_machine_arn"]:
+            return []
+        return [
+            checks.Error(
+                "StepFunctionsWorkflowBackend needs OPTIONS state_machine_prefix "
+                "(NIMBUS_STATE_MACHINE_PREFIX from the infra stack) or state_machine_arn.",
+                id="workflows.E010",
+            )
+        ]
 
     def start(self, execution: Execution) -> None:
         response = self.client.start_execution(
