@@ -7,12 +7,13 @@ POST, an ``ETag`` header on a part) but report refusals in Nimbus's JSON error s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.core import signing
@@ -21,7 +22,8 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.db import IntegrityError, transaction
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -47,6 +49,22 @@ FORM_OVERHEAD = 64 * 1024
 COPY_CHUNK = 1024 * 1024
 
 
+def local_storage_only(
+    view: Callable[..., HttpResponseBase],
+) -> Callable[..., HttpResponseBase]:
+    """These endpoints exist only while the local backend is selected (404 on AWS)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        from apps.files.backends import get_upload_backend
+
+        if not isinstance(get_upload_backend(), LocalUploadBackend):
+            raise Http404("Uploads go to S3.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 def _refusal(error: NimbusError) -> HttpResponse:
     logger.info("Local storage refused a request: %s", error.code)
     return error_response(error.code, error.message, error.status, error.detail)
@@ -64,6 +82,7 @@ def _load(token: str, salt: str) -> dict[str, Any]:
 
 @csrf_exempt
 @require_POST
+@local_storage_only
 def upload(request: HttpRequest, token: str) -> HttpResponse:
     """S3's presigned POST: a form with ``key``, ``Content-Type`` and ``file`` (last)."""
     try:
@@ -129,6 +148,7 @@ def _save_exact(key: str, content: DjangoFile) -> str:
 
 @csrf_exempt
 @require_http_methods(["PUT"])
+@local_storage_only
 def upload_part(request: HttpRequest, token: str) -> HttpResponse:
     """S3's presigned ``UploadPart``: the raw part as the body; answers with its ETag."""
     try:
@@ -256,7 +276,8 @@ def discard_parts(local_id: str) -> None:
 
 
 @require_GET
-def download(request: HttpRequest, token: str) -> HttpResponse | FileResponse:
+@local_storage_only
+def download(request: HttpRequest, token: str) -> HttpResponseBase:
     """S3's presigned GET: a short-lived signed link, served only while downloadable."""
     from apps.files.selectors import file_get_downloadable_by_key
 

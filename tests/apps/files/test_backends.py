@@ -347,3 +347,15 @@ class TestS3UploadBackend(UploadBackendContract):
             tzinfo=UTC
         )
         assert expiration <= datetime.now(UTC) + timedelta(seconds=121)
+
+
+def test_the_local_storage_endpoints_do_not_exist_when_s3_is_selected(s3_backend, settings):
+    from apps.files.backends.local import LocalUploadBackend
+
+    local = LocalUploadBackend()
+    target = local.presign_post(policy_for("uploads/1/x"))
+    from tests.apps.files.conftest import form_post
+
+    assert form_post(Client(), target.url, target.fields, b"x").status_code == 404
+    link = local.download_url(key="uploads/1/x", filename="x", content_type="image/png")
+    assert Client().get(link).status_code == 404
