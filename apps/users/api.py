@@ -53,6 +53,11 @@ class ResetIn(Schema):
     new_password: str = Field(min_length=1, max_length=256)
 
 
+class PasswordChangeIn(Schema):
+    old_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256)
+
+
 class TokensOut(Schema):
     id_token: str
     access_token: str
@@ -159,6 +164,20 @@ def password_reset(request: HttpRequest, payload: ResetIn) -> Accepted:
         email=payload.email, code=payload.code, new_password=payload.new_password
     )
     return Accepted(status="reset")
+
+
+@router.post(
+    "/auth/password/change", response=Accepted, auth=api_auth, summary="Change the password"
+)
+def password_change(request: HttpRequest, payload: PasswordChangeIn) -> Accepted:
+    """401 ``credentials_invalid`` for a wrong current password; 422 ``password_too_weak``."""
+    services.password_change(
+        user=request.auth,  # type: ignore[attr-defined]
+        old_password=payload.old_password,
+        new_password=payload.new_password,
+        ip=_ip(request),
+    )
+    return Accepted(status="changed")
 
 
 @router.get("/me", response=MeOut, auth=api_auth, summary="The signed-in account")

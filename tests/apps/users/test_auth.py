@@ -98,3 +98,21 @@ def test_bearer_post_needs_no_csrf_token(user):
     )
     response = client.post("/test-users-auth/echo", "{}", content_type="application/json")
     assert response.status_code == 200
+
+
+def test_change_password_through_the_api(bearer_client, user):
+    response = bearer_client.post(
+        "/api/auth/password/change",
+        {"old_password": "Corr3ct-Horse!", "new_password": "N3w-password!"},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    user.refresh_from_db()
+    assert user.check_password("N3w-password!")
+    weak = bearer_client.post(
+        "/api/auth/password/change",
+        {"old_password": "N3w-password!", "new_password": "weak"},
+        content_type="application/json",
+    )
+    assert weak.status_code == 422
+    assert weak.json()["error"]["code"] == "password_too_weak"

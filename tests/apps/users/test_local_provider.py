@@ -173,3 +173,19 @@ def test_demo_operator_signs_in_to_the_admin_with_the_printed_password():
     )
     assert me.json()["is_staff"] is True
     assert "operators" in me.json()["groups"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_local_tokens_verify_against_the_jwks_served_over_http(live_server, user):
+    from apps.users.tokens import JwksCache, TokenVerifier, jwks_fetch_url
+
+    backend = identity()
+    url = live_server.url + "/identity/.well-known/jwks.json"
+    verifier = TokenVerifier(
+        issuer=backend.issuer,
+        client_id=backend.client_id,
+        jwks=JwksCache(lambda: jwks_fetch_url(url)),
+    )
+    tokens = backend.sign_in(email=user.email, password=PASSWORD)
+    assert verifier.verify(tokens.access_token, token_use="access")["sub"] == user.subject
+    assert verifier.verify(tokens.id_token, token_use="id")["email"] == user.email
