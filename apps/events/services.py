@@ -138,21 +138,27 @@ def outbox_flush(*, event_ids: Sequence[Any]) -> int:
     events = list(Event.objects.filter(id__in=list(event_ids), state=Event.State.PENDING))
     if not events:
         return 0
-    Event.objects.filter(id__in=[e.id for e in events]).update(
-        publish_attempts=F("publish_attempts") + 1
-    )
+    error = "not accepted by the bus"
     try:
-        accepted = buses.default.send(events)
+        accepted = {str(event_id) for event_id in buses.default.send(events)}
     except Exception as exc:
         logger.exception("Publishing %d event(s) failed; the sweeper will retry", len(events))
-        Event.objects.filter(id__in=[e.id for e in events]).update(
-            last_publish_error=f"{type(exc).__name__}: {exc}"[:2000]
-        )
-        return 0
-    Event.objects.filter(id__in=accepted, state=Event.State.PENDING).update(
-        state=Event.State.PUBLISHED, published_at=timezone.now(), last_publish_error=""
-    )
-    return len(accepted)
+        accepted, error = set(), f"{type(exc).__name__}: {exc}"[:2000]
+    done = [e.id for e in events if str(e.id) in accepted]
+    rest = [e.id for e in events if str(e.id) not in accepted]
+    with transaction.atomic():
+        if done:
+            Event.objects.filter(id__in=done, state=Event.State.PENDING).update(
+                state=Event.State.PUBLISHED,
+                published_at=timezone.now(),
+                publish_attempts=F("publish_attempts") + 1,
+                last_publish_error="",
+            )
+        if rest:
+            Event.objects.filter(id__in=rest).update(
+                publish_attempts=F("publish_attempts") + 1, last_publish_error=error
+            )
+    return len(done)
 
 
 def outbox_sweep(*, older_than_seconds: float = 30.0, limit: int = 500) -> int:

@@ -36,7 +36,9 @@ class LocalBus(EventBus):
     def send(self, events: Sequence[Event]) -> list[str]:
         from apps.events.delivery import deliveries_create, deliveries_enqueue
 
+        # The task rows are written in the same transaction as the deliveries (one commit;
+        # the worker sees both or neither). Under the immediate test backend they run here.
         with transaction.atomic():
             created = deliveries_create(events=events)
-            transaction.on_commit(lambda: deliveries_enqueue(delivery_ids=created), robust=True)
+            deliveries_enqueue(delivery_ids=created)
         return [str(event.id) for event in events]
