@@ -358,7 +358,9 @@ def _array_length(value: Any) -> int:
 
 
 def _array_contains(array: Any, value: Any) -> bool:
-    return value in _array(array, "States.ArrayContains")
+    # JSON equality: true is not 1 (Python's `in` would say it is).
+    wanted = json.dumps(value, sort_keys=True)
+    return any(json.dumps(item, sort_keys=True) == wanted for item in _array(array, "x"))
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {

@@ -82,6 +82,16 @@ class BackendContract:
     def test_unknown_token_is_refused(self):
         with pytest.raises(TaskTokenInvalid):
             backend().send_task_success(token="not-a-token", output={})
+        with pytest.raises(TaskTokenInvalid):
+            backend().send_task_heartbeat(token="not-a-token")
+
+    def test_heartbeat_keeps_the_task_waiting(self):
+        execution = services.execution_start(workflow="contract_token", input={"doc": "h"})
+        token = self.take_token(execution)
+        backend().send_task_heartbeat(token=token)
+        assert backend().describe(execution).status == "RUNNING"
+        backend().send_task_success(token=token, output={"ok": True})
+        assert self.settle(execution).status == "SUCCEEDED"
 
     def test_stop_aborts_a_waiting_execution(self):
         execution = services.execution_start(workflow="contract_wait", input={"seconds": 30})

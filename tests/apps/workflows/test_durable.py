@@ -96,6 +96,15 @@ def test_callback_url_approves_once(client, test_workflows, caplog, never_logged
     assert raw not in caplog.text
 
 
+def test_heartbeat_url_extends_a_waiting_task(client, test_workflows):
+    execution = services.execution_start(workflow="approval", input={"doc": "d"})
+    url = test_workflows.issued[-1]
+    assert client.post(url + "/heartbeat").status_code == 202
+    assert client.post("/api/workflows/callbacks/bogus/heartbeat").status_code == 404
+    execution.refresh_from_db()
+    assert execution.status == "RUNNING"
+
+
 def test_callback_failure_reaches_catch_or_fails(client, test_workflows):
     execution = services.execution_start(workflow="approval", input={"doc": "d"})
     body = {"outcome": "failure", "error": "Rejected", "cause": "looks wrong"}

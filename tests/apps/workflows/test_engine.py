@@ -105,6 +105,7 @@ def test_intrinsics_not_covered_by_moto():
     assert intrinsics.evaluate("States.Array('a', null)", {}, {}) == ["a", None]
     assert intrinsics.evaluate("States.MathAdd(2.5, 1)", {}, {}) == 3.5
     assert intrinsics.evaluate("States.MathRandom(1, 3, 7)", {}, {}) in (1, 2, 3)
+    assert intrinsics.evaluate("States.ArrayContains($.a, 1)", {"a": [True]}, {}) is False
 
 
 class Flaky:

@@ -97,3 +97,13 @@ def test_every_shipped_definition_is_accepted_by_step_functions():
                 definition=json.dumps(to_state_machine(definition.asl, FUNCTION)),
                 roleArn="arn:aws:iam::123456789012:role/sfn",
             )
+
+
+def test_machine_arn_from_the_stack_prefix():
+    from apps.workflows.backends.aws import StepFunctionsWorkflowBackend
+
+    prefix = "arn:aws:states:us-east-1:123456789012:stateMachine:nimbus-prod-"
+    backend = StepFunctionsWorkflowBackend(state_machine_prefix=prefix)
+    assert backend.machine_arn("file_review") == prefix + "file-review"
+    assert backend.check() == []
+    assert [m.id for m in StepFunctionsWorkflowBackend().check()] == ["workflows.E010"]
