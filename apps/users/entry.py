@@ -35,6 +35,13 @@ def handle_cognito_trigger(event: dict[str, Any], context: Any) -> dict[str, Any
         claims = triggers.trigger_pre_token_generation(
             issuer=issuer, attributes=attributes, groups=list(groups)
         )
-        event["response"] = {"claimsOverrideDetails": {"claimsToAddOrOverride": claims}}
+        if str(event.get("version")) == "1":
+            event["response"] = {"claimsOverrideDetails": {"claimsToAddOrOverride": claims}}
+        else:  # the V2 trigger event (access-token customisation) answers in its own shape
+            event["response"] = {
+                "claimsAndScopeOverrideDetails": {
+                    "idTokenGeneration": {"claimsToAddOrOverride": claims}
+                }
+            }
         return event
     raise ValueError(f"Nimbus does not handle the Cognito trigger {source!r}.")

@@ -80,6 +80,14 @@ def test_pre_token_generation_syncs_groups_and_adds_the_user_id(
     assert user.is_staff
 
 
+def test_pre_token_generation_v2_answers_in_the_v2_shape(zappa_handler, aws_event, lambda_context):
+    event = aws_event("cognito_pre_token_generation")
+    event["version"] = "2"
+    result = zappa_handler(event, lambda_context)
+    details = result["response"]["claimsAndScopeOverrideDetails"]
+    assert set(details["idTokenGeneration"]["claimsToAddOrOverride"]) == {"nimbus:user_id"}
+
+
 def test_pre_token_generation_refuses_a_disabled_account(
     zappa_handler, aws_event, lambda_context, make_user
 ):
