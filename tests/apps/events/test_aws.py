@@ -300,3 +300,16 @@ def test_tasks_go_through_sqs_and_run_from_the_lambda_entry(
     assert zappa_handler({"Records": retry}, lambda_context) == {
         "batchItemFailures": [{"itemIdentifier": retry[0]["messageId"]}]
     }
+
+
+def test_direct_event_that_is_malformed_or_unhandled_raises_for_lambda_to_retry(
+    zappa_handler: Any, lambda_context: Any, aws_event: Any, isolated_registry: None
+) -> None:
+    from apps.events.exceptions import MalformedEventError
+
+    event = aws_event("eventbridge_custom")
+    with pytest.raises(MalformedEventError, match="No receiver matches"):
+        zappa_handler(event, lambda_context)
+    event["detail"] = "not an object"
+    with pytest.raises(MalformedEventError, match="detail must be a JSON object"):
+        zappa_handler(event, lambda_context)
