@@ -225,6 +225,15 @@ class ConsoleWatch:
 
     def __init__(self) -> None:
         self.errors: list[str] = []
+        self.allowed: list[re.Pattern[str]] = []
+
+    def allow(self, pattern: str) -> None:
+        """Expect an error matching ``pattern`` (e.g. the API refusing a request on purpose:
+        Chromium logs every 4xx response as a console error, handled or not)."""
+        self.allowed.append(re.compile(pattern))
+
+    def unexpected(self) -> list[str]:
+        return [e for e in self.errors if not any(p.search(e) for p in self.allowed)]
 
     def attach(self, page: Any) -> None:
         def on_console(msg: Any) -> None:
@@ -242,15 +251,21 @@ def _artifact_name(node: pytest.Item, suffix: str = "") -> Path:
 
 
 @pytest.fixture
+def console() -> ConsoleWatch:
+    """The console errors of this test's pages; ``console.allow(regex)`` for expected ones."""
+    return ConsoleWatch()
+
+
+@pytest.fixture
 def new_page(
-    browser: Any, live_nimbus: LiveNimbus, request: pytest.FixtureRequest
+    browser: Any, live_nimbus: LiveNimbus, console: ConsoleWatch, request: pytest.FixtureRequest
 ) -> Iterator[Any]:
     """Open pages in fresh browser contexts (one person each); all are screenshotted at the end.
 
     ``new_page(label)`` returns a page whose relative ``goto`` URLs go to the live server.
     """
     contexts: list[tuple[str, Any]] = []
-    watch = ConsoleWatch()
+    watch = console
 
     def open_page(label: str = "") -> Any:
         context = browser.new_context(
@@ -258,6 +273,9 @@ def new_page(
         )
         context.set_default_timeout(15_000)
         page = context.new_page()
+        # Intercept file choosers from the start: Playwright turns interception on without
+        # waiting, so a chooser opened right after expect_file_chooser() could be missed.
+        page.on("filechooser", lambda chooser: None)
         watch.attach(page)
         contexts.append((label, context))
         return page
@@ -273,7 +291,8 @@ def new_page(
             except Exception as exc:  # a crashed page must not hide the test's own failure
                 print(f"screenshot failed: {exc}")
         context.close()
-    assert not watch.errors, "the browser reported errors:\n" + "\n".join(watch.errors)
+    unexpected = watch.unexpected()
+    assert not unexpected, "the browser reported errors:\n" + "\n".join(unexpected)
 
 
 @pytest.fixture
