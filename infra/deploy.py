@@ -56,8 +56,12 @@ def change_set(
     stage: str,
     template: Mapping[str, Any],
     parameters: Mapping[str, str],
-) -> tuple[str, list[dict[str, Any]]]:
-    """Create a change set and wait for it; returns its ARN and its changes."""
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """Create a change set and wait for it; returns its ARN and its changes.
+
+    The ARN is None when CloudFormation found nothing to change (the empty change set is
+    deleted).
+    """
     cf = session.client("cloudformation")
     name = stack_name(stage)
     kind = "UPDATE" if _exists(cf, name) else "CREATE"
@@ -78,7 +82,8 @@ def change_set(
     if described["Status"] == "FAILED":
         reason = described.get("StatusReason", "")
         if "didn't contain changes" in reason or "No updates" in reason:
-            return arn, []
+            cf.delete_change_set(ChangeSetName=arn, StackName=name)
+            return None, []
         raise RuntimeError(f"Change set failed: {reason}")
     return arn, list(described.get("Changes", []))
 

@@ -101,6 +101,13 @@ class PackageReport:
     kept_distributions: list[str] = field(default_factory=list)
     dropped_tops: list[str] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, path: Path) -> PackageReport:
+        """The report of an already built package."""
+        with zipfile.ZipFile(path) as archive:
+            unzipped = sum(info.file_size for info in archive.infolist())
+        return cls(path=path, zipped_bytes=path.stat().st_size, unzipped_bytes=unzipped)
+
     def summary(self) -> str:
         return (
             f"{self.path}: {self.zipped_bytes / 2**20:.1f} MiB zipped, "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,7 +83,13 @@ def inputs() -> StackInputs:
 
 @pytest.fixture(scope="session")
 def package(tmp_path_factory):
-    """`make package` for the dev stage, built once per session (about a minute)."""
-    from infra.package import build
+    """`make package` for the dev stage, built once per session (one to several minutes).
 
+    ``NIMBUS_PACKAGE_ZIP=build/nimbus-dev.zip`` reuses a package built by ``make package``
+    instead (while iterating; CI builds it fresh).
+    """
+    from infra.package import PackageReport, build
+
+    if prebuilt := os.environ.get("NIMBUS_PACKAGE_ZIP"):
+        return PackageReport.of(Path(prebuilt).resolve())
     return build("dev", tmp_path_factory.mktemp("package") / "nimbus-dev.zip")

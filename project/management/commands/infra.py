@@ -128,7 +128,8 @@ class Command(BaseCommand):
         )
         for line in summarize(changes) or ["no changes"]:
             self.stdout.write(line)
-        discard_change_set(session, stage, arn)
+        if arn is not None:
+            discard_change_set(session, stage, arn)
 
     def do_deploy(self, *, stage: str, parameter: list[str], yes: bool, **_: Any) -> None:
         from infra.deploy import change_set, execute, stack_name, summarize
@@ -139,7 +140,7 @@ class Command(BaseCommand):
             f"{stack_name(stage)}: " + ", ".join(f"{k}={v}" for k, v in parameters.items())
         )
         arn, changes = change_set(session, stage, self._template(stage), parameters)
-        if not changes:
+        if arn is None:
             self.stdout.write("No changes.")
             return
         for line in summarize(changes):

@@ -1,0 +1,56 @@
+"""`manage.py infra outputs` and `deploy` against a stack held by moto (in-process)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from moto import mock_aws
+
+from infra.inputs import collect
+from infra.template import build
+from tests.infra.test_deploy_moto import moto_subset
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def checkout(tmp_path, settings):
+    settings.BASE_DIR = tmp_path
+    (tmp_path / "zappa_settings.json").write_text((REPO / "zappa_settings.json").read_text())
+    return tmp_path
+
+
+def test_outputs_become_the_zappa_overlay_environment_and_role(checkout, capsys):
+    template = moto_subset(json.loads(build(collect("dev")).template.to_json()))
+    with mock_aws():
+        boto3.client("cloudformation", region_name="us-east-1").create_stack(
+            StackName="nimbus-dev-infra",
+            TemplateBody=json.dumps(template),
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+        )
+        call_command("infra", "outputs", "dev")
+    overlay = json.loads((checkout / "build" / "infra" / "zappa_settings.json").read_text())
+    stage = overlay["dev"]
+    env = stage["aws_environment_variables"]
+    assert stage["role_arn"] == "arn:aws:iam::123456789012:role/nimbus-dev-function"
+    assert env["NIMBUS_STAGE"] == "dev"
+    assert env["NIMBUS_PARAMETERS_PATH"] == "/nimbus/dev/"
+    assert env["TASKS_QUEUE_URL"].endswith("/123456789012/nimbus-dev-tasks")
+    assert "SECRET_KEY" not in env
+    assert overlay["prod"] == json.loads((REPO / "zappa_settings.json").read_text())["prod"]
+    assert "TASKS_QUEUE_URL=" in capsys.readouterr().out
+
+
+def test_deploy_refuses_a_malformed_parameter(checkout):
+    with mock_aws(), pytest.raises(CommandError, match="KEY=VALUE"):
+        call_command("infra", "deploy", "dev", "--yes", "-p", "DomainName")
+
+
+def test_unknown_stage_is_refused(checkout):
+    with pytest.raises(CommandError, match="Unknown stage 'qa'"):
+        call_command("infra", "render", "qa")
