@@ -118,10 +118,14 @@ class LocalIdentityBackend(IdentityBackend):
     def _issue(self, user: User, *, refresh_token: str, origin_jti: str) -> TokenSet:
         now = int(timezone.now().timestamp())
         groups = sorted(user.groups.values_list("name", flat=True))
-        common: dict[str, Any] = {"iss": self.issuer, "sub": user.subject, "auth_time": now}
-        common["iat"] = now
-        common["origin_jti"] = origin_jti
-        if groups:
+        common: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": user.subject,
+            "iat": now,
+            "auth_time": now,
+            "origin_jti": origin_jti,
+        }
+        if groups:  # like Cognito: no claim at all when the account is in no group
             common["cognito:groups"] = groups
         access = {
             **common,
