@@ -255,7 +255,8 @@ export class LiveConnection {
       if (!this.catchingUp) this.cursor = Math.max(this.cursor, id);
     }
     document.dispatchEvent(new CustomEvent("nimbus:message", { detail: frame }));
-    if (frame.type === "file.status") applyFileStatus(frame);
+    // file.status (and any other file.* frame naming a file and its status) updates badges.
+    if (frame.type.startsWith("file.") && frame.file_id && frame.status) applyFileStatus(frame);
     if (frame.type === "notifications.read") setUnreadCount(frame.unread);
     if (frame.notification) {
       addToLists(frame);
