@@ -26,6 +26,7 @@ if not NIMBUS_IDENTITY["default"]["OPTIONS"].get("signing_key"):
     if not _identity_key_file.exists():
         from apps.users.keys import signing_key_generate
 
+        _identity_key_file.parent.mkdir(parents=True, exist_ok=True)
         _identity_key_file.write_text(signing_key_generate())
         _identity_key_file.chmod(0o600)
     NIMBUS_IDENTITY["default"]["OPTIONS"]["signing_key"] = _identity_key_file.read_text()
