@@ -64,9 +64,10 @@ def queue_problems(template: dict[str, Any]) -> list[str]:
 
 
 def _statements(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every IAM statement, except key policies' (there ``Resource: "*"`` means the key)."""
     for name, resource in template.get("Resources", {}).items():
         props = resource.get("Properties", {})
-        documents = [props.get("PolicyDocument"), props.get("KeyPolicy")]
+        documents = [props.get("PolicyDocument")]
         policies = props.get("Policies", [])  # a user pool's Policies is not IAM
         if isinstance(policies, list):
             documents += [policy.get("PolicyDocument") for policy in policies]

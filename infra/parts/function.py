@@ -34,9 +34,6 @@ STAR_ACTIONS = frozenset(
         "logs:PutResourcePolicy",
         "logs:DescribeResourcePolicies",
         "logs:DescribeLogGroups",
-        "kms:*",  # only inside the key's own key policy, where Resource means "this key"
-        "kms:Decrypt",  # idem (key policy: alarms and rules publish to the encrypted topic)
-        "kms:GenerateDataKey*",
     }
 )
 

@@ -256,6 +256,12 @@ def test_outputs_fill_every_variable_production_settings_require():
             ].append({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}),
             "on Resource '*'",
         ),
+        (
+            lambda t: t["Resources"]["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+                "Statement"
+            ].append({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}),
+            "on Resource '*'",
+        ),
         (lambda t: t["Resources"]["FunctionLogs"]["Properties"].pop("RetentionInDays"), "forever"),
         (
             lambda t: t["Resources"]["UploadsBucket"]["Properties"][
