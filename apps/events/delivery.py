@@ -27,6 +27,7 @@ from django.utils import timezone
 from apps.events import registry
 from apps.events.envelope import EventEnvelope
 from apps.events.models import Delivery, Event, Inbox
+from project import telemetry
 from project.logging import bind
 
 logger = logging.getLogger("nimbus.events")
@@ -150,6 +151,7 @@ def delivery_run(*, delivery_id: int) -> str:
             limit = int(_options()["max_attempts"])
             _record_failure(delivery, mine, _describe(exc), tb.format_exc(), final=token >= limit)
             return Status.DEAD if token >= limit else Status.PENDING
+    telemetry.metric(telemetry.EVENTS_PROCESSED, receiver=delivery.receiver)
     return Status.SUCCEEDED
 
 
@@ -175,6 +177,7 @@ def _record_failure(delivery: Delivery, mine: Any, error: str, trace: str, *, fi
             traceback=trace,
         )
         logger.error("Delivery dead-lettered after %d attempt(s): %s", delivery.attempts, error)
+        telemetry.metric(telemetry.EVENTS_DEAD_LETTERED, receiver=delivery.receiver)
         return
     next_at = now + timedelta(seconds=retry_delay(delivery.attempts))
     updated = mine.update(
@@ -185,6 +188,7 @@ def _record_failure(delivery: Delivery, mine: Any, error: str, trace: str, *, fi
         traceback=trace,
     )
     logger.warning("Delivery attempt %d failed, retry at %s: %s", delivery.attempts, next_at, error)
+    telemetry.metric(telemetry.EVENTS_FAILED, receiver=delivery.receiver)
     if updated:
         deliveries_enqueue(delivery_ids=[delivery.pk], run_after=next_at)
 

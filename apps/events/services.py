@@ -34,6 +34,7 @@ from apps.events.exceptions import (
     UnknownReceiverError,
 )
 from apps.events.models import Delivery, Event
+from project import telemetry
 from project.errors import NotFound
 
 logger = logging.getLogger("nimbus.events")
@@ -74,6 +75,7 @@ def publish(detail_type: str, detail: Mapping[str, Any], *, source: str | None =
     payload = _validated(event_type, detail)
     event = Event.objects.create(detail_type=detail_type, source=event_type.source, detail=payload)
     transaction.on_commit(lambda: outbox_flush(event_ids=[event.id]), robust=True)
+    telemetry.metric(telemetry.EVENTS_PUBLISHED, detail_type=detail_type)
     return event
 
 
@@ -253,14 +255,22 @@ def event_replay(*, event_id: Any, receiver: str) -> Delivery:
     except (Event.DoesNotExist, ValueError) as exc:
         raise NotFound(f"No event {event_id}.") from exc
     with transaction.atomic():
-        Inbox.objects.filter(event_id=str(event.id), receiver=receiver).delete()
         delivery, _ = Delivery.objects.get_or_create(event=event, receiver=receiver)
-        Delivery.objects.filter(pk=delivery.pk).exclude(status=Delivery.Status.RUNNING).update(
-            status=Delivery.Status.PENDING,
-            attempts=0,
-            next_attempt_at=timezone.now(),
-            finished_at=None,
+        reset = (
+            Delivery.objects.filter(pk=delivery.pk)
+            .exclude(status=Delivery.Status.RUNNING)
+            .update(
+                status=Delivery.Status.PENDING,
+                attempts=0,
+                next_attempt_at=timezone.now(),
+                finished_at=None,
+            )
         )
+        if not reset:
+            raise DeliveryStateError(
+                f"{receiver} is running event {event_id} right now; replay it afterwards."
+            )
+        Inbox.objects.filter(event_id=str(event.id), receiver=receiver).delete()
         transaction.on_commit(lambda: deliveries_enqueue(delivery_ids=[delivery.pk]), robust=True)
     delivery.refresh_from_db()
     return delivery

@@ -155,3 +155,16 @@ def test_event_list_links_to_catalog_and_dead_letters(client: Any, operator: Any
     page = client.get(reverse("admin:events_event_changelist")).content.decode()
     assert reverse("admin:events_catalog") in page
     assert reverse("admin:events_sqs_dlq") in page
+
+
+def test_replay_of_a_running_delivery_is_refused(
+    order_placed: registry.EventType, local_bus: Any
+) -> None:
+    from apps.events.exceptions import DeliveryStateError
+    from apps.events.services import event_replay
+
+    registry.receiver("shop.OrderPlaced", name="shop.a")(lambda e: None)
+    event = publish("shop.OrderPlaced", {"order_id": "o-1", "owner_id": "u-1", "total": 3})
+    Delivery.objects.create(event=event, receiver="shop.a", status=Delivery.Status.RUNNING)
+    with pytest.raises(DeliveryStateError, match="running"):
+        event_replay(event_id=event.pk, receiver="shop.a")
