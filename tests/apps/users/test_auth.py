@@ -116,3 +116,21 @@ def test_change_password_through_the_api(bearer_client, user):
     )
     assert weak.status_code == 422
     assert weak.json()["error"]["code"] == "password_too_weak"
+
+
+def _apigw_me(aws_event, authorization: str) -> dict:
+    event = aws_event("apigw_rest_v1_healthz")
+    event["path"] = "/api/me"
+    event["pathParameters"] = {"proxy": "api/me"}
+    event["headers"]["Authorization"] = authorization
+    event["multiValueHeaders"]["Authorization"] = [authorization]
+    return event
+
+
+def test_bearer_token_through_api_gateway_and_zappa(zappa_handler, aws_event, lambda_context, user):
+    ok = zappa_handler(_apigw_me(aws_event, f"Bearer {access_token_for(user)}"), lambda_context)
+    assert ok["statusCode"] == 200
+    assert json.loads(ok["body"])["email"] == user.email
+    bad = zappa_handler(_apigw_me(aws_event, "Bearer x.y.z"), lambda_context)
+    assert bad["statusCode"] == 401
+    assert json.loads(bad["body"])["error"]["code"] == "token_malformed"
