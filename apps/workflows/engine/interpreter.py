@@ -409,6 +409,7 @@ class Interpreter:
         extra = {"Task": {"Token": token}} if token else {}
         payload = self._effective_input(frame, state, **extra)
         self._emit("TaskScheduled", name, resource=resource, parameters=payload)
+        self._emit("TaskStarted", name, resource=resource)
         if token:
             frame.update(phase="token", token_hash=token_hash(token))
             self._token_deadlines(frame, state)

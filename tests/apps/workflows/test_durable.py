@@ -41,11 +41,12 @@ def test_wait_holds_nothing_and_resumes_when_due(clock):
         "WaitStateExited",
         "TaskStateEntered",
         "TaskScheduled",
+        "TaskStarted",
         "TaskSucceeded",
         "TaskStateExited",
         "ExecutionSucceeded",
     ]
-    assert list(execution.events.values_list("seq", flat=True)) == list(range(1, 9))
+    assert list(execution.events.values_list("seq", flat=True)) == list(range(1, 10))
 
 
 def test_retry_interval_is_a_continuation(clock, test_workflows):
