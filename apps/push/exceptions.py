@@ -24,3 +24,9 @@ class UnknownGroup(NotFound):
 
 class NotificationNotFound(NotFound):
     code = "notification_not_found"
+
+
+class UnknownRecipient(NotFound):
+    """A notification for a user who does not exist."""
+
+    code = "push_unknown_recipient"

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from apps.push.backends import push_backend
 from apps.push.backends.base import encode_frame
-from apps.push.exceptions import InvalidMessage, MessageTooLarge, UnknownGroup
+from apps.push.exceptions import InvalidMessage, MessageTooLarge, UnknownGroup, UnknownRecipient
 from apps.push.models import Inbox, Notification
 from apps.push.selectors import PAGE_SIZE, notifications_after
 
@@ -85,8 +85,14 @@ def push_to_group(*, group: str, message: dict[str, Any]) -> int:
 def notification_create(
     *, user_id: int, message: dict[str, Any], title: str | None = None, body: str | None = None
 ) -> Notification:
-    """Store a notification for the user (no live push; see :func:`push_to_user`)."""
+    """Store a notification for the user (no live push; see :func:`push_to_user`).
+
+    Raises :class:`UnknownRecipient` for a user id that names nobody (checked now: the
+    foreign key would only fail at commit on PostgreSQL, taking the caller's work with it).
+    """
     _validate(message)
+    if not get_user_model().objects.filter(pk=user_id).exists():
+        raise UnknownRecipient("No such user.", detail={"user_id": user_id})
     with transaction.atomic():
         # Lock the user's inbox so their notification ids commit in increasing order.
         inbox, _ = Inbox.objects.select_for_update().get_or_create(user_id=user_id)

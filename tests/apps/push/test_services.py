@@ -160,3 +160,12 @@ def test_catch_up_sends_oversize_notifications_by_reference(alice, dummy_push):
     big = push_to_user(user_id=alice.pk, message={"type": "big", "x": "x" * 140_000}, notify=True)
     frames = notifications_catch_up(user_id=alice.pk, after=0)
     assert frames[0] == {"type": "ref", "notification_id": big.pk}
+
+
+def test_notification_for_a_user_who_does_not_exist_is_refused_now(dummy_push):
+    from apps.push.exceptions import UnknownRecipient
+
+    with pytest.raises(UnknownRecipient) as info:
+        push_to_user(user_id=987654, message={"type": "n"}, notify=True)
+    assert info.value.status == 404
+    assert not Notification.objects.exists()
