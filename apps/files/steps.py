@@ -21,6 +21,32 @@ class ReviewTransientError(Exception):
     """A dependency was briefly unavailable; the workflow retries the step."""
 
 
+def _announce(file: Any, state: str) -> None:
+    """On Step Functions, tell the owner which step of their file's review just ran.
+
+    Locally the workflows app pushes every transition itself (``execution_transition``);
+    on AWS there is no local engine to watch, so each step announces itself.
+    """
+    from apps.workflows.entry import current_execution_arn
+
+    arn = current_execution_arn()
+    if arn is None:
+        return
+    from apps.push.services import push_to_user
+
+    push_to_user(
+        user_id=file.owner_id,
+        message={
+            "type": "workflow.step",
+            "workflow": "file_review",
+            "execution": arn,
+            "file_id": str(file.pk),
+            "state": state,
+            "status": file.status,
+        },
+    )
+
+
 def approval_reasons(*, size: int | None, content_type: str) -> list[str]:
     """Why a file needs an operator's approval (empty: it does not)."""
     policy = settings.NIMBUS_REVIEW
@@ -39,6 +65,7 @@ def review_prepare(payload: dict[str, Any]) -> dict[str, Any]:
     file = file_get_any(file_id=payload["file_id"])
     content_type = file.detected_type or file.declared_type
     reasons = approval_reasons(size=file.size, content_type=content_type)
+    _announce(file, "Prepare")
     return {
         "file_id": str(file.pk),
         "owner_id": str(file.owner_id),
@@ -59,6 +86,7 @@ def review_request_approval(payload: dict[str, Any], *, task_token: str) -> dict
 
     file = file_mark_awaiting_approval(file_id=payload["file_id"])
     callback_url(task_token=task_token, state_name="AwaitApproval")
+    _announce(file, "AwaitApproval")
     logger.info("File %s awaits approval (%s)", file.pk, ", ".join(payload.get("reasons", [])))
     return {"status": file.status}
 
@@ -74,6 +102,7 @@ def review_approve(payload: dict[str, Any]) -> dict[str, Any]:
     if file_get_any(file_id=payload["file_id"]).status == FileStatus.ACCEPTED:
         file_mark_awaiting_approval(file_id=payload["file_id"])
     file = file_approve(file_id=payload["file_id"])
+    _announce(file, "Approve")
     return {"status": file.status}
 
 
@@ -83,6 +112,7 @@ def review_reject(payload: dict[str, Any]) -> dict[str, Any]:
 
     reason = payload.get("reason") or "Rejected by a reviewer."
     file = file_reject(file_id=payload["file_id"], reason=str(reason)[:1000])
+    _announce(file, "Reject")
     return {"status": file.status, "reason": file.reason_message}
 
 
@@ -110,4 +140,5 @@ def review_fail(payload: dict[str, Any]) -> dict[str, Any]:
 
     error, cause = payload.get("error") or "Error", payload.get("cause") or ""
     file = file_fail(file_id=payload["file_id"], reason=f"{error}: {cause}"[:1000])
+    _announce(file, "MarkFailed")
     return {"status": file.status}

@@ -183,3 +183,21 @@ def test_redelivered_file_accepted_starts_one_review(owner):
     file_review_start(event)
     assert Execution.objects.filter(workflow="file_review").count() == 1
     assert execution.tokens.count() == 1
+
+
+def test_on_step_functions_each_step_tells_the_owner(
+    owner, pushed, zappa_handler, aws_event, lambda_context
+):
+    """The Lambda entry runs the review steps as Step Functions would call them."""
+    file = accepted_file(owner, size=100, content_type="image/png")
+    arn = "arn:aws:states:us-east-1:123456789012:execution:nimbus-dev-file-review:file-x"
+    for step, payload in (
+        ("files.review_prepare", {"file_id": str(file.pk)}),
+        ("files.review_approve", {"file_id": str(file.pk)}),
+    ):
+        event = aws_event("stepfunctions_task")
+        event.update(workflow_step=step, input=payload, execution_arn=arn)
+        result = zappa_handler(event, lambda_context)
+    assert result == {"status": "approved"}
+    frames = [f for uid, f in pushed.sent if uid == owner.pk and f.get("type") == "workflow.step"]
+    assert [(f["state"], f["execution"]) for f in frames] == [("Prepare", arn), ("Approve", arn)]
