@@ -54,3 +54,32 @@ def test_deploy_refuses_a_malformed_parameter(checkout):
 def test_unknown_stage_is_refused(checkout):
     with pytest.raises(CommandError, match="Unknown stage 'qa'"):
         call_command("infra", "render", "qa")
+
+
+@pytest.mark.slow
+def test_collectstatic_uploads_hashed_names_and_the_manifest_to_the_static_bucket(checkout):
+    template = moto_subset(json.loads(build(collect("dev")).template.to_json()))
+    with mock_aws():
+        cf = boto3.client("cloudformation", region_name="us-east-1")
+        cf.create_stack(
+            StackName="nimbus-dev-infra",
+            TemplateBody=json.dumps(template),
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+        )
+        outputs = {
+            o["OutputKey"]: o["OutputValue"]
+            for o in cf.describe_stacks(StackName="nimbus-dev-infra")["Stacks"][0]["Outputs"]
+        }
+        call_command("infra", "collectstatic", "dev")
+        s3 = boto3.client("s3", region_name="us-east-1")
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=outputs["NimbusStaticBucket"])
+        keys = {item["Key"] for page in pages for item in page.get("Contents", [])}
+        manifest = json.loads(
+            s3.get_object(Bucket=outputs["NimbusStaticBucket"], Key="static/staticfiles.json")[
+                "Body"
+            ].read()
+        )
+    hashed = manifest["paths"]["nimbus/site.css"]
+    assert hashed != "nimbus/site.css"
+    assert f"static/{hashed}" in keys
+    assert "static/admin/css/base.css" in keys
