@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
+from django.db.models.functions import Coalesce
 
 from apps.files.exceptions import FileNotDownloadable, FileNotFound
 from apps.files.models import COUNTED, DOWNLOADABLE, File, FileStatus
@@ -48,10 +49,8 @@ def file_bytes_used(*, owner_id: Any, exclude: uuid.UUID | None = None) -> int:
     files = File.objects.filter(owner_id=owner_id, status__in=COUNTED)
     if exclude is not None:
         files = files.exclude(pk=exclude)
-    total = 0
-    for row in files.values("size", "declared_size").iterator():
-        total += row["size"] if row["size"] is not None else row["declared_size"]
-    return total
+    total = files.aggregate(total=Sum(Coalesce("size", "declared_size")))["total"]
+    return int(total or 0)
 
 
 def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:

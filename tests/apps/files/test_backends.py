@@ -232,6 +232,50 @@ class TestLocalUploadBackend(UploadBackendContract):
         assert response.json()["error"]["code"] == "file_not_downloadable"
 
 
+# ---- the dummy backend (for other apps' tests) -----------------------------------------
+
+
+class TestDummyUploadBackend(UploadBackendContract):
+    @pytest.fixture
+    def backend(self, settings) -> UploadBackend:
+        settings.NIMBUS_UPLOADS = {
+            "default": {"BACKEND": "apps.files.backends.dummy.DummyUploadBackend"}
+        }
+        return get_upload_backend()
+
+    @pytest.fixture(autouse=True)
+    def _current(self, backend):
+        self.current = backend
+
+    def http_post(self, url: str, fields: dict[str, str], content: bytes) -> int:
+        from project.errors import NimbusError
+
+        try:
+            self.current.receive_post(url, fields, content)
+        except NimbusError as error:
+            return error.status
+        return 204
+
+    def http_put(self, url: str, body: bytes) -> tuple[int, str]:
+        return 200, self.current.receive_part(url, body)
+
+    def http_get(self, url: str) -> tuple[int, bytes, dict[str, str]]:
+        body, headers = self.current.receive_get(url)
+        return 200, body, headers
+
+    def test_calls_are_recorded(self, backend):
+        backend.presign_post(policy_for("uploads/1/z"))
+        backend.delete("uploads/1/z")
+        assert [name for name, _ in backend.calls] == ["presign_post", "delete"]
+
+    def test_the_policy_is_enforced(self, backend, png):
+        target = backend.presign_post(policy_for("uploads/1/z", max_bytes=len(png)))
+        assert self.http_post(target.url, {**target.fields, "key": "uploads/2/z"}, png) == 403
+        assert self.http_post(target.url, target.fields, png + b"x") == 413
+        assert self.http_post(target.url, target.fields, png) == 204
+        assert self.http_post(target.url, target.fields, png) == 409
+
+
 # ---- S3, served by moto --------------------------------------------------------------
 
 
