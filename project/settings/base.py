@@ -111,7 +111,7 @@ STORAGES = {
 
 # Background work runs on Django's Tasks framework; locally a database-backed queue
 # drained by `manage.py worker` (started by `make run`).
-TASKS = {
+TASKS: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": "django_tasks_db.DatabaseBackend",
         "QUEUES": ["default", "events", "workflows"],

@@ -219,3 +219,12 @@ NIMBUS_WORKFLOWS = {
         },
     }
 }
+
+# One cache every Lambda container shares (sign-in and upload rate limits, throttles):
+# a database table, created once with `zappa manage <stage> createcachetable`.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "nimbus_cache",
+    }
+}

@@ -25,6 +25,7 @@ PRODUCTION_ENV = {
     "TASKS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/nimbus-prod-tasks",
     "NIMBUS_STATE_MACHINE_PREFIX": "arn:aws:states:us-east-1:123456789012:stateMachine:nimbus-prod-",
     "NIMBUS_UPLOADS_BUCKET": "nimbus-prod-uploads",
+    "NIMBUS_STATIC_BUCKET": "nimbus-prod-static",
     "PUSH_CONNECTIONS_TABLE": "nimbus-prod-push-connections",
     "WEBSOCKET_API_ENDPOINT": "https://ws123.execute-api.us-east-1.amazonaws.com/prod",
     "COGNITO_USER_POOL_ID": "us-east-1_Abc123XyZ",
