@@ -105,3 +105,14 @@ def test_unknown_upload_options_are_refused(settings):
     upload_options(settings, max_byte=10)
     with pytest.raises(ImproperlyConfigured, match="max_byte"):
         get_upload_backend()
+
+
+def test_receivers_and_the_cleanup_schedule_are_registered(aws_event):
+    from apps.events.registry import receivers_for, schedules
+
+    names = {r.name for r in receivers_for(aws_event("eventbridge_s3_object_created"))}
+    assert "files.object_created" in names
+    other_prefix = aws_event("eventbridge_s3_object_created")
+    other_prefix["detail"]["object"]["key"] = "static/site.css"
+    assert "files.object_created" not in {r.name for r in receivers_for(other_prefix)}
+    assert schedules["files.expire_uploads"].expression == "rate(15 minutes)"
