@@ -21,7 +21,7 @@ from apps.push.backends.local import FRAME_EVENT
 
 logger = logging.getLogger("nimbus.push")
 
-POLL_SECONDS = 0.2
+POLL_SECONDS = 0.1
 #: Rows are looked at for this long (so one committed late, with a lower id, is not missed).
 WINDOW = timedelta(seconds=10)
 
@@ -53,7 +53,7 @@ class LiveRelay:
                         user_group(user_id), {"type": FRAME_EVENT, "frame": frame}
                     )
                 polls += 1
-                if polls % 150 == 0:  # about every 30 s
+                if polls % 300 == 0:  # about every 30 s
                     cutoff = timezone.now() - WINDOW
                     seen = {k: v for k, v in seen.items() if v >= cutoff}
                     await _prune()
