@@ -44,5 +44,11 @@ STAGE ?= dev
 package: $(VENV)/.installed
 	$(PY) -m infra.package $(STAGE)
 
+## make bench: `make package`, then cold start, warm latency, package size and throughput
+## against a bare Django on stock Zappa (bench/README.md); writes bench/results.json.
+BENCH_ARGS ?=
+bench: package
+	$(PY) bench/run.py --package build/nimbus-$(STAGE).zip $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
