@@ -40,6 +40,7 @@ from apps.files.exceptions import (
 from apps.files.inspection import Verdict, inspect_stream
 from apps.files.models import File, FileStatus, storage_key
 from apps.files.selectors import file_bytes_used, file_get, file_get_any
+from project import telemetry
 
 logger = logging.getLogger("nimbus.files")
 
@@ -102,6 +103,7 @@ def file_upload_start(*, user: Any, name: str, content_type: str, size: int) -> 
     multipart = size >= int(backend.options["multipart_threshold"])
     expires_in = backend.options["multipart_expires_in" if multipart else "expires_in"]
     file_id = uuid.uuid4()
+    telemetry.metric(telemetry.UPLOADS_STARTED, kind="multipart" if multipart else "single")
     file = File(
         id=file_id,
         owner=user,
@@ -263,6 +265,7 @@ def file_inspect(*, file_id: uuid.UUID | str, force: bool = False) -> File:
         file.status = FileStatus.ACCEPTED
         file.reason_code = file.reason_message = ""
         file.save()
+        telemetry.metric(telemetry.UPLOADS_ACCEPTED)
         publish(events.FILE_ACCEPTED, event_detail(file, sha256=file.sha256))
     return file
 
@@ -301,6 +304,7 @@ def _reject(file: File, code: str, message: str) -> File:
     file.reason_message = message
     file.save()
     publish(events.FILE_REJECTED, event_detail(file))
+    telemetry.metric(telemetry.UPLOADS_REJECTED, reason=code)
     logger.info("File %s rejected: %s", file.pk, code)
     return file
 

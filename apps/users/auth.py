@@ -23,6 +23,7 @@ from django.http import HttpRequest
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
+from project import telemetry
 from project.errors import PermissionDenied
 
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
@@ -38,7 +39,11 @@ class BearerAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         from apps.users.services import user_from_access_token
 
-        user = user_from_access_token(token=token)
+        try:
+            user = user_from_access_token(token=token)
+        except Exception as error:
+            telemetry.metric(telemetry.AUTH_FAILURES, reason=getattr(error, "code", "bad_token"))
+            raise
         request.user = user
         return user
 

@@ -22,6 +22,7 @@ from apps.users import exceptions as exc
 from apps.users.backends import TokenSet, identity
 from apps.users.models import Profile, User
 from apps.users.password_policy import password_validate
+from project import telemetry
 from project.ratelimit import Limit, ratelimit_check, ratelimit_hit
 
 logger = logging.getLogger("nimbus.users")
@@ -187,7 +188,8 @@ def account_sign_in(*, email: str, password: str, ip: str = "") -> tuple[User, T
     _wait_past_sign_out(email)
     try:
         tokens = identity().sign_in(email=email, password=password)
-    except (exc.CredentialsInvalid, exc.UserNotConfirmed, exc.UserDisabled):
+    except (exc.CredentialsInvalid, exc.UserNotConfirmed, exc.UserDisabled) as error:
+        telemetry.metric(telemetry.AUTH_FAILURES, reason=error.code)
         ratelimit_hit(limit=per_account, key=email)
         if ip:
             ratelimit_hit(limit=per_ip, key=ip)

@@ -27,6 +27,7 @@ from apps.workflows.engine import Interpreter, StatesError
 from apps.workflows.engine import errors as asl_errors
 from apps.workflows.models import Execution, HistoryEvent, TaskToken
 from apps.workflows.sealing import seal
+from project import telemetry
 from project.logging import bind
 from project.tasks import background
 from project.worker import every
@@ -102,7 +103,8 @@ class _Persister:
             execution.error = run["error"] or ""
             execution.cause = run["cause"] or ""
             execution.wake_at = _parse(run["wake_at"])
-            if run["status"] != Execution.Status.RUNNING and execution.stopped_at is None:
+            finished = run["status"] != Execution.Status.RUNNING and execution.stopped_at is None
+            if finished:
                 execution.stopped_at = clock.now()
             execution.save(
                 update_fields=[
@@ -116,9 +118,22 @@ class _Persister:
                     "updated_at",
                 ]
             )
+        if finished:
+            _record_outcome(execution)
         from apps.workflows import signals
 
         signals.notify_transitions(execution, events)
+
+
+def _record_outcome(execution: Execution) -> None:
+    """Executions by outcome, their duration, and failures (alarmed on AWS)."""
+    outcome = str(execution.status).lower()
+    telemetry.metric(telemetry.WORKFLOW_EXECUTIONS, workflow=execution.workflow, outcome=outcome)
+    if execution.stopped_at is not None:
+        duration = (execution.stopped_at - execution.started_at).total_seconds() * 1000
+        telemetry.metric(telemetry.WORKFLOW_DURATION, duration, "Milliseconds", outcome=outcome)
+    if execution.status != Execution.Status.SUCCEEDED:
+        telemetry.metric(telemetry.WORKFLOW_FAILURES, workflow=execution.workflow)
 
 
 def _hash(token: str) -> str:
