@@ -87,7 +87,26 @@ DROP_PATTERNS = (
     # is not an installed app.
     "django/contrib/gis/*",
     "django/contrib/admin/static/*",
+    "django/db/backends/mysql/*",
+    "django/db/backends/oracle/*",
     "ninja/static/*",
+    # Powertools: Nimbus uses its logger, metrics, tracer and parameters, not these.
+    "aws_lambda_powertools/event_handler/*",
+    *(
+        f"aws_lambda_powertools/utilities/{name}/*"
+        for name in (
+            "auth_alpha",
+            "batch",
+            "circuit_breaker",
+            "data_masking",
+            "feature_flags",
+            "idempotency",
+            "kafka",
+            "parser",
+            "streaming",
+            "validation",
+        )
+    ),
 )
 
 
@@ -223,6 +242,7 @@ def slim(source: Path, output: Path, *, keep_sources: bool = False) -> PackageRe
                 if mode:
                     (root / info.filename).chmod(mode & 0o777 or 0o644)
         _compile(root, keep_sources=keep_sources)
+        _strip_shared_objects(root)
         unzipped = _write_zip(root, output)
     return PackageReport(
         path=output,
@@ -268,6 +288,19 @@ def _compile(root: Path, *, keep_sources: bool) -> None:
             raise RuntimeError(f"compileall failed on {top.name}; see the errors above.")
         if not (project or keep_sources):
             _drop_compiled_sources(top)
+
+
+def _strip_shared_objects(root: Path) -> None:
+    """Drop symbol tables from native extensions (``strip --strip-unneeded``) when binutils is
+    installed; dynamic linking needs none of it. Without ``strip`` the package is larger."""
+    strip = shutil.which("strip")
+    if strip is None:
+        return
+    for library in root.rglob("*.so*"):
+        if library.is_file() and not library.is_symlink():
+            subprocess.run(  # noqa: S603 - binutils' strip on files we just extracted
+                [strip, "--strip-unneeded", str(library)], check=False, capture_output=True
+            )
 
 
 def _drop_compiled_sources(top: Path) -> None:

@@ -1,0 +1,149 @@
+"""`make package`: the lean zip, unzipped, serves /healthz from a fresh process.
+
+The process runs the base interpreter isolated (``-I -S``: no site-packages, no user
+paths, no PYTHON* variables) with only the unzipped package and a stand-in for Lambda's
+``/var/runtime`` (boto3, botocore, s3transfer) on ``sys.path``, production settings, the
+environment the stack outputs provide and a temporary SQLite database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from infra.inputs import collect
+from infra.package import provide_runtime
+from infra.template import build as build_stack
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+LIMIT = 25 * 2**20
+
+
+@pytest.fixture(scope="session")
+def unzipped(package, tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("lambda")
+    with zipfile.ZipFile(package.path) as archive:
+        archive.extractall(root / "task")
+    provide_runtime(root / "runtime")
+    return root
+
+
+def _base_python() -> str:
+    candidate = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    return str(candidate if candidate.exists() else Path(sys.base_prefix) / "bin" / "python3")
+
+
+def _function_environment(tmp_path: Path) -> dict[str, str]:
+    """What the function gets on AWS: the stack's outputs (placeholders) plus secrets."""
+    env = {
+        variable: f"test-{variable.lower()}" for variable in build_stack(collect("dev")).environment
+    }
+    env.pop("NIMBUS_PARAMETERS_PATH")  # nothing to fetch: every value is in the environment
+    env.pop("NIMBUS_SECRETS_ARN")
+    env.update(
+        NIMBUS_STAGE="dev",
+        NIMBUS_SITE_URL="https://nimbus.example.com",
+        ALLOWED_HOSTS="nimbus.example.com,.execute-api.us-east-1.amazonaws.com",
+        SECRET_KEY="package-test-" + "k" * 40,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'lambda.sqlite3'}",
+        AWS_REGION="us-east-1",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        DJANGO_SETTINGS_MODULE="project.settings.production",
+        PYTHONDONTWRITEBYTECODE="1",
+        PATH="/usr/bin:/bin",
+        LANG="C.UTF-8",
+    )
+    return env
+
+
+def test_package_is_under_25_mib_and_reports_its_sizes(package):
+    assert package.zipped_bytes < LIMIT
+    assert package.unzipped_bytes > package.zipped_bytes
+    assert "MiB zipped" in package.summary()
+
+
+def test_package_leaves_out_what_lambda_provides_or_never_imports(package):
+    with zipfile.ZipFile(package.path) as archive:
+        tops = {name.split("/", 1)[0] for name in archive.namelist()}
+    for absent in (
+        "boto3", "botocore", "s3transfer", "troposphere", "cfnlint", "pip", "setuptools",
+        "moto", "pytest", "_pytest", "mypy", "infra", "tests", "daphne", "twisted",
+    ):  # fmt: skip
+        assert absent not in tops, absent
+    assert {"project", "apps", "django", "zappa", "zappa_settings.py"} <= tops
+
+
+def test_bytecode_is_trusted_without_checking_timestamps(package):
+    """Every .pyc is hash-based and unchecked (PEP 552 flags == 0b01)."""
+    with zipfile.ZipFile(package.path) as archive:
+        pycs = [n for n in archive.namelist() if n.endswith(".pyc")]
+        assert "project/__pycache__/urls.cpython-313.pyc" in pycs
+        assert "django/__init__.pyc" in pycs  # third-party: bytecode only
+        assert "django/__init__.py" not in archive.namelist()
+        sample = [*pycs[:: max(1, len(pycs) // 200)], "project/__pycache__/urls.cpython-313.pyc"]
+        for name in sample:
+            header = archive.read(name)[:8]
+            assert int.from_bytes(header[4:8], "little") == 0b01, name
+
+
+def _production_modules() -> list[str]:
+    """Modules production code imports off the /healthz path: each app's AWS backends and
+    entry glue, the AWS configuration and telemetry, the Powertools parts they use."""
+    names = ["project.secrets", "project.telemetry"]
+    for app in sorted(p.name for p in (REPO / "apps").iterdir() if (p / "apps.py").exists()):
+        for module in ("backends/aws.py", "entry.py", "handlers.py", "steps.py"):
+            if (REPO / "apps" / app / module).exists():
+                names.append(f"apps.{app}.{module[:-3].replace('/', '.')}")
+    return [
+        *names,
+        "aws_lambda_powertools.utilities.parameters",
+        "aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch",
+        "aws_xray_sdk.ext.django",
+        "storages.backends.s3",
+        "psycopg",
+    ]
+
+
+def test_unzipped_package_serves_healthz_from_a_fresh_isolated_process(unzipped, tmp_path):
+    completed = subprocess.run(
+        [
+            _base_python(),
+            "-I",
+            "-S",
+            "-B",
+            str(HERE / "run_package.py"),
+            str(unzipped / "task"),
+            str(unzipped / "runtime"),
+            str(REPO / "tests" / "aws_events" / "apigw_rest_v1_healthz.json"),
+            *_production_modules(),
+        ],
+        cwd=unzipped / "task",
+        env=_function_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    response = result["response"]
+    assert response["statusCode"] == 200, response
+    assert json.loads(response["body"]) == {
+        "status": "ok",
+        "stage": "dev",
+        "checks": {"database": "ok"},
+    }
+    assert result["missing"] == {}  # production code finds everything it imports
+    assert result["outside"] == []  # nothing came from the development venv
