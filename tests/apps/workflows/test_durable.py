@@ -4,6 +4,7 @@ worker, callbacks through the signed URL, the reconciler, checks and bad input."
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 import logging
 
 import pytest
@@ -26,7 +27,7 @@ def test_wait_holds_nothing_and_resumes_when_due(clock):
     )
     execution.refresh_from_db()
     assert execution.status == "RUNNING"
-    assert execution.wake_at == clock.now + __import__("datetime").timedelta(seconds=60)
+    assert execution.wake_at == clock.now + timedelta(seconds=60)
     assert execution.lease_until is None  # no driver holds it while it waits
     assert driver.reconcile(grace_seconds=0) == []  # not due yet
     clock.advance(60)
@@ -227,3 +228,24 @@ def test_system_check_reports_invalid_definition_and_unknown_step(tmp_path):
 def test_shipped_definitions_pass_the_checks():
     registry.load_definitions(registry.definition_dirs())
     assert [m for m in checks.run_checks(tags=["workflows"])] == []
+
+
+def test_waits_inside_map_and_parallel_resume_from_the_database(clock, test_workflows):
+    execution = services.execution_start(workflow="map_waits", input={"delays": [10, 20]})
+    execution.refresh_from_db()
+    assert execution.wake_at == clock.now + timedelta(seconds=10)
+    clock.advance(10)
+    driver.reconcile(grace_seconds=0)
+    execution.refresh_from_db()
+    assert execution.status == "RUNNING"
+    assert test_workflows.calls["echo"] == 1
+    assert execution.wake_at == clock.now + timedelta(seconds=20)
+    clock.advance(20)
+    driver.reconcile(grace_seconds=0)
+    execution.refresh_from_db()
+    assert execution.status == "SUCCEEDED"
+    assert execution.output == [[{"echoed": 10}, {"echoed": 20}], "quick"]
+    types = list(execution.events.values_list("type", flat=True))
+    assert types.count("MapIterationStarted") == 2
+    assert types.count("MapIterationSucceeded") == 2
+    assert "ParallelStateSucceeded" in types
