@@ -342,6 +342,11 @@ export function mountUploader(root) {
     }
   };
   input.addEventListener("change", () => { begin([...input.files]); input.value = ""; });
+  // The whole zone is a button: a click anywhere opens the picker (the label inside
+  // already does so itself, and the input's own click bubbles here too).
+  zone.addEventListener("click", (e) => {
+    if (!e.target.closest("label, input")) input.click();
+  });
   zone.addEventListener("keydown", (e) => {
     if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); }
   });

@@ -62,7 +62,18 @@ def test_a_type_that_is_not_allowed_is_refused_before_upload_with_a_clear_messag
 ) -> None:
     console.allow(r"/api/files/uploads\): Failed to load resource: .* 415")
     sign_up(page, live_nimbus, new_email("zed"))
-    choose_file(page, "backup.zip", "application/zip", b"PK\x03\x04" + b"\x00" * 60)
+    # A click anywhere on the drop zone opens the picker, not only on its "choose files".
+    with page.expect_file_chooser() as chooser:
+        page.get_by_text("Drop files here").click()
+    chooser.value.set_files(
+        files=[
+            {
+                "name": "backup.zip",
+                "mimeType": "application/zip",
+                "buffer": b"PK\x03\x04" + b"\x00" * 60,
+            }
+        ]
+    )
     upload = page.locator("[data-uploads] li").filter(has_text="backup.zip")
     expect(upload.get_by_role("status")).to_contain_text("cannot be uploaded")
     expect(upload.get_by_role("button", name="Retry")).to_be_visible()
