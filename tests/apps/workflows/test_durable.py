@@ -4,8 +4,8 @@ worker, callbacks through the signed URL, the reconciler, checks and bad input."
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 import logging
+from datetime import timedelta
 
 import pytest
 from django.core import checks, signing
