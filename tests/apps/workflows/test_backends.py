@@ -175,6 +175,15 @@ class TestStepFunctionsBackend(BackendContract):
             time.sleep(0.05)
         raise AssertionError("no task token was sent")
 
+    def test_signed_callback_resolves_a_step_functions_task(self, client):
+        execution = services.execution_start(workflow="contract_token", input={"doc": "cb"})
+        url = services.callback_url(task_token=self.take_token(execution), state_name="Approve")
+        body = {"outcome": "success", "output": {"approved": True}}
+        assert client.post(url, body, content_type="application/json").status_code == 202
+        assert self.settle(execution).output == {"doc": "cb", "decision": {"approved": True}}
+        again = client.post(url, body, content_type="application/json")
+        assert again.status_code == 404
+
     def test_redrive_calls_redrive_execution(self):
         """moto has no RedriveExecution: check the call Step Functions would receive."""
         from botocore.stub import Stubber
