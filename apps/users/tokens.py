@@ -17,10 +17,10 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import jwt
-from jwt import PyJWK, PyJWKSet
+if TYPE_CHECKING:
+    from jwt import PyJWK
 
 from apps.users import exceptions as exc
 
@@ -74,6 +74,8 @@ class JwksCache:
         with self._lock:
             document = self._fetch()
             keys: dict[str, PyJWK] = {}
+            from jwt import PyJWKSet  # PyJWT + cryptography: only when keys are loaded
+
             for jwk in PyJWKSet.from_dict(document).keys:
                 if jwk.key_id:
                     keys[jwk.key_id] = jwk
@@ -109,6 +111,8 @@ class TokenVerifier:
         return claims
 
     def _signing_key(self, token: str) -> PyJWK:
+        import jwt  # PyJWT + cryptography cost a cold start ~0.5 s: only when a token is verified
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError as error:
@@ -125,6 +129,8 @@ class TokenVerifier:
         return key
 
     def _decode(self, token: str, key: PyJWK, *, is_id: bool) -> dict[str, Any]:
+        import jwt
+
         try:
             return jwt.decode(
                 token,

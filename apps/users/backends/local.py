@@ -16,11 +16,8 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core import checks
@@ -35,6 +32,9 @@ from apps.users.backends.base import IdentityBackend, TokenSet
 from apps.users.keys import signing_key_generate
 from apps.users.models import LocalCode, LocalRefreshToken, User
 from apps.users.password_policy import password_validate
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 __all__ = ["LocalIdentityBackend", "signing_key_generate"]
 
@@ -69,6 +69,10 @@ class LocalIdentityBackend(IdentityBackend):
                 "The local identity provider needs OPTIONS['signing_key'] "
                 "(env NIMBUS_IDENTITY_SIGNING_KEY; local settings generate one into var/)."
             )
+        # cryptography is imported when a key is first needed, not at cold start.
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
         key = serialization.load_pem_private_key(pem.encode(), password=None)
         if not isinstance(key, RSAPrivateKey):
             raise ImproperlyConfigured("The local identity signing key must be an RSA key.")
@@ -76,6 +80,8 @@ class LocalIdentityBackend(IdentityBackend):
 
     @cached_property
     def kid(self) -> str:
+        from cryptography.hazmat.primitives import serialization
+
         der = self._private_key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
@@ -97,6 +103,8 @@ class LocalIdentityBackend(IdentityBackend):
 
     def jwks_document(self) -> dict[str, Any]:
         """The public JWKS served at :attr:`jwks_url`."""
+        import jwt.algorithms
+
         jwk = jwt.algorithms.RSAAlgorithm.to_jwk(self._private_key.public_key(), as_dict=True)
         jwk.update({"kid": self.kid, "alg": "RS256", "use": "sig"})
         return {"keys": [jwk]}
@@ -155,6 +163,8 @@ class LocalIdentityBackend(IdentityBackend):
         )
 
     def _sign(self, claims: dict[str, Any]) -> str:
+        import jwt
+
         return jwt.encode(claims, self._private_key, algorithm="RS256", headers={"kid": self.kid})
 
     def _new_refresh_token(self, user: User) -> tuple[str, str]:
