@@ -1,0 +1,74 @@
+"""What a cold start imports: requests load only what they use (bench/README.md).
+
+Each check runs in a fresh interpreter, since the test process has imported everything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.urls import reverse
+
+from project import urls
+from project.api import api
+
+REPO = Path(__file__).resolve().parents[2]
+
+_PROBE = """
+import json, sys
+import django
+django.setup()
+from django.test import Client
+client = Client()
+statuses = [client.get(path).status_code for path in sys.argv[1:]]
+heavy = ("ninja", "pydantic", "jwt", "jsonpath_ng")
+print(json.dumps({"statuses": statuses, "loaded": [m for m in heavy if m in sys.modules]}))
+"""
+
+
+def _fresh(*paths: str) -> dict[str, list]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["DJANGO_SETTINGS_MODULE"] = "project.settings.test"
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, *paths],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    result: dict[str, list] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_the_api_is_mounted_under_the_names_ninja_gives_it():
+    _, app_name, namespace = api.urls
+    assert (app_name, namespace) == (urls.API_APP_NAME, urls.API_NAMESPACE)
+    assert reverse("api:status") == "/api/status"
+
+
+def test_pages_and_healthz_do_not_load_the_api_or_token_crypto():
+    result = _fresh("/healthz", "/")
+    assert result["statuses"][0] == 200
+    assert result["loaded"] == []
+
+
+def test_the_first_api_request_loads_the_api():
+    result = _fresh("/api/status")
+    assert result["statuses"] == [200]
+    assert "ninja" in result["loaded"]
+
+
+def test_workflow_definitions_load_on_first_read():
+    from apps.workflows import registry
+
+    registry.discover()
+    assert registry.definitions._pending is not None  # nothing validated yet
+    assert all(d.asl is not None or d.error for d in registry.definitions.values())
+    assert registry.definitions._pending is None
+    assert registry.definitions  # the apps ship definitions
