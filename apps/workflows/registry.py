@@ -9,12 +9,14 @@ Definitions are ``apps/<app>/definitions/<name>.asl.json`` (plus any directory l
 (or ``"step:<name>.waitForTaskToken"``); the infra generator turns that into a Lambda
 invocation (:func:`apps.workflows.engine.aws.to_state_machine`).
 
-Both are filled by ``WorkflowsConfig.ready()``; :func:`discover` can be re-run by tests.
+Both are filled by ``WorkflowsConfig.ready()`` (definitions on first read); :func:`discover`
+can be re-run by tests.
 """
 
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,8 +55,70 @@ class Definition:
                 yield state_name, step_of(resource)
 
 
+class _Definitions(dict[str, Definition]):
+    """The loaded definitions, read like a dict; :func:`discover` defers the loading to the
+    first read, because validating ASL compiles every JSONPath (jsonpath-ng, ~0.2 s) and a
+    cold start that runs no workflow should not pay for it. The contents are swapped in
+    whole, so a concurrent reader never sees a half-loaded registry."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending: Callable[[], list[Path]] | None = None
+        self._lock = threading.Lock()
+
+    def defer(self, dirs: Callable[[], list[Path]]) -> None:
+        self._pending = dirs
+
+    def replace(self, fresh: dict[str, Definition]) -> None:
+        self._pending = None
+        dict.clear(self)
+        dict.update(self, fresh)
+
+    def _ensure(self) -> None:
+        if self._pending is None:
+            return
+        with self._lock:
+            pending = self._pending
+            if pending is not None:
+                fresh = _load_all(pending())
+                if self._pending is pending:  # not replaced meanwhile by load_definitions()
+                    self.replace(fresh)
+
+    def __getitem__(self, name: str) -> Definition:
+        self._ensure()
+        return super().__getitem__(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        self._ensure()
+        return super().get(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        self._ensure()
+        return super().__contains__(name)
+
+    def __iter__(self) -> Iterator[str]:
+        self._ensure()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._ensure()
+        return super().__len__()
+
+    def keys(self) -> Any:
+        self._ensure()
+        return super().keys()
+
+    def values(self) -> Any:
+        self._ensure()
+        return super().values()
+
+    def items(self) -> Any:
+        self._ensure()
+        return super().items()
+
+
 steps: dict[str, Step] = {}
-definitions: dict[str, Definition] = {}
+definitions = _Definitions()
 
 
 def step(name: str) -> Callable[[StepFunc], StepFunc]:
@@ -84,13 +148,18 @@ def definition_files(dirs: list[Path]) -> Iterator[Path]:
 
 def load_definitions(dirs: list[Path]) -> None:
     """(Re)load every ``*.asl.json`` file of ``dirs``; invalid files keep their error."""
-    definitions.clear()
+    definitions.replace(_load_all(dirs))
+
+
+def _load_all(dirs: list[Path]) -> dict[str, Definition]:
+    loaded: dict[str, Definition] = {}
     for path in definition_files(dirs):
         name = path.name.removesuffix(".asl.json")
         try:
-            definitions[name] = Definition(name, path, load(path))
+            loaded[name] = Definition(name, path, load(path))
         except DefinitionError as exc:
-            definitions[name] = Definition(name, path, None, exc)
+            loaded[name] = Definition(name, path, None, exc)
+    return loaded
 
 
 def definition_dirs() -> list[Path]:
@@ -103,11 +172,12 @@ def definition_dirs() -> list[Path]:
 
 
 def discover() -> None:
-    """Import every app's ``steps`` module and load every definition."""
+    """Import every app's ``steps`` module; every definition loads on the first read of
+    :data:`definitions` (see :class:`_Definitions`)."""
     from django.conf import settings
     from django.utils.module_loading import autodiscover_modules
 
     autodiscover_modules("steps")
     for module in getattr(settings, "NIMBUS_WORKFLOW_STEP_MODULES", []):
         __import__(module)
-    load_definitions(definition_dirs())
+    definitions.defer(definition_dirs)
