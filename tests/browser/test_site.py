@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.a11y import assert_accessible, assert_focus_visible
-from tests.browser.people import sign_in_to_admin
+from tests.browser.people import sign_in_to_admin, snapshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 
@@ -58,6 +58,7 @@ def test_admin_index_shows_the_operator_numbers_with_links(page: Any) -> None:
     tiles = dashboard.get_by_role("listitem")
     keys = {tiles.nth(i).get_attribute("data-tile") for i in range(tiles.count())}
     assert keys == {"uploads_today", "awaiting_approval", "dead_letters", "failures"}
+    snapshot(page, "admin-dashboard")
     uploads = dashboard.locator("[data-tile=uploads_today]")
     count = int(uploads.locator(".nimbus-tile__count").inner_text())
     uploads.get_by_role("link", name=re.compile("Uploads today")).click()
