@@ -118,7 +118,11 @@ def review_reject(payload: dict[str, Any]) -> dict[str, Any]:
 
 @step("files.review_notify")
 def review_notify(payload: dict[str, Any]) -> dict[str, Any]:
-    """Tell the owner the outcome (stored notification + live push)."""
+    """Tell the owner's open pages the outcome, live.
+
+    The stored notification comes from the push app's relay of the ``files.FileApproved`` /
+    ``files.FileRejected`` event this review published, so it is not stored twice here.
+    """
     from apps.files.selectors import file_get_any
     from apps.push.services import push_to_user
 
@@ -126,10 +130,12 @@ def review_notify(payload: dict[str, Any]) -> dict[str, Any]:
     verdict = "approved" if file.status == "approved" else "rejected"
     push_to_user(
         user_id=file.owner_id,
-        message={"type": "file.reviewed", "file_id": str(file.pk), "status": file.status},
-        notify=True,
-        title=f"{file.name} was {verdict}",
-        body=file.reason_message if verdict == "rejected" else f"{file.name} is approved.",
+        message={
+            "type": "file.reviewed",
+            "file_id": str(file.pk),
+            "status": file.status,
+            "verdict": verdict,
+        },
     )
     return {"notified": True}
 
