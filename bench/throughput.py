@@ -23,6 +23,18 @@ EVENTS = REPO / "tests" / "aws_events"
 def production_env(work: Path) -> dict[str, str]:
     """What the function gets on AWS (the stack's environment outputs, as placeholders),
     with a SQLite file for the database; nothing here reaches AWS."""
+    import django
+
+    # The stack's inputs come from the apps' registries (workflow definitions, receivers):
+    # without Django set up they are empty, and so is the environment they export.
+    # Only for this set-up: the bench's subprocesses choose their own settings.
+    chosen = "DJANGO_SETTINGS_MODULE" in os.environ
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.test")
+    try:
+        django.setup()
+    finally:
+        if not chosen:
+            del os.environ["DJANGO_SETTINGS_MODULE"]
     from infra.inputs import collect
     from infra.template import build as build_stack
 
