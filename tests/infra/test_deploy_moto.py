@@ -48,7 +48,8 @@ from infra.deploy import (
 from infra.inputs import collect
 from infra.template import build as build_stack
 
-pytestmark = pytest.mark.slow
+# Database-independent: run once, in the SQLite pass.
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]
 
 REPO = Path(__file__).resolve().parents[2]
 #: Resource types moto's CloudFormation creates (the rest it skips or cannot model).

@@ -21,7 +21,8 @@ from infra.inputs import collect
 from infra.package import provide_runtime
 from infra.template import build as build_stack
 
-pytestmark = pytest.mark.slow
+# Database-independent: run once, in the SQLite pass.
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
