@@ -36,8 +36,22 @@ def _operations() -> list[Any]:
     return [result.ok() for result in schema.get_all_operations()]
 
 
+@pytest.fixture
+def _keep_connection_open():
+    """Like Django's test client: WSGI requests must not close the test's connection."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @pytest.mark.slow
 @pytest.mark.django_db
+@pytest.mark.usefixtures("_keep_connection_open")
 def test_api_never_answers_5xx_and_matches_its_schema():
     headers = {"Authorization": f"Bearer {access_token_for(user_create())}"}
     operations = _operations()
