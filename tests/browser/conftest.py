@@ -74,20 +74,23 @@ class Mailbox:
                     found.append(message_from_bytes(chunk.lstrip(), policy=policy.default))
         return found  # type: ignore[return-value]
 
-    def wait_for(self, to: str, timeout: float = 15.0) -> EmailMessage:
-        """The latest message to ``to``, waiting for it to arrive."""
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages() if address.lower() in str(m.get("To", "")).lower()]
+
+    def wait_for(self, to: str, timeout: float = 15.0, *, after: int = 0) -> EmailMessage:
+        """The latest message to ``to``, waiting until more than ``after`` have arrived."""
         deadline = time.monotonic() + timeout
         while True:
-            mine = [m for m in self.messages() if to.lower() in str(m.get("To", "")).lower()]
-            if mine:
+            mine = self.to(to)
+            if len(mine) > after:
                 return mine[-1]
             if time.monotonic() > deadline:
-                raise AssertionError(f"no email to {to} within {timeout}s in {self.path}")
+                raise AssertionError(f"no new email to {to} within {timeout}s in {self.path}")
             time.sleep(0.2)
 
-    def code_for(self, to: str, timeout: float = 15.0) -> str:
+    def code_for(self, to: str, timeout: float = 15.0, *, after: int = 0) -> str:
         """The confirmation/reset code in the latest message to ``to`` (6 to 8 digits)."""
-        message = self.wait_for(to, timeout)
+        message = self.wait_for(to, timeout, after=after)
         body = message.get_body(preferencelist=("plain", "html"))
         text = body.get_content() if body is not None else str(message)
         match = re.search(r"\b(\d{6,8})\b", text)

@@ -118,3 +118,34 @@ def test_the_files_page_works_on_a_phone(page: Any, live_nimbus: LiveNimbus) -> 
     )
     assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
     assert_accessible(page)
+
+
+def test_forgot_password_with_the_emailed_code_then_sign_in_with_the_new_one(
+    page: Any, live_nimbus: LiveNimbus, account: str
+) -> None:
+    seen = len(live_nimbus.mailbox.to(account))
+    page.goto("/accounts/signin/")
+    page.get_by_role("link", name="Forgot your password?").click()
+    assert_accessible(page)
+    page.get_by_label("Email address").fill(account)
+    page.get_by_role("button", name="Send me a code").click()
+
+    page.wait_for_url(re.compile(r".*/accounts/password/reset/.*"))
+    assert_accessible(page)
+    code = live_nimbus.mailbox.code_for(account, after=seen)
+    if not page.get_by_label("Email address").input_value():
+        page.get_by_label("Email address").fill(account)
+    page.get_by_label("Code from the email").fill(code)
+    new_password = "Another-42-staple-horse"
+    page.get_by_label("New password", exact=True).fill(new_password)
+    page.get_by_label("New password again").fill(new_password)
+    snapshot(page, "password-reset")
+    page.get_by_role("button", name="Set new password").click()
+
+    page.wait_for_url(re.compile(r".*/(accounts/signin|files)/.*"))
+    if "/accounts/signin/" in page.url:
+        page.get_by_label("Email address").fill(account)
+        page.get_by_label("Password").fill(new_password)
+        page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/files/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your files")
