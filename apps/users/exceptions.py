@@ -88,6 +88,11 @@ class RefreshTokenInvalid(TokenError):
 # -- accounts -----------------------------------------------------------------------------
 
 
+class EmailInvalid(IdentityError):
+    code = "email_invalid"
+    status = 422
+
+
 class EmailTaken(IdentityError):
     code = "email_taken"
     status = 409

@@ -139,6 +139,17 @@ def _accept_tokens(tokens: TokenSet) -> User:
 # -- sign-up and confirmation -------------------------------------------------------------
 
 
+def email_validate(*, email: str) -> None:
+    """Refuse an address mail cannot be sent to (Django's validator, IDNA domains included)."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise exc.EmailInvalid("Enter a valid email address.", detail={"field": "email"}) from None
+
+
 def account_sign_up(*, email: str, password: str, name: str = "") -> User:
     """Register with the provider (which sends a confirmation code); returns the account.
 
@@ -146,6 +157,7 @@ def account_sign_up(*, email: str, password: str, name: str = "") -> User:
     when the provider refuses (duplicate email, weak password).
     """
     email = _normal_email(email)
+    email_validate(email=email)
     password_validate(password=password)
     backend = identity()
     subject = backend.sign_up(email=email, password=password, name=name)

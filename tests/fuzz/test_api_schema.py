@@ -21,12 +21,7 @@ CHECKS = [not_a_server_error, response_schema_conformance]
 
 #: Findings reported to the owning app and not fixed yet: ``"METHOD /path": why``. Each
 #: entry is a real 5xx; delete it with the fix so the fuzzer guards the endpoint again.
-KNOWN_FINDINGS = {
-    "POST /api/auth/signup": (
-        "apps.users: an email whose domain is not IDNA-encodable (e.g. 'a@\\x84.x') passes "
-        "validation, then sending the confirmation mail raises UnicodeEncodeError -> 500"
-    ),
-}
+KNOWN_FINDINGS: dict[str, str] = {}
 
 
 def _operations() -> list[Any]:

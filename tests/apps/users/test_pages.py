@@ -242,3 +242,18 @@ def test_sign_in_is_rate_limited_per_account(browser, user, settings):
     response = csrf_post(browser, "/accounts/signin/", {"email": user.email, "password": PASSWORD})
     assert response.status_code == 429
     assert "_auth_user_id" not in browser.session
+
+
+@pytest.mark.parametrize("email", ["a@\x84.x", "someone@-bad-.example", "a@b..c"])
+def test_sign_up_with_an_address_mail_cannot_reach_is_refused_with_a_code(client, email):
+    # Each passes the API schema's shape check; the mail-deliverability check refuses it.
+    from apps.users.models import User
+
+    response = client.post(
+        "/api/auth/signup",
+        data={"email": email, "password": "Sturdy-Passw0rd!"},
+        content_type="application/json",
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "email_invalid"
+    assert not User.objects.filter(email__icontains=email.split("@")[1]).exists()
