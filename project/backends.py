@@ -16,6 +16,7 @@ other key at construction so a typo fails loudly rather than silently using a de
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -56,6 +57,29 @@ class Backend:
 
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
         return []
+
+    def aws_client(self, service: str, **config: Any) -> Any:
+        """A boto3 client for ``service``, made on first use: one per thread and backend.
+
+        boto3 is imported here, not at module level (it costs a cold start ~130 ms), and
+        clients are not thread-safe to share. ``region_name`` and ``endpoint_url`` come
+        from this backend's options when it has them; ``config`` is a botocore ``Config``'s
+        keyword arguments.
+        """
+        local = self.__dict__.setdefault("_aws_clients", threading.local())
+        client = getattr(local, service, None)
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            client = boto3.session.Session().client(  # type: ignore[call-overload]
+                service,
+                region_name=self.options.get("region_name"),
+                endpoint_url=self.options.get("endpoint_url"),
+                config=Config(**config) if config else None,
+            )
+            setattr(local, service, client)
+        return client
 
 
 class BackendHandler(BaseConnectionHandler):

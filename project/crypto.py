@@ -200,22 +200,11 @@ class KmsKeyring(Keyring):
         super().__init__(alias, **options)
         if not self.options["key_id"]:
             raise ImproperlyConfigured("KmsKeyring needs OPTIONS['key_id'] (a KMS key ARN).")
-        self._local = threading.local()
         self._current_arn: str | None = None
 
     @property
     def client(self) -> Any:
-        client = getattr(self._local, "client", None)
-        if client is None:
-            import boto3
-
-            client = boto3.session.Session().client(
-                "kms",
-                region_name=self.options["region_name"],
-                endpoint_url=self.options["endpoint_url"],
-            )
-            self._local.client = client
-        return client
+        return self.aws_client("kms")
 
     def generate(self, context: str) -> tuple[bytes, bytes]:
         response = self.client.generate_data_key(

@@ -90,3 +90,30 @@ def test_check_flags_local_backends_under_deploy_checks(greeters):
     ids = [m.id for m in greeters.check(deploy=True)]
     assert ids == ["nimbus.E003"]
     assert greeters.check() == []
+
+
+class AwsGreeter(GreeterBackend):
+    default_options: ClassVar[dict[str, Any]] = {
+        **GreeterBackend.default_options,
+        "region_name": "eu-west-1",
+        "endpoint_url": None,
+    }
+
+
+def test_aws_client_is_made_once_per_thread_from_the_backends_options():
+    import threading
+
+    backend = AwsGreeter("default", region_name="eu-central-1")
+    client = backend.aws_client("sqs")
+    assert client.meta.region_name == "eu-central-1"
+    assert backend.aws_client("sqs") is client
+    assert (
+        backend.aws_client("s3", signature_version="s3v4").meta.config.signature_version == "s3v4"
+    )
+
+    other: list[Any] = []
+    thread = threading.Thread(target=lambda: other.append(backend.aws_client("sqs")))
+    thread.start()
+    thread.join()
+    assert other[0] is not client
+    assert AwsGreeter("default").aws_client("sqs") is not client

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -70,24 +69,9 @@ class EventBridgeBus(EventBus):
         "retry_delay": 0.2,
     }
 
-    def __init__(self, alias: str = "default", **options: Any) -> None:
-        super().__init__(alias, **options)
-        self._local = threading.local()
-
     @property
     def client(self) -> Any:
-        """A boto3 EventBridge client per thread, created on first use (cold start)."""
-        client = getattr(self._local, "client", None)
-        if client is None:
-            import boto3
-
-            client = boto3.session.Session().client(
-                "events",
-                region_name=self.options["region_name"],
-                endpoint_url=self.options["endpoint_url"],
-            )
-            self._local.client = client
-        return client
+        return self.aws_client("events")
 
     def check(self, **kwargs: Any) -> list[Any]:
         from django.core import checks

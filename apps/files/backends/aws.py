@@ -7,7 +7,6 @@ generate is tested by decoding it (moto does not enforce it).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -31,10 +30,6 @@ class S3UploadBackend(UploadBackend):
         "endpoint_url": None,
     }
 
-    def __init__(self, alias: str = "default", **options: Any) -> None:
-        super().__init__(alias, **options)
-        self._local = threading.local()
-
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
         messages = super().check(**kwargs)
         if not self.options["bucket_name"]:
@@ -48,19 +43,7 @@ class S3UploadBackend(UploadBackend):
 
     @property
     def client(self) -> S3Client:
-        client = getattr(self._local, "client", None)
-        if client is None:
-            import boto3
-            from botocore.config import Config
-
-            client = boto3.session.Session().client(
-                "s3",
-                region_name=self.options["region_name"],
-                endpoint_url=self.options["endpoint_url"],
-                config=Config(signature_version="s3v4"),
-            )
-            self._local.client = client
-        return client
+        return self.aws_client("s3", signature_version="s3v4")
 
     @property
     def bucket(self) -> str:

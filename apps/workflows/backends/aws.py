@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from typing import Any
 
 from django.core import checks
@@ -32,23 +31,9 @@ class StepFunctionsWorkflowBackend(WorkflowBackend):
         "endpoint_url": None,
     }
 
-    def __init__(self, alias: str = "default", **options: Any) -> None:
-        super().__init__(alias, **options)
-        self._local = threading.local()
-
     @property
     def client(self) -> Any:
-        client = getattr(self._local, "client", None)
-        if client is None:
-            import boto3
-
-            client = boto3.session.Session().client(
-                "stepfunctions",
-                region_name=self.options["region_name"],
-                endpoint_url=self.options["endpoint_url"],
-            )
-            self._local.client = client
-        return client
+        return self.aws_client("stepfunctions")
 
     def machine_arn(self, workflow: str) -> str:
         if self.options["state_machine_arn"]:

@@ -125,7 +125,7 @@ def test_publish_goes_through_eventbridge_rule_sqs_and_lambda_exactly_once(
 
 
 def test_refused_entries_are_resent_and_never_dropped(
-    order_placed: registry.EventType, eventbridge_bus: Any
+    order_placed: registry.EventType, eventbridge_bus: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """PutEvents answers FailedEntryCount > 0: only the refused entries go again; entries
     refused every time stay pending in the outbox for the sweeper."""
@@ -154,7 +154,7 @@ def test_refused_entries_are_resent_and_never_dropped(
             return {"FailedEntryCount": failed, "Entries": results}
 
     fake = Throttling()
-    eventbridge_bus._local.client = fake
+    monkeypatch.setattr(eventbridge_bus, "aws_client", lambda service, **config: fake)
     events = [publish("shop.OrderPlaced", _order(n)) for n in range(1, 6)]
     ids = [str(e.id) for e in events]
     fake.refuse_once = {ids[1]}
