@@ -47,6 +47,7 @@ def file_detail_page(request: HttpRequest, file_id: uuid.UUID) -> HttpResponse:
 def _review_steps(file: File) -> list[dict[str, Any]]:
     """The states the file's review workflow has entered so far (empty before it starts)."""
     from apps.workflows.models import Execution
+    from apps.workflows.registry import state_label
     from apps.workflows.services import execution_history
 
     execution = Execution.objects.filter(workflow="file_review", name=f"file-{file.pk}").first()
@@ -59,7 +60,11 @@ def _review_steps(file: File) -> list[dict[str, Any]]:
         logger.exception("Review history of file %s is unavailable", file.pk)
         return []
     return [
-        {"state": event["state"], "timestamp": event.get("timestamp")}
+        {
+            "state": event["state"],
+            "label": state_label("file_review", event["state"]),
+            "timestamp": event.get("timestamp"),
+        }
         for event in history
         if str(event.get("type", "")).endswith("StateEntered") and event.get("state")
     ]

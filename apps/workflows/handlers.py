@@ -41,6 +41,7 @@ def file_review_push(
     if not owner_id:
         return
     from apps.push.services import push_to_user
+    from apps.workflows.registry import state_label
 
     for event in events:
         if not event["type"].endswith(STEP_EVENTS) and not event["type"].startswith("Execution"):
@@ -54,6 +55,7 @@ def file_review_push(
                 "file_id": execution.input.get("file_id"),
                 "event": event["type"],
                 "state": event.get("state") or "",
+                "label": state_label(FILE_REVIEW, event.get("state") or ""),
                 "status": execution.status,
             },
         )

@@ -181,3 +181,13 @@ def discover() -> None:
     for module in getattr(settings, "NIMBUS_WORKFLOW_STEP_MODULES", []):
         __import__(module)
     definitions.defer(definition_dirs)
+
+
+def state_label(workflow: str, state_name: str) -> str:
+    """What a person reads for a state: its ASL ``Comment``, else its name."""
+    definition = definitions.get(workflow)
+    if definition is not None and definition.asl is not None:
+        for name, state in walk_states(definition.asl):
+            if name == state_name and state.get("Comment"):
+                return str(state["Comment"])
+    return state_name

@@ -384,7 +384,7 @@ document.addEventListener("nimbus:message", (e) => {
     const list = document.querySelector(`[data-review-list="${id}"]`);
     if (list && message.state) {
       const item = document.createElement("li");
-      item.textContent = message.state;
+      item.textContent = message.label || message.state;
       list.append(item);
       document.querySelector("[data-review-empty]")?.setAttribute("hidden", "");
     }

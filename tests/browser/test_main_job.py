@@ -100,8 +100,8 @@ def download_bytes(page: Any, name: str, tmp_path: Any) -> bytes:
     page.wait_for_url(re.compile(r".*/files/[0-9a-f-]{36}/$"))
     assert_accessible(page)
     # The review's steps are listed on the file's page, the approval among them.
-    expect(page.locator("[data-review-list]")).to_contain_text("AwaitApproval")
-    expect(page.locator("[data-review-list]")).to_contain_text("Approve")
+    expect(page.locator("[data-review-list]")).to_contain_text("Waiting for an operator")
+    expect(page.locator("[data-review-list]")).to_contain_text("Approved")
     with page.expect_download() as download:
         page.get_by_role("link", name="Download").click()
     target = tmp_path / name

@@ -55,6 +55,9 @@ def test_the_detail_page_shows_status_and_a_download_link(
     steps = re.search(rf'data-review-list="{file_id}">(.*?)</ol>', html, re.S)
     assert steps is not None
     assert steps.group(1).count("<li>") >= 2
+    # A person reads each state's ASL Comment, not the state's name.
+    assert "Checking the file" in steps.group(1)
+    assert "NeedsApproval" not in steps.group(1)
 
 
 def test_the_pages_need_a_signed_in_user():
