@@ -67,7 +67,7 @@ def run_in_package(
         "sys.path.insert(0, pkg); sys.path.append(rt); exec(compile(sys.argv[3], '<bench>', 'exec'))"
     )
     proc = subprocess.run(
-        [sys_python(), "-I", "-S", "-c", boot, str(package), str(runtime), code],
+        [sys_python(), "-I", "-S", "-B", "-c", boot, str(package), str(runtime), code],
         env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", **env},
         capture_output=True,
         text=True,
