@@ -65,6 +65,7 @@ class FileAdmin(admin.ModelAdmin[File]):
         "uploaded_at",
         "inspected_at",
         "download_link",
+        "review_link",
     )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -80,6 +81,17 @@ class FileAdmin(admin.ModelAdmin[File]):
             return "—"
         url = reverse("admin:files_file_download", args=[obj.pk])
         return format_html('<a href="{}">Download</a>', url)
+
+    @admin.display(description="Review")
+    def review_link(self, obj: File) -> str:
+        """The file's review execution, where an operator approves or rejects it."""
+        from apps.workflows.models import Execution
+
+        execution = Execution.objects.filter(workflow="file_review", name=f"file-{obj.pk}").first()
+        if execution is None:
+            return "Not started"
+        url = reverse("admin:workflows_execution_change", args=[execution.pk])
+        return format_html('<a href="{}">{} review</a>', url, execution.get_status_display())
 
     def get_urls(self) -> list[URLPattern]:  # type: ignore[override]
         own = [

@@ -81,6 +81,20 @@ def test_the_admin_lists_and_filters_files(
     assert operator_client.get(f"/admin/files/file/{file_id}/change/").status_code == 200
 
 
+def test_the_file_admin_links_to_its_review(
+    operator_client, alice_client, png, django_capture_on_commit_callbacks
+):
+    from apps.workflows.models import Execution
+
+    file_id = uploaded(alice_client, png, django_capture_on_commit_callbacks)
+    execution = Execution.objects.get(workflow="file_review", name=f"file-{file_id}")
+    html = operator_client.get(f"/admin/files/file/{file_id}/change/").content.decode()
+    assert f"/admin/workflows/execution/{execution.pk}/change/" in html
+    assert (
+        operator_client.get(f"/admin/workflows/execution/{execution.pk}/change/").status_code == 200
+    )
+
+
 def test_the_admin_download_link_serves_even_a_rejected_file(
     operator_client, alice_client, exe, django_capture_on_commit_callbacks
 ):
