@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -51,12 +52,6 @@ CHROMIUM_ARGS = [
 REDIS_URL = os.environ.get("NIMBUS_BROWSER_REDIS_URL", "")
 OPERATOR_EMAIL = "operator@nimbus.localhost"
 OPERATOR_PASSWORD = "operator-browser-" + "p4ss"  # only ever exists in a temp database
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -154,7 +149,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def live_nimbus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNimbus]:
     root = tmp_path_factory.mktemp("nimbus-live")
     ARTIFACTS.mkdir(exist_ok=True)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,6 +46,7 @@ from infra.deploy import (
 )
 from infra.inputs import collect
 from infra.template import build as build_stack
+from tests import support
 
 # Database-independent: run once, in the SQLite pass.
 pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]
@@ -109,17 +109,8 @@ def moto_subset(template: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with support.moto_server() as url:
+        yield url
 
 
 @pytest.fixture

@@ -14,13 +14,14 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support import start_worker, wait_until
 
 REPO = Path(__file__).resolve().parents[3]
 EVENTS = 6
@@ -101,27 +102,6 @@ def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
             proc.wait(timeout=10)
 
 
-def _start(env: dict[str, str], tmp_path: Path, n: int) -> subprocess.Popen[bytes]:
-    log = (tmp_path / f"worker-{n}.log").open("wb")
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "worker", "--interval", "0.1"],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 HUNG_DELIVERY = (
     "select d.status, d.attempts from events_delivery d join events_event e "
     "on e.id = d.event_id where {n} = %s"
@@ -146,16 +126,16 @@ def test_worker_killed_mid_delivery_delivers_every_effect_exactly_once(
     )
     assert query("select count(*) from events_delivery") == [(EVENTS,)]
 
-    first = _start(env, tmp_path, 1)
+    first = start_worker(env, tmp_path, 1)
     workers.append(first)
-    _wait(lambda: (tmp_path / "hanging").exists(), 60, "the receiver to hang mid-delivery")
+    wait_until(lambda: (tmp_path / "hanging").exists(), 60, "the receiver to hang mid-delivery")
     os.killpg(first.pid, signal.SIGKILL)
     first.wait(timeout=10)
     assert query(HUNG_DELIVERY, HANG_ON) == [("running", 1)]
 
-    second = _start(env, tmp_path, 2)
+    second = start_worker(env, tmp_path, 2)
     workers.append(second)
-    _wait(
+    wait_until(
         lambda: (
             query("select count(*) from events_delivery where status = 'succeeded'") == [(EVENTS,)]
         ),

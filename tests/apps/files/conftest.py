@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
 import struct
 import zlib
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from django.test import Client
 
 from apps.files.backends import get_upload_backend, uploads
 from apps.files.backends.base import UploadBackend
+from tests import support
 
 BUCKET = "nimbus-test-uploads"
 
@@ -99,23 +99,10 @@ def form_post(client: Client, url: str, fields: dict[str, str], content: bytes, 
     return client.post(url, data)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def moto_s3() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with support.moto_server() as url:
+        yield url
 
 
 def s3_settings(settings: Any, endpoint: str, **options: Any) -> None:

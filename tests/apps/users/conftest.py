@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,26 +12,14 @@ from typing import Any
 import pytest
 
 from apps.users.password_policy import PASSWORD_POLICY
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests import support
 
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """moto in server mode on a free 127.0.0.1 port (it serves each pool's JWKS over HTTP)."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with support.moto_server() as url:
+        yield url
 
 
 @dataclass

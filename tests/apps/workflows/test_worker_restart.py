@@ -14,12 +14,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support import start_worker, wait_until
 
 REPO = Path(__file__).resolve().parents[3]
 WAITING = 3
@@ -58,30 +59,9 @@ def manage(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def start_worker(env: dict[str, str], tmp_path: Path, n: int) -> subprocess.Popen[bytes]:
-    log = (tmp_path / f"worker-{n}.log").open("wb")
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "worker", "--interval", "0.1"],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
 def query(db: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
     with sqlite3.connect(db, timeout=20) as conn:
         return conn.execute(sql, params).fetchall()
-
-
-def wait_for(condition: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def count(db: Path, event_type: str) -> int:
@@ -113,8 +93,8 @@ def test_killed_worker_restarts_and_completes_waiting_executions(env, tmp_path, 
 
     first = start_worker(env, tmp_path, 1)
     workers.append(first)
-    wait_for(lambda: count(db, "WaitStateEntered") == WAITING, 60, "executions to reach Wait")
-    wait_for(lambda: count(db, "TaskSubmitted") == 1, 30, "the approval to wait")
+    wait_until(lambda: count(db, "WaitStateEntered") == WAITING, 60, "executions to reach Wait")
+    wait_until(lambda: count(db, "TaskSubmitted") == 1, 30, "the approval to wait")
     os.killpg(first.pid, signal.SIGKILL)
     first.wait(timeout=10)
     assert query(db, "select count(*) from workflows_execution where status = 'RUNNING'") == [
@@ -137,7 +117,7 @@ def test_killed_worker_restarts_and_completes_waiting_executions(env, tmp_path, 
 
     second = start_worker(env, tmp_path, 2)
     workers.append(second)
-    wait_for(
+    wait_until(
         lambda: (
             query(db, "select count(*) from workflows_execution where status = 'SUCCEEDED'")
             == [(WAITING + 1,)]
