@@ -95,6 +95,7 @@ def zappa_handler(zappa_settings_module, settings):
     """
     from django.core.signals import request_finished, request_started
     from django.db import close_old_connections
+    from django.urls import set_script_prefix
 
     from project.entrypoints import lambda_handler
 
@@ -106,6 +107,9 @@ def zappa_handler(zappa_settings_module, settings):
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
+        # Zappa's handler leaves the stage ("/dev/") as this thread's script prefix;
+        # later reverse() calls outside a request must not inherit it.
+        set_script_prefix("/")
 
 
 # --- no secret ever reaches a log line (asserted over the whole session) -----------------
