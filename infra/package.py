@@ -48,8 +48,8 @@ ZAPPA_RUNTIME_REQUIREMENTS = frozenset(
 )
 # Local-development pieces listed in requirements.txt that production never loads:
 # daphne is the ASGI dev server (production settings drop it from INSTALLED_APPS; Lambda
-# serves HTTP through Zappa) and channels-redis the optional local channel layer (on AWS,
-# push goes through API Gateway WebSocket).
+# serves HTTP through project.entrypoints) and channels-redis the optional local channel
+# layer (on AWS, push goes through API Gateway WebSocket).
 LOCAL_ONLY = frozenset({"daphne", "channels-redis"})
 # Translations shipped: production runs in LANGUAGE_CODE "en-us" without LocaleMiddleware.
 KEEP_LOCALES = frozenset({"en"})

@@ -87,8 +87,11 @@ def zappa_settings_module(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def zappa_handler(zappa_settings_module, settings):
-    """Nimbus's Lambda entry with Zappa's real handler behind it, on the test settings.
+def lambda_entry(zappa_settings_module, settings):
+    """Nimbus's Lambda entry (``project.entrypoints.lambda_handler``) on the test settings.
+
+    HTTP events go through Nimbus's API Gateway adapter, ``manage``/``command`` through
+    Zappa's real handler (hence Zappa's generated settings module).
 
     Like Django's test client, requests do not close the database connection at their
     end, so the test's transaction survives them.
@@ -107,7 +110,7 @@ def zappa_handler(zappa_settings_module, settings):
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
-        # Zappa's handler leaves the stage ("/dev/") as this thread's script prefix;
+        # A request under the stage leaves "/dev/" as this thread's script prefix;
         # later reverse() calls outside a request must not inherit it.
         set_script_prefix("/")
 

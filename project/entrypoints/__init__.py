@@ -1,9 +1,11 @@
 """The Lambda function's entry: ``zappa_settings.json`` sets ``lambda_handler`` here.
 
 Every invocation is classified by shape (:mod:`project.entrypoints.shapes`) and routed:
-HTTP and allowed management commands go to Zappa's handler (and from there to Django);
-everything else goes to the app that owns it, named in ``settings.NIMBUS_LAMBDA_ROUTES``
-as ``{kind: "dotted.path.to.handler"}`` with the signature ``handler(event, context)``.
+API Gateway HTTP events go to Django's WSGI handler (:mod:`project.entrypoints.apigateway`,
+which does what Zappa's handler does for them without importing boto3); allowed management
+commands go to Zappa's handler; everything else goes to the app that owns it, named in
+``settings.NIMBUS_LAMBDA_ROUTES`` as ``{kind: "dotted.path.to.handler"}`` with the
+signature ``handler(event, context)``.
 
 Zappa alone ``exec``s ``raw_command`` payloads, imports any dotted ``command`` and returns
 ``None`` for shapes it does not know (custom EventBridge events, Step Functions payloads).
@@ -27,7 +29,8 @@ class RefusedEventError(PermissionError):
     """The event asks for something Nimbus never does from an invocation."""
 
 
-_ZAPPA_KINDS = {EventKind.HTTP_V1, EventKind.HTTP_V2, EventKind.MANAGE, EventKind.COMMAND}
+_HTTP_KINDS = {EventKind.HTTP_V1, EventKind.HTTP_V2}
+_ZAPPA_KINDS = {EventKind.MANAGE, EventKind.COMMAND}
 
 
 def lambda_handler(event: Any, context: Any) -> Any:
@@ -45,9 +48,12 @@ def lambda_handler(event: Any, context: Any) -> Any:
         if kind is EventKind.RAW_COMMAND:
             logger.error("Refused a raw_command invocation")
             raise RefusedEventError("raw_command invocations are disabled in Nimbus.")
-        if kind in _ZAPPA_KINDS:
-            if kind in (EventKind.MANAGE, EventKind.COMMAND):
-                _check_allowed(kind, event)
+        if kind in _HTTP_KINDS:
+            from project.entrypoints.apigateway import serve
+
+            result = serve(event, context)
+        elif kind in _ZAPPA_KINDS:
+            _check_allowed(kind, event)
             result = _zappa(event, context)
         else:
             result = _route(kind)(event, context)

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from django.urls import reverse
@@ -31,17 +32,19 @@ print(json.dumps({"statuses": statuses, "loaded": [m for m in heavy if m in sys.
 
 
 def _fresh(*paths: str) -> dict[str, list]:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["DJANGO_SETTINGS_MODULE"] = "project.settings.test"
-    proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, *paths],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        # its own SQLite file: var/ exists only once `make run` has made it
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings.test"}
+        env["DATABASE_URL"] = f"sqlite:///{tmp}/probe.sqlite3"
+        proc = subprocess.run(
+            [sys.executable, "-c", _PROBE, *paths],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
     result: dict[str, list] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 

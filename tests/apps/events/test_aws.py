@@ -101,7 +101,7 @@ def test_batches_respect_ten_entries_and_256_kb() -> None:
 def test_publish_goes_through_eventbridge_rule_sqs_and_lambda_exactly_once(
     order_placed: registry.EventType,
     eventbridge_bus: Any,
-    zappa_handler: Any,
+    lambda_entry: Any,
     lambda_context: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
@@ -117,8 +117,8 @@ def test_publish_goes_through_eventbridge_rule_sqs_and_lambda_exactly_once(
     assert len(records) == 12
     # SQS is at least once: a message delivered twice still runs the receiver once.
     batch = {"Records": [*records[:10], records[0]]}
-    assert zappa_handler(batch, lambda_context) == {"batchItemFailures": []}
-    assert zappa_handler({"Records": records[10:]}, lambda_context) == {"batchItemFailures": []}
+    assert lambda_entry(batch, lambda_context) == {"batchItemFailures": []}
+    assert lambda_entry({"Records": records[10:]}, lambda_context) == {"batchItemFailures": []}
     assert sorted(e.id for e in seen) == sorted(str(e.id) for e in events)
     assert "_nimbus" not in seen[0].detail
     assert Inbox.objects.filter(receiver="shop.record").count() == 12
@@ -180,7 +180,7 @@ def test_refused_entries_are_resent_and_never_dropped(
 def test_poison_message_in_a_batch_of_ten_fails_alone(
     order_placed: registry.EventType,
     aws: None,
-    zappa_handler: Any,
+    lambda_entry: Any,
     lambda_context: Any,
     aws_event: Any,
     caplog: Any,
@@ -212,7 +212,7 @@ def test_poison_message_in_a_batch_of_ten_fails_alone(
     body = json.loads(records[8]["body"])
     body["detail"]["order_id"] = "boom"
     records[8]["body"] = json.dumps(body)
-    result = zappa_handler({"Records": records}, lambda_context)
+    result = lambda_entry({"Records": records}, lambda_context)
     assert result == {
         "batchItemFailures": [
             {"itemIdentifier": "m-3"},
@@ -226,7 +226,7 @@ def test_poison_message_in_a_batch_of_ten_fails_alone(
 
 
 def test_sqs_record_from_fixture_runs_files_group_receiver(
-    aws: None, zappa_handler: Any, lambda_context: Any, aws_event: Any, isolated_registry: None
+    aws: None, lambda_entry: Any, lambda_context: Any, aws_event: Any, isolated_registry: None
 ) -> None:
     got: list[Any] = []
     registry.receiver("files.FileUploaded", name="files.inspect", group="files")(
@@ -235,41 +235,41 @@ def test_sqs_record_from_fixture_runs_files_group_receiver(
     registry.receiver("files.FileUploaded", name="push.tell", group="push")(
         lambda e: pytest.fail("another group's receiver ran")
     )
-    result = zappa_handler(aws_event("sqs_batch"), lambda_context)
+    result = lambda_entry(aws_event("sqs_batch"), lambda_context)
     assert result == {"batchItemFailures": []}
     assert got[0].detail == {"file_id": "3f1c2d4e-0000-4000-8000-000000000001"}
     assert got[0].id == "6a7e8feb-b491-4cf7-a9f1-bf3703467718"
 
 
 def test_direct_eventbridge_invocation_runs_matching_receivers(
-    zappa_handler: Any, lambda_context: Any, aws_event: Any, isolated_registry: None
+    lambda_entry: Any, lambda_context: Any, aws_event: Any, isolated_registry: None
 ) -> None:
     got: list[Any] = []
     registry.receiver({"source": ["aws.s3"], "detail-type": ["Object Created"]}, name="files.s3")(
         lambda e: got.append(e)
     )
     event = aws_event("eventbridge_s3_object_created")
-    assert zappa_handler(event, lambda_context) == {"event_id": event["id"], "status": "ok"}
-    assert zappa_handler(event, lambda_context)["status"] == "ok"  # retried: runs once
+    assert lambda_entry(event, lambda_context) == {"event_id": event["id"], "status": "ok"}
+    assert lambda_entry(event, lambda_context)["status"] == "ok"  # retried: runs once
     assert len(got) == 1
     assert got[0].detail["bucket"]["name"] == "nimbus-dev-uploads"
 
 
 def test_schedule_rule_runs_its_job(
-    zappa_handler: Any, lambda_context: Any, aws_event: Any, settings: Any
+    lambda_entry: Any, lambda_context: Any, aws_event: Any, settings: Any
 ) -> None:
     settings.NIMBUS_STAGE = "dev"
-    assert zappa_handler(aws_event("eventbridge_scheduled"), lambda_context) == {
+    assert lambda_entry(aws_event("eventbridge_scheduled"), lambda_context) == {
         "job": "events.sweep-outbox"
     }
     unknown = aws_event("eventbridge_scheduled")
     unknown["resources"] = ["arn:aws:events:us-east-1:123456789012:rule/nimbus-dev-nope"]
     with pytest.raises(Exception, match="No scheduled job"):
-        zappa_handler(unknown, lambda_context)
+        lambda_entry(unknown, lambda_context)
 
 
 def test_tasks_go_through_sqs_and_run_from_the_lambda_entry(
-    aws: None, settings: Any, zappa_handler: Any, lambda_context: Any
+    aws: None, settings: Any, lambda_entry: Any, lambda_context: Any
 ) -> None:
     sqs = boto3.client("sqs", region_name="us-east-1")
     url = sqs.create_queue(QueueName="nimbus-dev-tasks")["QueueUrl"]
@@ -288,7 +288,7 @@ def test_tasks_go_through_sqs_and_run_from_the_lambda_entry(
     flaky = sample_tasks.flaky.enqueue()
     records = _drain(url)
     assert len(records) == 2
-    assert zappa_handler({"Records": records}, lambda_context) == {"batchItemFailures": []}
+    assert lambda_entry({"Records": records}, lambda_context) == {"batchItemFailures": []}
     assert sample_tasks.CALLS == ["hello", "hello", "flaky-1"]
     # the failed flaky attempt re-enqueued itself (project.tasks retry) rather than failing
     retry = _drain(url)
@@ -297,19 +297,19 @@ def test_tasks_go_through_sqs_and_run_from_the_lambda_entry(
     assert flaky.id
     # a task whose retries are exhausted is reported, so SQS takes it to the DLQ
     settings.NIMBUS_TASK_RETRY = {"max_attempts": 2, "base_delay": 0.0, "max_delay": 0.0}
-    assert zappa_handler({"Records": retry}, lambda_context) == {
+    assert lambda_entry({"Records": retry}, lambda_context) == {
         "batchItemFailures": [{"itemIdentifier": retry[0]["messageId"]}]
     }
 
 
 def test_direct_event_that_is_malformed_or_unhandled_raises_for_lambda_to_retry(
-    zappa_handler: Any, lambda_context: Any, aws_event: Any, isolated_registry: None
+    lambda_entry: Any, lambda_context: Any, aws_event: Any, isolated_registry: None
 ) -> None:
     from apps.events.exceptions import MalformedEventError
 
     event = aws_event("eventbridge_custom")
     with pytest.raises(MalformedEventError, match="No receiver matches"):
-        zappa_handler(event, lambda_context)
+        lambda_entry(event, lambda_context)
     event["detail"] = "not an object"
     with pytest.raises(MalformedEventError, match="detail must be a JSON object"):
-        zappa_handler(event, lambda_context)
+        lambda_entry(event, lambda_context)

@@ -33,7 +33,7 @@ def test_upload_is_inspected_through_eventbridge_sqs_and_lambda(
     png: bytes,  # noqa: F811
     media_root: Any,  # noqa: F811
     aws_event: Any,
-    zappa_handler: Any,
+    lambda_entry: Any,
     lambda_context: Any,
     settings: Any,
     django_capture_on_commit_callbacks: Any,
@@ -56,7 +56,7 @@ def test_upload_is_inspected_through_eventbridge_sqs_and_lambda(
 
     def invoke(batch: dict[str, Any]) -> dict[str, Any]:
         with django_capture_on_commit_callbacks(execute=True):
-            return zappa_handler(batch, lambda_context)  # type: ignore[no-any-return]
+            return lambda_entry(batch, lambda_context)  # type: ignore[no-any-return]
 
     assert pipeline.pump(invoke) == []
     assert_accepted(file.pk)

@@ -50,14 +50,14 @@ def test_a_requests_post_to_s3_then_object_created_leads_to_an_accepted_file(
     alice,
     png,
     aws_event,
-    zappa_handler,
+    lambda_entry,
     lambda_context,
     django_capture_on_commit_callbacks,
 ):
     file = upload_to_s3(alice, png)
     event = object_created_event(aws_event, moto_s3, file.key)
     with django_capture_on_commit_callbacks(execute=True):
-        result = zappa_handler(event, lambda_context)
+        result = lambda_entry(event, lambda_context)
     assert result
     assert_accepted(file.pk)
     file.refresh_from_db()
@@ -71,13 +71,13 @@ def test_an_exe_posted_to_s3_as_png_is_rejected(
     alice,
     exe,
     aws_event,
-    zappa_handler,
+    lambda_entry,
     lambda_context,
     django_capture_on_commit_callbacks,
 ):
     file = upload_to_s3(alice, exe)
     with django_capture_on_commit_callbacks(execute=True):
-        zappa_handler(object_created_event(aws_event, moto_s3, file.key), lambda_context)
+        lambda_entry(object_created_event(aws_event, moto_s3, file.key), lambda_context)
     file.refresh_from_db()
     assert file.status == FileStatus.REJECTED
     assert file.reason_code == "type_mismatch"
@@ -89,7 +89,7 @@ def test_an_object_replaced_after_upload_rejects_the_file(
     alice,
     png,
     aws_event,
-    zappa_handler,
+    lambda_entry,
     lambda_context,
     django_capture_on_commit_callbacks,
 ):
@@ -98,12 +98,12 @@ def test_an_object_replaced_after_upload_rejects_the_file(
     target = started.target
     requests.post(target.url, data=target.fields, files={"file": ("x", png)}, timeout=10)
     with django_capture_on_commit_callbacks(execute=True):
-        zappa_handler(object_created_event(aws_event, moto_s3, started.file.key), lambda_context)
+        lambda_entry(object_created_event(aws_event, moto_s3, started.file.key), lambda_context)
     assert_accepted(started.file.pk)
     replaced = png[:-12] + b"\x00" * 12
     requests.post(target.url, data=target.fields, files={"file": ("x", replaced)}, timeout=10)
     with django_capture_on_commit_callbacks(execute=True):
-        zappa_handler(object_created_event(aws_event, moto_s3, started.file.key), lambda_context)
+        lambda_entry(object_created_event(aws_event, moto_s3, started.file.key), lambda_context)
     file = File.objects.get(pk=started.file.pk)
     assert file.status == FileStatus.REJECTED
     assert file.reason_code == "upload_replaced"

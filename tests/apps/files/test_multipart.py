@@ -140,7 +140,7 @@ def test_multipart_on_s3_completes_and_the_object_event_leads_to_acceptance(
     s3_backend,
     alice_client,
     aws_event,
-    zappa_handler,
+    lambda_entry,
     lambda_context,
     django_capture_on_commit_callbacks,
 ):
@@ -165,7 +165,7 @@ def test_multipart_on_s3_completes_and_the_object_event_leads_to_acceptance(
     event = object_created_event(aws_event, moto_s3, file.key)
     event["detail"]["reason"] = "CompleteMultipartUpload"
     with django_capture_on_commit_callbacks(execute=True):
-        zappa_handler(event, lambda_context)
+        lambda_entry(event, lambda_context)
     assert_accepted(file.pk)
     assert File.objects.get(pk=file.pk).sha256 == hashlib.sha256(CONTENT).hexdigest()
 

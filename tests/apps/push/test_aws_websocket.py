@@ -41,20 +41,20 @@ def ws_event(name: str, *, connection: str = CONNECTION, token: str | None = Non
 
 
 def test_connect_with_a_valid_access_token_registers_the_connection(
-    zappa_handler, lambda_context, aws_push, alice
+    lambda_entry, lambda_context, aws_push, alice
 ):
     event = ws_event("connect", token=access_token_for(alice))
-    assert zappa_handler(event, lambda_context) == {"statusCode": 200}
+    assert lambda_entry(event, lambda_context) == {"statusCode": 200}
     assert aws_push.connection_user(connection_id=CONNECTION) == alice.pk
     assert aws_push.connections_of(user_id=alice.pk) == [CONNECTION]
 
 
 def test_connect_ttl_is_set_past_api_gateways_two_hour_limit(
-    zappa_handler, lambda_context, aws_push, alice
+    lambda_entry, lambda_context, aws_push, alice
 ):
     import boto3
 
-    zappa_handler(ws_event("connect", token=access_token_for(alice)), lambda_context)
+    lambda_entry(ws_event("connect", token=access_token_for(alice)), lambda_context)
     item = boto3.client("dynamodb", region_name="us-east-1").get_item(
         TableName=aws.TABLE, Key={"connection_id": {"S": CONNECTION}}
     )["Item"]
@@ -63,41 +63,41 @@ def test_connect_ttl_is_set_past_api_gateways_two_hour_limit(
 
 @pytest.mark.parametrize("token", ["", "eyJraWQiOiJleGFtcGxlIn0.e30.sig"])
 def test_connect_without_a_good_token_is_refused_and_not_registered(
-    zappa_handler, lambda_context, aws_push, token
+    lambda_entry, lambda_context, aws_push, token
 ):
     event = ws_event("connect", token=token)
     if not token:
         event["queryStringParameters"] = None
-    assert zappa_handler(event, lambda_context)["statusCode"] == 401
+    assert lambda_entry(event, lambda_context)["statusCode"] == 401
     assert not aws.registered(CONNECTION)
 
 
-def test_disabled_users_token_is_refused(zappa_handler, lambda_context, aws_push, alice):
+def test_disabled_users_token_is_refused(lambda_entry, lambda_context, aws_push, alice):
     token = access_token_for(alice)
     alice.is_active = False
     alice.save()
-    assert zappa_handler(ws_event("connect", token=token), lambda_context)["statusCode"] == 401
+    assert lambda_entry(ws_event("connect", token=token), lambda_context)["statusCode"] == 401
 
 
-def test_disconnect_forgets_the_connection(zappa_handler, lambda_context, aws_push, alice):
-    zappa_handler(ws_event("connect", token=access_token_for(alice)), lambda_context)
-    assert zappa_handler(ws_event("disconnect"), lambda_context) == {"statusCode": 200}
+def test_disconnect_forgets_the_connection(lambda_entry, lambda_context, aws_push, alice):
+    lambda_entry(ws_event("connect", token=access_token_for(alice)), lambda_context)
+    assert lambda_entry(ws_event("disconnect"), lambda_context) == {"statusCode": 200}
     assert not aws.registered(CONNECTION)
 
 
-def test_message_from_an_unknown_connection_is_refused(zappa_handler, lambda_context, aws_push):
-    response = zappa_handler(ws_event("message"), lambda_context)
+def test_message_from_an_unknown_connection_is_refused(lambda_entry, lambda_context, aws_push):
+    response = lambda_entry(ws_event("message"), lambda_context)
     assert response["statusCode"] == 403
     assert aws.posted_frames(CONNECTION) == []
 
 
 def test_catch_up_message_is_answered_through_the_management_api(
-    zappa_handler, lambda_context, aws_push, alice, bob
+    lambda_entry, lambda_context, aws_push, alice, bob
 ):
-    zappa_handler(ws_event("connect", token=access_token_for(alice)), lambda_context)
+    lambda_entry(ws_event("connect", token=access_token_for(alice)), lambda_context)
     mine = push_to_user(user_id=alice.pk, message={"type": "n", "i": 1}, notify=True)
     push_to_user(user_id=bob.pk, message={"type": "n", "i": 2}, notify=True)
-    assert zappa_handler(ws_event("message"), lambda_context) == {"statusCode": 200}
+    assert lambda_entry(ws_event("message"), lambda_context) == {"statusCode": 200}
     frames = aws.posted_frames(CONNECTION)
     assert [f["type"] for f in frames] == ["n", "catch_up.done"]
     assert frames[0]["notification"]["id"] == mine.pk
@@ -109,12 +109,12 @@ def test_catch_up_message_is_answered_through_the_management_api(
     [("not json", "unknown_type"), ({"type": "catch_up", "after": -3}, "invalid_input")],
 )
 def test_bad_client_frames_get_an_error_frame(
-    zappa_handler, lambda_context, aws_push, alice, body, code
+    lambda_entry, lambda_context, aws_push, alice, body, code
 ):
-    zappa_handler(ws_event("connect", token=access_token_for(alice)), lambda_context)
+    lambda_entry(ws_event("connect", token=access_token_for(alice)), lambda_context)
     event = ws_event("message")
     event["body"] = body if isinstance(body, str) else json.dumps(body)
-    assert zappa_handler(event, lambda_context)["statusCode"] == 200
+    assert lambda_entry(event, lambda_context)["statusCode"] == 200
     assert aws.posted_frames(CONNECTION)[-1]["code"] == code
 
 
@@ -159,14 +159,14 @@ def test_endpoint_comes_from_settings_not_from_the_event(aws_push):
 
 
 def test_client_offline_during_three_notifications_gets_all_three_once_on_reconnect(
-    zappa_handler, lambda_context, aws_push, alice, django_capture_on_commit_callbacks
+    lambda_entry, lambda_context, aws_push, alice, django_capture_on_commit_callbacks
 ):
     token = access_token_for(alice)
-    zappa_handler(ws_event("connect", connection="first=", token=token), lambda_context)
+    lambda_entry(ws_event("connect", connection="first=", token=token), lambda_context)
     with django_capture_on_commit_callbacks(execute=True):
         seen = push_to_user(user_id=alice.pk, message={"type": "n", "i": 0}, notify=True)
     assert [f["i"] for f in aws.posted_frames("first=")] == [0]
-    zappa_handler(ws_event("disconnect", connection="first="), lambda_context)
+    lambda_entry(ws_event("disconnect", connection="first="), lambda_context)
 
     with django_capture_on_commit_callbacks(execute=True):
         missed = [
@@ -174,11 +174,11 @@ def test_client_offline_during_three_notifications_gets_all_three_once_on_reconn
             for i in (1, 2, 3)
         ]
 
-    zappa_handler(ws_event("connect", connection="second=", token=token), lambda_context)
+    lambda_entry(ws_event("connect", connection="second=", token=token), lambda_context)
     catch_up = ws_event(
         "message", connection="second=", body={"type": "catch_up", "after": seen.pk}
     )
-    zappa_handler(catch_up, lambda_context)
+    lambda_entry(catch_up, lambda_context)
     frames = aws.posted_frames("second=")
     assert [f["notification"]["id"] for f in frames[:-1]] == missed
     assert frames[-1] == {"type": "catch_up.done", "last_id": missed[-1], "more": False}
@@ -186,7 +186,7 @@ def test_client_offline_during_three_notifications_gets_all_three_once_on_reconn
     again = ws_event(
         "message", connection="second=", body={"type": "catch_up", "after": missed[-1]}
     )
-    zappa_handler(again, lambda_context)
+    lambda_entry(again, lambda_context)
     assert aws.posted_frames("second=")[len(frames) :] == [
         {"type": "catch_up.done", "last_id": missed[-1], "more": False}
     ]
@@ -195,21 +195,21 @@ def test_client_offline_during_three_notifications_gets_all_three_once_on_reconn
 
 
 def test_connect_with_a_ticket_from_the_signed_in_page(
-    zappa_handler, lambda_context, aws_push, alice
+    lambda_entry, lambda_context, aws_push, alice
 ):
     from apps.push.tickets import connect_ticket_issue
 
     event = ws_event("connect")
     event["queryStringParameters"] = {"ticket": connect_ticket_issue(user_id=alice.pk)}
-    assert zappa_handler(event, lambda_context) == {"statusCode": 200}
+    assert lambda_entry(event, lambda_context) == {"statusCode": 200}
     assert aws_push.connection_user(connection_id=CONNECTION) == alice.pk
 
 
-def test_ticket_of_a_disabled_user_is_refused(zappa_handler, lambda_context, aws_push, alice):
+def test_ticket_of_a_disabled_user_is_refused(lambda_entry, lambda_context, aws_push, alice):
     from apps.push.tickets import connect_ticket_issue
 
     event = ws_event("connect")
     event["queryStringParameters"] = {"ticket": connect_ticket_issue(user_id=alice.pk)}
     alice.is_active = False
     alice.save()
-    assert zappa_handler(event, lambda_context)["statusCode"] == 401
+    assert lambda_entry(event, lambda_context)["statusCode"] == 401

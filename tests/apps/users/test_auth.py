@@ -127,10 +127,10 @@ def _apigw_me(aws_event, authorization: str) -> dict:
     return event
 
 
-def test_bearer_token_through_api_gateway_and_zappa(zappa_handler, aws_event, lambda_context, user):
-    ok = zappa_handler(_apigw_me(aws_event, f"Bearer {access_token_for(user)}"), lambda_context)
+def test_bearer_token_through_api_gateway_and_zappa(lambda_entry, aws_event, lambda_context, user):
+    ok = lambda_entry(_apigw_me(aws_event, f"Bearer {access_token_for(user)}"), lambda_context)
     assert ok["statusCode"] == 200
     assert json.loads(ok["body"])["email"] == user.email
-    bad = zappa_handler(_apigw_me(aws_event, "Bearer x.y.z"), lambda_context)
+    bad = lambda_entry(_apigw_me(aws_event, "Bearer x.y.z"), lambda_context)
     assert bad["statusCode"] == 401
     assert json.loads(bad["body"])["error"]["code"] == "token_malformed"

@@ -13,9 +13,9 @@ SUB = "4a5b6c7d-1111-2222-3333-444455556666"
 pytestmark = pytest.mark.django_db
 
 
-def test_post_confirmation_creates_the_local_account(zappa_handler, aws_event, lambda_context):
+def test_post_confirmation_creates_the_local_account(lambda_entry, aws_event, lambda_context):
     event = aws_event("cognito_post_confirmation")
-    result = zappa_handler(event, lambda_context)
+    result = lambda_entry(event, lambda_context)
     assert result == event  # Cognito wants the event back
     user = User.objects.get(email="ana@example.com")
     assert (user.issuer, user.subject) == (ISSUER, SUB)
@@ -24,55 +24,55 @@ def test_post_confirmation_creates_the_local_account(zappa_handler, aws_event, l
 
 
 def test_post_confirmation_is_idempotent_and_keeps_groups(
-    zappa_handler, aws_event, lambda_context, make_user
+    lambda_entry, aws_event, lambda_context, make_user
 ):
-    zappa_handler(aws_event("cognito_post_confirmation"), lambda_context)
+    lambda_entry(aws_event("cognito_post_confirmation"), lambda_context)
     user = User.objects.get(email="ana@example.com")
     from django.contrib.auth.models import Group
 
     user.groups.add(Group.objects.create(name="editors"))
-    zappa_handler(aws_event("cognito_post_confirmation"), lambda_context)
+    lambda_entry(aws_event("cognito_post_confirmation"), lambda_context)
     assert User.objects.filter(email="ana@example.com").count() == 1
     assert list(user.groups.values_list("name", flat=True)) == ["editors"]
 
 
 def test_post_confirmation_adopts_an_unkeyed_account_with_its_email(
-    zappa_handler, aws_event, lambda_context
+    lambda_entry, aws_event, lambda_context
 ):
     existing = User.objects.create_superuser("ana@example.com", "Adm1n-password!")
-    zappa_handler(aws_event("cognito_post_confirmation"), lambda_context)
+    lambda_entry(aws_event("cognito_post_confirmation"), lambda_context)
     existing.refresh_from_db()
     assert (existing.issuer, existing.subject) == (ISSUER, SUB)
 
 
 def test_post_confirmation_never_takes_over_another_identitys_account(
-    zappa_handler, aws_event, lambda_context, make_user
+    lambda_entry, aws_event, lambda_context, make_user
 ):
     existing = make_user(email="ana@example.com")  # keyed by the local provider
     with pytest.raises(EmailTaken):
-        zappa_handler(aws_event("cognito_post_confirmation"), lambda_context)
+        lambda_entry(aws_event("cognito_post_confirmation"), lambda_context)
     existing.refresh_from_db()
     assert existing.subject != SUB
 
 
-def test_pre_sign_up_passes_a_new_address(zappa_handler, aws_event, lambda_context):
+def test_pre_sign_up_passes_a_new_address(lambda_entry, aws_event, lambda_context):
     event = aws_event("cognito_pre_sign_up")
-    assert zappa_handler(event, lambda_context)["response"]["autoConfirmUser"] is False
+    assert lambda_entry(event, lambda_context)["response"]["autoConfirmUser"] is False
     assert not User.objects.exists()  # nothing is written before confirmation
 
 
 def test_pre_sign_up_refuses_a_disabled_accounts_address(
-    zappa_handler, aws_event, lambda_context, make_user
+    lambda_entry, aws_event, lambda_context, make_user
 ):
     make_user(email="ana@example.com", is_active=False)
     with pytest.raises(UserDisabled):
-        zappa_handler(aws_event("cognito_pre_sign_up"), lambda_context)
+        lambda_entry(aws_event("cognito_pre_sign_up"), lambda_context)
 
 
 def test_pre_token_generation_syncs_groups_and_adds_the_user_id(
-    zappa_handler, aws_event, lambda_context
+    lambda_entry, aws_event, lambda_context
 ):
-    result = zappa_handler(aws_event("cognito_pre_token_generation"), lambda_context)
+    result = lambda_entry(aws_event("cognito_pre_token_generation"), lambda_context)
     user = User.objects.get(issuer=ISSUER, subject=SUB)
     claims = result["response"]["claimsOverrideDetails"]["claimsToAddOrOverride"]
     assert claims == {"nimbus:user_id": str(user.pk)}
@@ -80,25 +80,25 @@ def test_pre_token_generation_syncs_groups_and_adds_the_user_id(
     assert user.is_staff
 
 
-def test_pre_token_generation_v2_answers_in_the_v2_shape(zappa_handler, aws_event, lambda_context):
+def test_pre_token_generation_v2_answers_in_the_v2_shape(lambda_entry, aws_event, lambda_context):
     event = aws_event("cognito_pre_token_generation")
     event["version"] = "2"
-    result = zappa_handler(event, lambda_context)
+    result = lambda_entry(event, lambda_context)
     details = result["response"]["claimsAndScopeOverrideDetails"]
     assert set(details["idTokenGeneration"]["claimsToAddOrOverride"]) == {"nimbus:user_id"}
 
 
 def test_pre_token_generation_refuses_a_disabled_account(
-    zappa_handler, aws_event, lambda_context, make_user
+    lambda_entry, aws_event, lambda_context, make_user
 ):
     user = make_user(email="ana@example.com")
     User.objects.filter(pk=user.pk).update(issuer=ISSUER, subject=SUB, is_active=False)
     with pytest.raises(UserDisabled):
-        zappa_handler(aws_event("cognito_pre_token_generation"), lambda_context)
+        lambda_entry(aws_event("cognito_pre_token_generation"), lambda_context)
 
 
-def test_unknown_trigger_source_raises(zappa_handler, aws_event, lambda_context):
+def test_unknown_trigger_source_raises(lambda_entry, aws_event, lambda_context):
     event = aws_event("cognito_post_confirmation")
     event["triggerSource"] = "CustomMessage_SignUp"
     with pytest.raises(ValueError, match="CustomMessage_SignUp"):
-        zappa_handler(event, lambda_context)
+        lambda_entry(event, lambda_context)

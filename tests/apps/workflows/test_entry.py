@@ -24,28 +24,24 @@ def step_event(aws_event, name: str, payload: dict, **extra: str) -> dict:
     return event
 
 
-def test_lambda_entry_runs_the_step_and_returns_its_result(
-    zappa_handler, aws_event, lambda_context
-):
-    result = zappa_handler(step_event(aws_event, "tests.echo", {"a": 1}), lambda_context)
+def test_lambda_entry_runs_the_step_and_returns_its_result(lambda_entry, aws_event, lambda_context):
+    result = lambda_entry(step_event(aws_event, "tests.echo", {"a": 1}), lambda_context)
     assert result == {"echoed": {"a": 1}}
 
 
-def test_step_errors_keep_their_class_name(
-    zappa_handler, aws_event, lambda_context, test_workflows
-):
+def test_step_errors_keep_their_class_name(lambda_entry, aws_event, lambda_context, test_workflows):
     with pytest.raises(TransientError):
-        zappa_handler(step_event(aws_event, "tests.flaky", {"failures": 1}), lambda_context)
+        lambda_entry(step_event(aws_event, "tests.flaky", {"failures": 1}), lambda_context)
 
 
-def test_unknown_step_raises(zappa_handler, aws_event, lambda_context):
+def test_unknown_step_raises(lambda_entry, aws_event, lambda_context):
     with pytest.raises(UnknownWorkflowStep):
-        zappa_handler(step_event(aws_event, "tests.nope", {}), lambda_context)
+        lambda_entry(step_event(aws_event, "tests.nope", {}), lambda_context)
 
 
 @pytest.mark.django_db
 def test_token_step_records_a_hashed_callback(
-    zappa_handler, aws_event, lambda_context, test_workflows, never_logged
+    lambda_entry, aws_event, lambda_context, test_workflows, never_logged
 ):
     arn = "arn:aws:states:us-east-1:123456789012:execution:nimbus-dev-approval:x"
     execution = Execution.objects.create(workflow="approval", name="x", backend="aws", arn=arn)
@@ -57,7 +53,7 @@ def test_token_step_records_a_hashed_callback(
         execution_arn=arn,
     )
     never_logged("AQCEAAAAKgAAAA-sfn-token")
-    assert zappa_handler(event, lambda_context) == {}
+    assert lambda_entry(event, lambda_context) == {}
     row = TaskToken.objects.get()
     assert row.token_hash == token_hash("AQCEAAAAKgAAAA-sfn-token")
     assert row.execution == execution

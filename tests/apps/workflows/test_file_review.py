@@ -187,7 +187,7 @@ def test_redelivered_file_accepted_starts_one_review(owner):
 
 
 def test_on_step_functions_each_step_tells_the_owner(
-    owner, pushed, zappa_handler, aws_event, lambda_context
+    owner, pushed, lambda_entry, aws_event, lambda_context
 ):
     """The Lambda entry runs the review steps as Step Functions would call them."""
     file = accepted_file(owner, size=100, content_type="image/png")
@@ -198,7 +198,7 @@ def test_on_step_functions_each_step_tells_the_owner(
     ):
         event = aws_event("stepfunctions_task")
         event.update(workflow_step=step, input=payload, execution_arn=arn)
-        result = zappa_handler(event, lambda_context)
+        result = lambda_entry(event, lambda_context)
     assert result == {"status": "approved"}
     frames = [f for uid, f in pushed.sent if uid == owner.pk and f.get("type") == "workflow.step"]
     assert [(f["state"], f["execution"]) for f in frames] == [("Prepare", arn), ("Approve", arn)]
