@@ -69,10 +69,9 @@ class Backend:
         local = self.__dict__.setdefault("_aws_clients", threading.local())
         client = getattr(local, service, None)
         if client is None:
-            import boto3
             from botocore.config import Config
 
-            client = boto3.session.Session().client(  # type: ignore[call-overload]
+            client = aws_session().client(  # type: ignore[call-overload]
                 service,
                 region_name=self.options.get("region_name"),
                 endpoint_url=self.options.get("endpoint_url"),
@@ -80,6 +79,22 @@ class Backend:
             )
             setattr(local, service, client)
         return client
+
+
+def aws_session(region_name: str | None = None) -> Any:
+    """A new ``boto3.session.Session``: the one way Nimbus's code starts talking to AWS.
+
+    The first call on Lambda also patches botocore for X-Ray
+    (:func:`project.telemetry.configure_tracing`), so every AWS call is a subsegment of the
+    invocation's trace, and the patch (like boto3 itself) is loaded only by an invocation
+    that calls AWS, never by one that does not.
+    """
+    from project.telemetry import configure_tracing
+
+    configure_tracing()
+    import boto3
+
+    return boto3.session.Session(region_name=region_name)
 
 
 class BackendHandler(BaseConnectionHandler):

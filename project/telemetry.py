@@ -20,7 +20,8 @@ Logs: :class:`RedactingFilter` (on every handler in ``LOGGING``) replaces tokens
 passwords, secrets, Authorization headers and file contents with ``[REDACTED]``.
 
 Tracing: on Lambda (and only there) :func:`configure_tracing` patches boto3/botocore and
-requests for X-Ray, and :func:`traced` opens a subsegment; elsewhere both do nothing.
+requests for X-Ray, and :func:`traced` opens a subsegment; elsewhere both do nothing. The
+patch is applied by :func:`project.backends.aws_session`, before the first AWS client.
 """
 
 from __future__ import annotations

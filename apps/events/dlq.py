@@ -47,9 +47,9 @@ def enabled() -> bool:
 def _client() -> Any:
     client = getattr(_local, "client", None)
     if client is None:
-        import boto3
+        from project.backends import aws_session
 
-        client = _local.client = boto3.session.Session().client(
+        client = _local.client = aws_session().client(
             "sqs", region_name=getattr(settings, "AWS_REGION", None)
         )
     return client

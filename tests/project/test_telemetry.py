@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
@@ -14,6 +18,8 @@ from project import telemetry
 from project.logging import JsonFormatter, RequestIdFilter, bind
 from project.models import MetricSample
 from tests.conftest import load_aws_event
+
+REPO = Path(__file__).resolve().parents[2]
 
 JWT = (
     "eyJhbGciOiJSUzI1NiIsImtpZCI6ImFiYyJ9."
@@ -270,3 +276,38 @@ def test_traced_opens_an_xray_subsegment_on_lambda(monkeypatch):
         assert sub.annotations == {"kind": "eventbridge", "event_id": "e-1"}
     finally:
         xray_recorder.clear_trace_entities()
+
+
+_XRAY_PROBE = """
+import os, sys
+from project.backends import aws_session
+from project import telemetry
+before = telemetry._patched
+client = aws_session(region_name="us-east-1").client("sqs")
+print(before, telemetry._patched, "aws_xray_sdk.ext.botocore.patch" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(
+    ("on_lambda", "expected"), [(True, "False True True"), (False, "False False False")]
+)
+def test_the_first_aws_session_on_lambda_patches_botocore_for_xray(on_lambda, expected):
+    """In a fresh interpreter: patching botocore is global and would outlive this test."""
+    env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_FUNCTION_NAME"}
+    env |= {
+        "DJANGO_SETTINGS_MODULE": "project.settings.test",
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+    }
+    if on_lambda:
+        env["AWS_LAMBDA_FUNCTION_NAME"] = "nimbus-dev"
+    proc = subprocess.run(
+        [sys.executable, "-c", _XRAY_PROBE],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert proc.stdout.split() == expected.split()

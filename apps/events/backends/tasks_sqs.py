@@ -59,9 +59,9 @@ class SQSTaskBackend(BaseTaskBackend):
         if clients is None:
             clients = _local.clients = {}
         if key not in clients:
-            import boto3
+            from project.backends import aws_session
 
-            clients[key] = boto3.session.Session().client(
+            clients[key] = aws_session().client(
                 "sqs", region_name=self.region_name, endpoint_url=self.endpoint_url
             )
         return clients[key]

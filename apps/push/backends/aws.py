@@ -62,9 +62,9 @@ class ApiGatewayPushBackend(PushBackend):
 
     @cached_property
     def _session(self) -> Any:
-        import boto3
+        from project.backends import aws_session
 
-        return boto3.session.Session(region_name=self.options["region_name"])
+        return aws_session(region_name=self.options["region_name"])
 
     @cached_property
     def dynamodb(self) -> Any:

@@ -80,9 +80,9 @@ class CognitoIdentityBackend(IdentityBackend):
 
     @cached_property
     def client(self) -> CognitoIdentityProviderClient:
-        import boto3
+        from project.backends import aws_session
 
-        session = boto3.session.Session(region_name=self.options["region_name"] or None)
+        session = aws_session(region_name=self.options["region_name"] or None)
         return session.client("cognito-idp", endpoint_url=self.options["endpoint_url"])
 
     @contextmanager
