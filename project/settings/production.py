@@ -221,7 +221,7 @@ NIMBUS_WORKFLOWS = {
 }
 
 # One cache every Lambda container shares (sign-in and upload rate limits, throttles):
-# a database table, created once with `zappa manage <stage> createcachetable`.
+# a database table, made by `migrate` (project/apps.py runs createcachetable after it).
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",

@@ -60,3 +60,23 @@ def test_keys_are_not_stored_in_clear():
     stored = list(cache._cache.keys())  # type: ignore[attr-defined]
     assert stored
     assert not any("ana@example.com" in k for k in stored)
+
+
+@pytest.mark.django_db
+def test_migrate_makes_the_database_cache_table_the_limits_count_in(settings):
+    """Production counts limits in a DatabaseCache; `migrate` alone must leave it usable."""
+    from django.core.cache import caches
+    from django.core.management import call_command
+    from django.db import connection
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "nimbus_cache_migrate_test",
+        }
+    }
+    assert "nimbus_cache_migrate_test" not in connection.introspection.table_names()
+    call_command("migrate", verbosity=0)
+    assert "nimbus_cache_migrate_test" in connection.introspection.table_names()
+    caches["default"].set("sign-in:someone", 3, 60)
+    assert caches["default"].get("sign-in:someone") == 3
