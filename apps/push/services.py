@@ -171,6 +171,28 @@ def live_messages_prune(*, older_than: timedelta = LIVE_MESSAGE_TTL) -> int:
     return deleted
 
 
+def notifications_prune(*, batch: int = 1000) -> int:
+    """Delete notifications older than ``NIMBUS_NOTIFICATION_RETENTION_DAYS``.
+
+    In batches of ``batch`` rows, each its own short transaction, so pruning a backlog
+    never holds a long lock on the table users' pages read. A client catching up from an
+    id that was pruned simply receives what is left after it. Returns how many went.
+    """
+    from django.conf import settings
+
+    from apps.push.models import Notification
+
+    cutoff = timezone.now() - timedelta(days=settings.NIMBUS_NOTIFICATION_RETENTION_DAYS)
+    old = Notification.objects.filter(created_at__lt=cutoff)
+    total = 0
+    while ids := list(old.values_list("id", flat=True)[:batch]):
+        deleted, _ = Notification.objects.filter(id__in=ids).delete()
+        total += deleted
+    if total:
+        logger.info("Pruned %d notification(s) older than the retention", total)
+    return total
+
+
 # -- helpers ------------------------------------------------------------------------------
 
 

@@ -263,6 +263,9 @@ NIMBUS_TELEMETRY: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "project.telemetry.LocalMetrics"}
 }
 NIMBUS_METRICS_RETENTION_HOURS = 72
+# Notifications (the list a user reads, and live updates' catch-up) older than this go,
+# read or not, with the daily `push.prune-notifications` job.
+NIMBUS_NOTIFICATION_RETENTION_DAYS = 90
 
 # Content Security Policy (Django's own middleware): scripts only from our origin or with
 # the per-request nonce (``{{ csp_nonce }}``), no plugins, no framing, forms post only to

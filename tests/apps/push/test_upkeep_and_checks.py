@@ -70,3 +70,46 @@ def test_worker_prunes_relayed_messages_older_than_a_minute():
     assert job.interval == 60
     job.func()
     assert list(LiveMessage.objects.values_list("pk", flat=True)) == [fresh.pk]
+
+
+@pytest.mark.django_db
+def test_the_daily_job_forgets_notifications_past_the_retention(settings, django_user_model):
+    from apps.events.registry import schedules
+    from apps.push.models import Notification
+    from apps.push.services import notifications_prune
+
+    settings.NIMBUS_NOTIFICATION_RETENTION_DAYS = 30
+    alice = django_user_model.objects.create_user("alice@example.com")
+    now = timezone.now()
+    ages = [31, 45, 400, 29, 0]  # days
+    made = [
+        Notification.objects.create(user=alice, kind="file.status", title=f"{days} days")
+        for days in ages
+    ]
+    for notification, days in zip(made, ages, strict=True):
+        Notification.objects.filter(pk=notification.pk).update(
+            created_at=now - timedelta(days=days)
+        )
+    job = schedules["push.prune-notifications"]
+    assert job.expression == "rate(1 day)"
+    assert "schedule:push.prune-notifications" in periodic_jobs  # the local worker runs it too
+    job.func()
+    assert list(Notification.objects.values_list("title", flat=True)) == ["29 days", "0 days"]
+    assert notifications_prune(batch=1) == 0
+
+
+@pytest.mark.django_db
+def test_pruning_a_backlog_goes_in_batches(settings, django_user_model):
+    from apps.push.models import Notification
+    from apps.push.services import notifications_prune
+
+    settings.NIMBUS_NOTIFICATION_RETENTION_DAYS = 1
+    bob = django_user_model.objects.create_user("bob@example.com")
+    Notification.objects.bulk_create(
+        Notification(
+            user=bob, kind="k", title=str(i), created_at=timezone.now() - timedelta(days=2)
+        )
+        for i in range(7)
+    )
+    assert notifications_prune(batch=3) == 7
+    assert not Notification.objects.exists()
