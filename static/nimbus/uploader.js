@@ -41,6 +41,13 @@ const MESSAGES = {
   network: "The connection was lost. Retry to continue.",
 };
 
+// Refusals about the file itself: sending the same file again can only fail the same way,
+// so the uploader offers no Retry after them, only Dismiss.
+const FINAL = new Set([
+  "file_empty", "file_too_large", "file_type_not_allowed", "upload_too_large", "upload_empty",
+  "invalid_input", "EntityTooLarge", "EntityTooSmall",
+]);
+
 function csrfToken() {
   const input = document.querySelector("input[name=csrfmiddlewaretoken]");
   if (input) return input.value;
@@ -258,7 +265,9 @@ class UploadView {
 
   failed(error) {
     this.state(error.message, true);
-    this.retryButton.hidden = false;
+    const final = FINAL.has(error.code);
+    this.retryButton.hidden = final;
+    if (final) this.cancelButton.textContent = "Dismiss";
   }
 
   remove() { this.item.remove(); }
