@@ -45,7 +45,15 @@ def receiver_run(
 
     The receiver's writes, the inbox row and ``also()`` commit together or not at all;
     an exception from the receiver propagates after rolling all three back.
+
+    A receiver declared ``atomic=False`` runs first, outside any transaction, and the
+    inbox row and ``also()`` commit after it returns: a slow receiver holds no
+    transaction (and no connection in one) open while it works. It must be idempotent,
+    since a crash between its own commit and the inbox row, or two deliveries racing,
+    runs it again.
     """
+    if not receiver.atomic:
+        return _receiver_run_then_record(receiver=receiver, envelope=envelope, also=also)
     with bind(event_id=envelope.id, receiver=receiver.name), transaction.atomic():
         try:
             with transaction.atomic():
@@ -58,6 +66,28 @@ def receiver_run(
             ran = True
         if also is not None:
             also()
+    return ran
+
+
+def _receiver_run_then_record(
+    *, receiver: registry.Receiver, envelope: EventEnvelope, also: Callable[[], Any] | None
+) -> bool:
+    inbox = Inbox.objects.filter(event_id=envelope.id, receiver=receiver.name)
+    with bind(event_id=envelope.id, receiver=receiver.name):
+        ran = not inbox.exists()
+        if ran:
+            receiver.func(envelope)
+        else:
+            logger.info("Duplicate delivery acknowledged without running")
+        with transaction.atomic():
+            if ran:
+                try:
+                    with transaction.atomic():
+                        Inbox.objects.create(event_id=envelope.id, receiver=receiver.name)
+                except IntegrityError:
+                    logger.info("A concurrent delivery of the same event ran it too")
+            if also is not None:
+                also()
     return ran
 
 

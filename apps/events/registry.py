@@ -68,6 +68,9 @@ class Receiver:
     pattern: Mapping[str, Any]
     group: str
     func: Callable[..., Any] = field(compare=False)
+    #: False for slow receivers that are idempotent on their own: they run outside the
+    #: transaction that records the inbox row (see :func:`apps.events.delivery.receiver_run`).
+    atomic: bool = True
 
     @property
     def rule_name_suffix(self) -> str:
@@ -161,6 +164,7 @@ def receiver(
     *,
     name: str | None = None,
     group: str | None = None,
+    atomic: bool = True,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the decorated function for events matching a pattern.
 
@@ -168,6 +172,11 @@ def receiver(
     validated now (an invalid one raises :class:`InvalidPatternError`). ``name`` (default
     ``<app>.<function>``) must be unique; ``group`` (default: the app label) selects the
     queue the receiver's events go through on AWS.
+
+    By default the receiver's writes commit together with the inbox row that makes it
+    run once per event. ``atomic=False`` is for receivers that take long (streaming a
+    large object) and are idempotent by themselves: no transaction is held open while
+    they run, and a rare duplicate delivery may run them twice.
     """
     if isinstance(pattern_or_detail_type, str):
         pattern: dict[str, Any] = {"detail-type": [pattern_or_detail_type]}
@@ -182,6 +191,7 @@ def receiver(
             pattern=pattern,
             group=_checked_name(group or label, "receiver group"),
             func=func,
+            atomic=atomic,
         )
         _register(receivers, registered.name, registered, func, "receiver")
         return func

@@ -34,9 +34,13 @@ def file_object_created(event: Any) -> None:
     file_upload_complete(key=str(obj["key"]), size=int(obj["size"]), etag=str(obj.get("etag", "")))
 
 
-@receiver(events.FILE_UPLOADED, name="files.inspect")
+@receiver(events.FILE_UPLOADED, name="files.inspect", atomic=False)
 def file_uploaded_inspect(event: Any) -> None:
-    """Inspect an uploaded file (magic bytes, size, SHA-256, quota)."""
+    """Inspect an uploaded file (magic bytes, size, SHA-256, quota).
+
+    Not atomic: reading a large object takes long, and ``file_inspect`` is idempotent by
+    itself (it locks the file and acts only on an ``uploaded`` one).
+    """
     from apps.files.services import file_inspect
 
     file_inspect(file_id=event["detail"]["file_id"])

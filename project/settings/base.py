@@ -221,7 +221,8 @@ NIMBUS_IDENTITY: dict[str, dict[str, Any]] = {
 NIMBUS_UPLOAD_POLICY: dict[str, Any] = {
     "max_bytes": env.int("NIMBUS_UPLOAD_MAX_BYTES", default=100 * 1024 * 1024 - 1),
     "multipart_threshold": 100 * 1024 * 1024,
-    "multipart_max_bytes": 5 * 1024 * 1024 * 1024,
+    # S3's multipart ceiling is far higher; see DEPLOY.md "Limits" before raising this.
+    "multipart_max_bytes": env.int("NIMBUS_UPLOAD_MULTIPART_MAX_BYTES", default=5 * 1024**3),
     "allowed_types": env.list(
         "NIMBUS_UPLOAD_TYPES",
         default=[

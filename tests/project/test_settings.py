@@ -66,3 +66,16 @@ def test_check_deploy_is_clean_under_production_settings():
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.slow
+def test_the_multipart_ceiling_is_a_setting_of_the_stage():
+    """DEPLOY.md's advice for inspections that outrun the function's timeout."""
+    code = (
+        "from django.conf import settings; "
+        "print(settings.NIMBUS_UPLOADS['default']['OPTIONS']['multipart_max_bytes'])"
+    )
+    env = {**PRODUCTION_ENV, "NIMBUS_UPLOAD_MULTIPART_MAX_BYTES": str(2 * 1024**3)}
+    result = _manage("shell", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == str(2 * 1024**3)
