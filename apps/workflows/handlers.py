@@ -57,5 +57,13 @@ def file_review_push(
                 "state": event.get("state") or "",
                 "label": state_label(FILE_REVIEW, event.get("state") or ""),
                 "status": execution.status,
+                "timestamp": _iso(event.get("timestamp")),
             },
         )
+
+
+def _iso(value: Any) -> str:
+    """A history event's time as ISO 8601 (the local engine's are strings already)."""
+    if value is None:
+        return ""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)

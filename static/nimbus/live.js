@@ -14,6 +14,10 @@
 //   notifications   [data-unread-count] → the unread count (data-count too);
 //                   [data-notifications] (a list) → newest first, at most data-limit items
 //
+// Times: the server renders "YYYY-MM-DD HH:MM" in UTC inside <time datetime="<ISO>">;
+// every such element, on the page or added later (live rows, the uploader's), is shown in
+// the same format in the reader's own time zone, with the zone in its title.
+//
 // Configuration (all optional) from <meta> tags the base template writes:
 //   nimbus-live-url    the WebSocket URL (default: same origin /ws/)
 //   nimbus-live-after  the last notification id the page was rendered with
@@ -126,7 +130,7 @@ export function addToLists(frame) {
     }
     const time = document.createElement("time");
     time.dateTime = n.created_at;
-    time.textContent = new Date(n.created_at).toLocaleString();
+    time.textContent = formatTime(n.created_at);
     item.append(" ", time);
     list.prepend(item);
     const limit = Number(list.dataset.limit || 20);
@@ -276,6 +280,33 @@ function wireMarkAllRead() {
     });
   }
 }
+
+// "YYYY-MM-DD HH:MM", or with format "time" "HH:MM:SS", in the reader's time zone.
+export function formatTime(iso, format = "") {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const two = (n) => String(n).padStart(2, "0");
+  const clock = `${two(d.getHours())}:${two(d.getMinutes())}`;
+  if (format === "time") return `${clock}:${two(d.getSeconds())}`;
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${clock}`;
+}
+
+const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+function localiseTimes(root) {
+  const times = root.matches?.("time[datetime]") ? [root] : root.querySelectorAll?.("time[datetime]") || [];
+  for (const time of times) {
+    if (time.dataset.localised === time.dateTime) continue;
+    time.dataset.localised = time.dateTime;
+    time.textContent = formatTime(time.dateTime, time.dataset.format);
+    time.title = ZONE ? `${time.dateTime} (shown in ${ZONE})` : time.dateTime;
+  }
+}
+
+localiseTimes(document);
+new MutationObserver((records) => {
+  for (const record of records) for (const node of record.addedNodes) localiseTimes(node);
+}).observe(document.body, { childList: true, subtree: true });
 
 export let live = null;
 

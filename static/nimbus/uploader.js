@@ -280,12 +280,13 @@ async function addRow(fileId) {
   const row = document.createElement("tr");
   row.dataset.fileId = fileId;
   row.innerHTML = `<td><a></a></td><td></td>
-    <td><span class="status"></span> <span class="reason"></span></td><td></td>`;
+    <td><span class="status"></span> <span class="reason"></span></td><td><time></time></td>`;
   const link = row.querySelector("a");
   link.href = `/files/${fileId}/`;
   link.textContent = file.name;
   row.children[1].textContent = formatBytes(file.declared_size);
-  row.children[3].textContent = new Date(file.created_at).toLocaleString();
+  // live.js shows it in the reader's time zone, as it does the server-rendered rows.
+  row.querySelector("time").dateTime = file.created_at;
   row.querySelector(".status").dataset.fileStatus = fileId;
   row.querySelector(".reason").dataset.fileReason = fileId;
   rows.prepend(row);
@@ -394,6 +395,13 @@ document.addEventListener("nimbus:message", (e) => {
     if (list && message.state) {
       const item = document.createElement("li");
       item.textContent = message.label || message.state;
+      if (message.timestamp) {
+        const time = document.createElement("time");
+        time.className = "muted";
+        time.dataset.format = "time";
+        time.dateTime = message.timestamp;  // live.js shows it in the reader's zone
+        item.append(" ", time);
+      }
       list.append(item);
       document.querySelector("[data-review-empty]")?.setAttribute("hidden", "");
     }

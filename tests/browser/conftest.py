@@ -260,14 +260,15 @@ def new_page(
 ) -> Iterator[Any]:
     """Open pages in fresh browser contexts (one person each); all are screenshotted at the end.
 
-    ``new_page(label)`` returns a page whose relative ``goto`` URLs go to the live server.
+    ``new_page(label)`` returns a page whose relative ``goto`` URLs go to the live server;
+    keyword arguments are Playwright context options (``timezone_id="Asia/Tokyo"``).
     """
     contexts: list[tuple[str, Any]] = []
     watch = console
 
-    def open_page(label: str = "") -> Any:
+    def open_page(label: str = "", **options: Any) -> Any:
         context = browser.new_context(
-            base_url=live_nimbus.url, viewport={"width": 1280, "height": 900}
+            base_url=live_nimbus.url, viewport={"width": 1280, "height": 900}, **options
         )
         context.set_default_timeout(15_000)
         page = context.new_page()

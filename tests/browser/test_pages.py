@@ -4,6 +4,7 @@ account settings, a refused upload's message, and the files page on a phone."""
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from playwright.sync_api import expect
 from tests.browser.a11y import assert_accessible, assert_focus_visible, tab_to
 from tests.browser.conftest import ConsoleWatch, LiveNimbus
 from tests.browser.people import PASSWORD, new_email, sign_up, snapshot
-from tests.browser.test_main_job import SMALL_TEXT, choose_file, status_of
+from tests.browser.test_main_job import SMALL_TEXT, choose_file, file_row, status_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 
@@ -150,3 +151,24 @@ def test_forgot_password_with_the_emailed_code_then_sign_in_with_the_new_one(
         page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/files/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Your files")
+
+
+def test_times_read_the_same_in_the_readers_zone_live_and_after_a_reload(
+    new_page: Any, live_nimbus: LiveNimbus
+) -> None:
+    """The server writes UTC; a reader in Tokyo sees Tokyo time, on new and reloaded rows."""
+    page = new_page("tokyo", timezone_id="Asia/Tokyo")
+    sign_up(page, live_nimbus, new_email("aiko"))
+    choose_file(page, "notes.txt", "text/plain", SMALL_TEXT)
+    expect(status_of(page, "notes.txt")).to_have_text(
+        re.compile("^(Accepted|Awaiting approval|Approved)$"), timeout=20_000
+    )
+    added = file_row(page, "notes.txt").locator("time")
+    instant = datetime.fromisoformat(added.get_attribute("datetime"))
+    expected = instant.astimezone(timezone(timedelta(hours=9))).strftime("%Y-%m-%d %H:%M")
+    expect(added).to_have_text(expected)  # the row the uploader added
+
+    page.reload()
+    reloaded = file_row(page, "notes.txt").locator("time")
+    expect(reloaded).to_have_text(expected)  # the row the server rendered, in UTC
+    assert reloaded.get_attribute("title").endswith("(shown in Asia/Tokyo)")

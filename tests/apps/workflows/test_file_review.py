@@ -3,7 +3,7 @@ external system approves or rejects, the owner sees each step live and is notifi
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -86,8 +86,10 @@ def test_small_image_is_approved_without_an_operator(owner, pushed):
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
     assert file.status == FileStatus.APPROVED
     assert "files.FileApproved" in published(file)
-    states = [f.get("state") for uid, f in pushed.sent if f.get("type") == "workflow.step"]
-    assert {"Prepare", "NeedsApproval", "Approve", "Notify"} <= set(states)
+    steps = [f for uid, f in pushed.sent if f.get("type") == "workflow.step"]
+    assert {"Prepare", "NeedsApproval", "Approve", "Notify"} <= {f.get("state") for f in steps}
+    # each step carries when it happened, for the page to show in the reader's time zone
+    assert all(datetime.fromisoformat(f["timestamp"]).tzinfo for f in steps)
     assert all(uid == owner.pk for uid, _ in pushed.sent)
     from apps.push.models import Notification
 
