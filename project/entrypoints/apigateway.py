@@ -9,9 +9,9 @@ the response into what API Gateway expects.
 
 It follows Zappa 0.63's HTTP handling, setting for setting as ``zappa_settings.json``
 configures it (``binary_support: true``, no ``base_path``, ``domain``,
-``context_header_mappings`` or extra text mimetypes; ``tests/project/test_lambda_http.py``
-refuses a settings file that sets them), and the same test feeds the same events through
-both and requires the same answers:
+``context_header_mappings`` or extra text mimetypes: ``manage.py check`` refuses a settings
+file that sets them), and ``tests/project/test_lambda_http.py`` feeds the same events
+through both and requires the same answers:
 
 * ``SCRIPT_NAME`` is the stage when the request came by the ``execute-api`` host (REST) or
   its raw path starts with the stage (HTTP API), so Django builds URLs under ``/<stage>/``;
@@ -52,6 +52,18 @@ TEXT_MIMETYPES = (
     "application/xml-dtd",
     "image/svg+xml",
 )
+#: Zappa settings that change its HTTP handling, with the only value this adapter
+#: implements (None: unset). ``manage.py check`` refuses a zappa_settings.json that sets
+#: them otherwise (:func:`project.checks.check_zappa_settings`).
+ZAPPA_HTTP_SETTINGS: dict[str, Any] = {
+    "base_path": None,
+    "domain": None,
+    "context_header_mappings": None,
+    "additional_text_mimetypes": None,
+    "exception_handler": None,
+    "app_function": None,
+    "binary_support": True,
+}
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _BASE64_METHODS = {"POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS"}
 

@@ -308,23 +308,26 @@ def test_a_failure_outside_the_view_is_a_logged_500_in_the_error_shape(
     assert "Unhandled error serving /echo/" in caplog.text
 
 
-# Settings of Zappa's HTTP handling the adapter does not implement; Nimbus sets none of them.
-_UNSUPPORTED = {
-    "base_path": None,
-    "domain": None,
-    "context_header_mappings": None,
-    "additional_text_mimetypes": None,
-    "exception_handler": None,
-    "app_function": None,
-    "binary_support": True,
-}
-
-
 def test_zappa_settings_use_only_what_the_adapter_implements():
+    from project.checks import check_zappa_settings
+
+    assert check_zappa_settings() == []
+
+
+def test_a_zappa_setting_the_adapter_does_not_implement_fails_the_check(settings, tmp_path):
+    from project.checks import check_zappa_settings
+
     stages = json.loads((REPO / "zappa_settings.json").read_text())
-    for name, stage in stages.items():
-        for key, allowed in _UNSUPPORTED.items():
-            assert stage.get(key, allowed) == allowed, (name, key)
+    stages["prod"]["base_path"] = "v1"
+    stages["dev"]["binary_support"] = False
+    (tmp_path / "zappa_settings.json").write_text(json.dumps(stages))
+    settings.BASE_DIR = tmp_path
+    errors = check_zappa_settings()
+    assert [e.id for e in errors] == ["nimbus.E004", "nimbus.E004"]
+    assert {e.msg.split("'")[1] + ":" + e.msg.split("'")[3] for e in errors} == {
+        "prod:base_path",
+        "dev:binary_support",
+    }
 
 
 _PROBE = """
