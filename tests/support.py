@@ -1,14 +1,19 @@
-"""Helpers several test packages share: free ports, a moto server, real worker processes."""
+"""Helpers several test packages share: free ports, a moto server, real worker processes,
+probes in a fresh interpreter."""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,3 +61,33 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str) -> No
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def fresh_python(code: str, *args: str, env: Mapping[str, str | None] = ()) -> Any:
+    """Run ``code`` in a new interpreter on the test settings; its last line, as JSON.
+
+    For what the test process cannot show once it has imported everything (what a cold
+    start loads) or must not do to itself (patch botocore). The probe gets its own SQLite
+    file; ``env`` adds variables, or removes those given as None.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        environ = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "project.settings.test",
+            "DATABASE_URL": f"sqlite:///{tmp}/probe.sqlite3",
+        }
+        for key, value in dict(env).items():
+            if value is None:
+                environ.pop(key, None)
+            else:
+                environ[key] = value
+        proc = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            cwd=REPO,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])

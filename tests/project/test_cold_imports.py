@@ -5,17 +5,13 @@ Each check runs in a fresh interpreter, since the test process has imported ever
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 from django.urls import reverse
 
 from project import urls
 from project.api import api
+from tests.support import fresh_python
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,20 +28,7 @@ print(json.dumps({"statuses": statuses, "loaded": [m for m in heavy if m in sys.
 
 
 def _fresh(*paths: str) -> dict[str, list]:
-    with tempfile.TemporaryDirectory() as tmp:
-        # its own SQLite file: var/ exists only once `make run` has made it
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings.test"}
-        env["DATABASE_URL"] = f"sqlite:///{tmp}/probe.sqlite3"
-        proc = subprocess.run(
-            [sys.executable, "-c", _PROBE, *paths],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=True,
-        )
-    result: dict[str, list] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result: dict[str, list] = fresh_python(_PROBE, *paths)
     return result
 
 

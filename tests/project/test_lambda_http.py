@@ -11,15 +11,13 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import load_aws_event
+from tests.support import fresh_python
 
 pytestmark = pytest.mark.django_db
 
@@ -340,23 +338,12 @@ print(json.dumps({"statuses": statuses, "aws": sorted(
 """
 
 
-def test_http_events_do_not_import_boto3(tmp_path):
+def test_http_events_do_not_import_boto3():
     events = [load_aws_event("apigw_rest_v1_healthz"), load_aws_event("apigw_http_v2_healthz")]
     for event in events:  # the test settings' host, so nothing is refused for its name
         event["headers"] = {k: v for k, v in event["headers"].items() if k.lower() != "host"}
         event["headers"]["host" if "version" in event else "Host"] = "localhost"
         event.pop("multiValueHeaders", None)
     events.append(v2(raw_path="/api/status", headers={"host": "localhost"}))
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings.test"}
-    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'probe.sqlite3'}"
-    proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, json.dumps(events)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = fresh_python(_PROBE, json.dumps(events))
     assert result == {"statuses": [200, 200, 200], "aws": []}
