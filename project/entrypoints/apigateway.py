@@ -102,8 +102,8 @@ def serve(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 close()
     except Exception:
         # Django turns a view's exception into a 500 itself; this is a failure around it
-        # (a streaming body that raised, a broken signal receiver). Logged with the request
-        # id like any other, answered in the API's error shape rather than as a 502.
+        # (a streaming body that raised, a broken signal receiver). Logged with the
+        # invocation's ids, answered in the API's error shape rather than as a 502.
         logger.exception("Unhandled error serving %s", environ["PATH_INFO"])
         captured["status"] = "500 Internal Server Error"
         captured["headers"] = [("Content-Type", "application/json")]
