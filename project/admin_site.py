@@ -41,11 +41,15 @@ def is_operator(user: Any) -> bool:
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
-    """The caller's address; behind API Gateway/CloudFront the first X-Forwarded-For hop."""
+    """The caller's address: ``REMOTE_ADDR``, never a raw ``X-Forwarded-For`` entry.
+
+    On Lambda the API Gateway adapter has already picked the one hop that can be trusted
+    (project/entrypoints/apigateway.py); the first entry of the header is whatever the
+    caller chose to write there.
+    """
     if request is None:
         return None
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    candidate = forwarded.split(",")[0].strip() if forwarded else request.META.get("REMOTE_ADDR")
+    candidate = request.META.get("REMOTE_ADDR")
     from django.core.exceptions import ValidationError
     from django.core.validators import validate_ipv46_address
 

@@ -44,3 +44,21 @@ def check_zappa_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.
                     )
                 )
     return messages
+
+
+@checks.register("nimbus", deploy=True)
+def check_origin_secret(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Behind CloudFront the client address is only trustworthy with the origin secret."""
+    from django.conf import settings
+
+    if getattr(settings, "NIMBUS_ORIGIN_SECRET", ""):
+        return []
+    return [
+        checks.Warning(
+            "NIMBUS_ORIGIN_SECRET is not set: requests cannot be told to have come through "
+            "CloudFront, so client addresses (per-address rate limits, the audit trail) "
+            "fall back to X-Forwarded-For, which a direct caller can forge.",
+            hint="The infra stack generates it (Secrets Manager, <stage>/origin).",
+            id="nimbus.W005",
+        )
+    ]

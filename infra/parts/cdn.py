@@ -69,6 +69,21 @@ def add_distribution(stack: Stack) -> None:
         Id="api",
         DomainName=Ref("ApiOriginDomain"),
         OriginPath=Ref("ApiOriginPath"),
+        # Proves to the function that a request came through CloudFront, so that its
+        # X-Forwarded-For can be trusted (project/entrypoints/apigateway.py).
+        OriginCustomHeaders=[
+            cloudfront.OriginCustomHeader(
+                HeaderName="X-Nimbus-Origin",
+                HeaderValue=Join(
+                    "",
+                    [
+                        "{{resolve:secretsmanager:",
+                        Ref("OriginSecret"),
+                        ":SecretString:NIMBUS_ORIGIN_SECRET}}",
+                    ],
+                ),
+            )
+        ],
         CustomOriginConfig=cloudfront.CustomOriginConfig(
             OriginProtocolPolicy="https-only",
             OriginSSLProtocols=["TLSv1.2"],

@@ -124,6 +124,7 @@ def add_function_role(stack: Stack) -> None:
             ["secretsmanager:GetSecretValue"],
             [
                 Ref("AppSecret"),
+                Ref("OriginSecret"),
                 If("CreateDatabaseSecret", Ref("DatabaseSecret"), Ref("DatabaseSecretArn")),
             ],
         ),

@@ -46,7 +46,7 @@ def add_key(stack: Stack) -> None:
 
 
 def add_secrets(stack: Stack) -> None:
-    """SECRET_KEY (generated) and the database credentials, in Secrets Manager."""
+    """SECRET_KEY, the origin secret (both generated) and the database credentials."""
     stack.add(
         secretsmanager.Secret(
             "AppSecret",
@@ -81,12 +81,31 @@ def add_secrets(stack: Stack) -> None:
         ),
         name="DatabaseSecret",
     )
+    stack.add(
+        secretsmanager.Secret(
+            "OriginSecret",
+            Name=f"{stack.prefix}/origin",
+            Description=(
+                "The value CloudFront sends in X-Nimbus-Origin, proving a request came "
+                "through it (JSON: NIMBUS_ORIGIN_SECRET)"
+            ),
+            KmsKeyId=Ref("Key"),
+            GenerateSecretString=secretsmanager.GenerateSecretString(
+                SecretStringTemplate="{}",
+                GenerateStringKey="NIMBUS_ORIGIN_SECRET",
+                PasswordLength=48,
+                ExcludePunctuation=True,
+            ),
+        ),
+        name="OriginSecret",
+    )
     database_secret = If("CreateDatabaseSecret", Ref("DatabaseSecret"), Ref("DatabaseSecretArn"))
     stack.named["DatabaseSecretRef"] = database_secret  # type: ignore[assignment]
     stack.export_env(
         "NIMBUS_SECRETS_ARN",
-        Join(",", [Ref("AppSecret"), database_secret]),
-        "Secrets Manager secrets the settings load (SECRET_KEY, DATABASE_URL)",
+        Join(",", [Ref("AppSecret"), database_secret, Ref("OriginSecret")]),
+        "Secrets Manager secrets the settings load (SECRET_KEY, DATABASE_URL, "
+        "NIMBUS_ORIGIN_SECRET)",
     )
     stack.export_env(
         "NIMBUS_PARAMETERS_PATH",

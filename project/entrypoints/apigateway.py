@@ -16,7 +16,12 @@ through both and requires the same answers:
 * ``SCRIPT_NAME`` is the stage when the request came by the ``execute-api`` host (REST) or
   its raw path starts with the stage (HTTP API), so Django builds URLs under ``/<stage>/``;
 * ``REMOTE_ADDR`` is the second-to-last ``X-Forwarded-For`` address (CloudFront → API
-  Gateway: the last is CloudFront's, the one before it the client's);
+  Gateway: the last is CloudFront's, the one before it the client's) — with one
+  hardening Zappa lacks: when ``NIMBUS_ORIGIN_SECRET`` is set (the stack sets it, and
+  CloudFront sends it in ``X-Nimbus-Origin``), a request without the right value did not
+  come through CloudFront, and its ``X-Forwarded-For`` could be forged; its address is
+  then API Gateway's own view of the caller (``sourceIp``). The header itself never
+  reaches Django;
 * a body is base64-encoded in the response unless its type is text (or it carries a
   ``Content-Encoding``); REST responses carry ``headers`` and ``multiValueHeaders`` (the
   ``Set-Cookie`` name lower-cased, as Zappa does so that API Gateway keeps every cookie);
@@ -32,6 +37,7 @@ times in ``multiValueHeaders``). API Gateway's ``stageVariables`` are not copied
 from __future__ import annotations
 
 import base64
+import hmac
 import logging
 import sys
 import time
@@ -64,6 +70,8 @@ ZAPPA_HTTP_SETTINGS: dict[str, Any] = {
     "app_function": None,
     "binary_support": True,
 }
+#: The header CloudFront adds to every request it forwards (title-cased, as headers are).
+ORIGIN_HEADER = "X-Nimbus-Origin"
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _BASE64_METHODS = {"POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS"}
 
@@ -175,11 +183,10 @@ def environ_for(event: dict[str, Any], context: Any) -> dict[str, Any]:
     elif isinstance(body, str):
         body = body.encode()
 
-    forwarded = [a.strip() for a in headers.get("X-Forwarded-For", "").split(",") if a.strip()]
     environ: dict[str, Any] = {
         "PATH_INFO": _wsgi_str(path),
         "QUERY_STRING": _wsgi_str(query),
-        "REMOTE_ADDR": forwarded[-2] if len(forwarded) > 1 else (forwarded or ["127.0.0.1"])[0],
+        "REMOTE_ADDR": _client_address(headers, request_context),
         "REQUEST_METHOD": method,
         "SCRIPT_NAME": _wsgi_str(script_name),
         "SERVER_NAME": "zappa",
@@ -207,6 +214,23 @@ def environ_for(event: dict[str, Any], context: Any) -> dict[str, Any]:
     for name, value in headers.items():
         environ["HTTP_" + name.upper().replace("-", "_")] = str(value)
     return environ
+
+
+def _client_address(headers: dict[str, str], request_context: dict[str, Any]) -> str:
+    """Who is asking; removes ``X-Nimbus-Origin`` from ``headers`` (see the module doc)."""
+    from django.conf import settings
+
+    proof = headers.pop(ORIGIN_HEADER, "")
+    forwarded = [a.strip() for a in headers.get("X-Forwarded-For", "").split(",") if a.strip()]
+    secret = getattr(settings, "NIMBUS_ORIGIN_SECRET", "")
+    if secret and not hmac.compare_digest(proof.encode(), secret.encode()):
+        peer = (request_context.get("identity") or request_context.get("http") or {}).get(
+            "sourceIp"
+        )
+        return str(peer or (forwarded[-1] if forwarded else "127.0.0.1"))
+    if len(forwarded) > 1:
+        return forwarded[-2]
+    return forwarded[0] if forwarded else "127.0.0.1"
 
 
 def _merged_v1_headers(event: dict[str, Any]) -> dict[str, str]:

@@ -16,6 +16,10 @@ from project.env import BASE_DIR, env
 SECRET_KEY = env.str("SECRET_KEY", default="")
 DEBUG = False
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
+# On AWS, CloudFront sends this value in X-Nimbus-Origin with every request it forwards;
+# only such requests have their client address taken from X-Forwarded-For
+# (project/entrypoints/apigateway.py). Empty: no CloudFront in front (local, tests).
+NIMBUS_ORIGIN_SECRET = env.str("NIMBUS_ORIGIN_SECRET", default="")
 
 NIMBUS_STAGE = env.str("NIMBUS_STAGE", default="local")
 

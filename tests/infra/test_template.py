@@ -184,6 +184,33 @@ def test_static_is_served_through_origin_access_control_only(inputs):
     assert "AWS:SourceArn" in reader["Condition"]["StringEquals"]
 
 
+def test_cloudfront_proves_to_the_function_that_a_request_came_through_it(inputs):
+    template = render(inputs)
+    resources = template["Resources"]
+    config = resources["Distribution"]["Properties"]["DistributionConfig"]
+    api = next(o for o in config["Origins"]["Fn::If"][1] if o["Id"] == "api")
+    (header,) = api["OriginCustomHeaders"]
+    assert header["HeaderName"] == "X-Nimbus-Origin"
+    assert header["HeaderValue"] == {
+        "Fn::Join": [
+            "",
+            [
+                "{{resolve:secretsmanager:",
+                {"Ref": "OriginSecret"},
+                ":SecretString:NIMBUS_ORIGIN_SECRET}}",
+            ],
+        ]
+    }
+    generated = resources["OriginSecret"]["Properties"]["GenerateSecretString"]
+    assert generated["GenerateStringKey"] == "NIMBUS_ORIGIN_SECRET"
+    # the function loads it with its other secrets, and may read it
+    loaded = template["Outputs"]["NimbusSecretsArn"]["Value"]["Fn::Join"][1]
+    assert {"Ref": "OriginSecret"} in loaded
+    role = resources["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    secrets = next(s for s in role["Statement"] if s["Sid"] == "Secrets")
+    assert {"Ref": "OriginSecret"} in secrets["Resource"]
+
+
 def test_uploads_bucket_has_cors_multipart_cleanup_and_eventbridge(inputs):
     bucket = render(inputs)["Resources"]["UploadsBucket"]["Properties"]
     assert bucket["NotificationConfiguration"] == {

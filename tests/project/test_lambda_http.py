@@ -288,6 +288,46 @@ def test_responses_in_the_shapes_api_gateway_expects(lambda_entry, lambda_contex
     assert response["isBase64Encoded"] is False
 
 
+ORIGIN_SECRET = "origin-proof-" + "z" * 36
+FORGED = "6.6.6.6"  # what a caller writes into X-Forwarded-For to pass for someone else
+
+
+@pytest.mark.parametrize(
+    ("case", "proof", "seen_as"),
+    [
+        # through CloudFront: the client's address, the one CloudFront appended
+        ("v1", ORIGIN_SECRET, "198.51.100.7"),
+        ("v2", ORIGIN_SECRET, "198.51.100.7"),
+        # straight at API Gateway, forging the header: API Gateway's view of the caller
+        ("v1", None, "203.0.113.10"),
+        ("v1", "a guess", "203.0.113.10"),
+        ("v2", None, "205.255.255.176"),
+    ],
+)
+def test_forwarded_for_is_trusted_only_from_cloudfront(
+    lambda_entry, lambda_context, echo_site, settings, case, proof, seen_as
+):
+    settings.NIMBUS_ORIGIN_SECRET = ORIGIN_SECRET
+    forwarded = f"{FORGED}, 198.51.100.7, 130.176.1.1"
+    headers = {"X-Forwarded-For": forwarded}
+    if proof is not None:
+        headers["X-Nimbus-Origin"] = proof
+    if case == "v1":
+        event = v1(headers=headers)
+    else:
+        event = v2(headers={k.lower(): v for k, v in headers.items()})
+    seen = _echo(lambda_entry(event, lambda_context))
+    assert seen["remote_addr"] == seen_as
+    assert "X-Nimbus-Origin" not in seen["headers"]  # the proof never reaches Django
+
+
+def test_without_an_origin_secret_the_proof_header_is_still_dropped(
+    lambda_entry, lambda_context, echo_site
+):
+    seen = _echo(lambda_entry(v1(headers={"X-Nimbus-Origin": "anything"}), lambda_context))
+    assert "X-Nimbus-Origin" not in seen["headers"]
+
+
 def test_a_failure_outside_the_view_is_a_logged_500_in_the_error_shape(
     lambda_entry, lambda_context, echo_site, caplog
 ):

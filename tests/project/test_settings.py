@@ -33,6 +33,7 @@ PRODUCTION_ENV = {
     "COGNITO_REGION": "us-east-1",
     "COGNITO_ISSUER": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc123XyZ",
     "COGNITO_JWKS_URL": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc123XyZ/.well-known/jwks.json",
+    "NIMBUS_ORIGIN_SECRET": "o" * 48,
 }
 
 
@@ -79,3 +80,11 @@ def test_the_multipart_ceiling_is_a_setting_of_the_stage():
     result = _manage("shell", "-c", code, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == str(2 * 1024**3)
+
+
+@pytest.mark.slow
+def test_check_deploy_warns_when_requests_cannot_be_proven_to_come_through_cloudfront():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "NIMBUS_ORIGIN_SECRET"}
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode != 0
+    assert "nimbus.W005" in result.stdout + result.stderr
