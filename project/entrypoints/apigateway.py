@@ -27,11 +27,11 @@ through both and requires the same answers:
   ``Set-Cookie`` name lower-cased, as Zappa does so that API Gateway keeps every cookie);
   HTTP API responses carry ``cookies`` and comma-joined ``headers``.
 
-One difference is deliberate: each cookie is sent once. Zappa 0.63's middleware keeps the
-original ``Set-Cookie`` beside its lower-cased copy, so every cookie goes out twice (four
-times in ``multiValueHeaders``). API Gateway's ``stageVariables`` are not copied into
-``os.environ`` either: Nimbus's stack defines none, and configuration comes from
-:mod:`project.secrets`.
+Besides that hardening, one difference is deliberate: each cookie is sent once. Zappa
+0.63's middleware keeps the original ``Set-Cookie`` beside its lower-cased copy, so every
+cookie goes out twice (four times in ``multiValueHeaders``). API Gateway's
+``stageVariables`` are not copied into ``os.environ`` either: Nimbus's stack defines none,
+and configuration comes from :mod:`project.secrets`.
 """
 
 from __future__ import annotations
