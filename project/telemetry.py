@@ -381,13 +381,16 @@ _patched = False
 
 
 def configure_tracing() -> None:
-    """Patch boto3/botocore/requests for X-Ray once per container; only on Lambda."""
+    """Patch boto3/botocore/requests for X-Ray once per container; only on Lambda.
+
+    The recorder itself is configured by ``aws_xray_sdk.ext.django`` from
+    ``XRAY_RECORDER`` (production settings), which patches nothing at start-up.
+    """
     global _patched
     if _patched or not tracing_enabled():
         return
-    from aws_xray_sdk.core import patch, xray_recorder
+    from aws_xray_sdk.core import patch
 
-    xray_recorder.configure(service="nimbus", context_missing="LOG_ERROR")
     patch(("boto3", "botocore", "requests"))
     _patched = True
 

@@ -167,8 +167,10 @@ NIMBUS_IDENTITY = {
 
 
 # --- operations and hardening ---------------------------------------------------------------
-# Metrics as CloudWatch EMF lines (project.telemetry); X-Ray traces of requests, SQL, boto3
-# and requests calls, only when running on Lambda (nothing is patched anywhere else).
+# Metrics as CloudWatch EMF lines (project.telemetry); X-Ray traces of requests, SQL and
+# templates, only when running on Lambda (nothing is patched anywhere else). boto3,
+# botocore and requests are patched by project.backends.aws_session when an invocation
+# first talks to AWS: patching them here would import boto3 on every cold start.
 NIMBUS_TELEMETRY = {"default": {"BACKEND": "project.telemetry.EmfMetrics"}}
 if env.str("AWS_LAMBDA_FUNCTION_NAME", default="") and env.bool("NIMBUS_TRACING", default=True):
     INSTALLED_APPS = [*INSTALLED_APPS, "aws_xray_sdk.ext.django"]
@@ -176,7 +178,7 @@ if env.str("AWS_LAMBDA_FUNCTION_NAME", default="") and env.bool("NIMBUS_TRACING"
     XRAY_RECORDER = {
         "AWS_XRAY_TRACING_NAME": f"nimbus-{NIMBUS_STAGE}",
         "AUTO_INSTRUMENT": True,
-        "PATCH_MODULES": ["boto3", "botocore", "requests"],
+        "PATCH_MODULES": [],
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         "STREAM_SQL": False,  # query text stays out of traces
     }

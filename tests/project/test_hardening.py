@@ -93,3 +93,24 @@ def test_on_lambda_requests_are_traced_with_xray():
     assert values["MIDDLEWARE"][0] == "aws_xray_sdk.ext.django.middleware.XRayMiddleware"
     values = _production_settings(AWS_LAMBDA_FUNCTION_NAME="nimbus-prod", NIMBUS_TRACING="false")
     assert "aws_xray_sdk.ext.django" not in values["INSTALLED_APPS"]
+
+
+@pytest.mark.slow
+def test_tracing_on_lambda_loads_no_boto3_at_start_up():
+    """X-Ray's Django app patches at start-up what PATCH_MODULES names; boto3 waits for
+    the first AWS session (project.backends.aws_session) instead."""
+    env = production_env(
+        AWS_LAMBDA_FUNCTION_NAME="nimbus-prod",
+        LAMBDA_TASK_ROOT=str(REPO),
+        _X_AMZN_TRACE_ID="Root=1-5e66d96f-7491f09xmpl79d18acf3d050;Parent=3c6b3d1a2f9e4a5b;Sampled=0",
+    )
+    code = (
+        "import json, sys, django; django.setup(); "
+        "print(json.dumps(['aws_xray_sdk.ext.django' in sys.modules, "
+        "sorted(m for m in ('boto3', 'botocore') if m in sys.modules)]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [True, []]
