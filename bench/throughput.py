@@ -54,6 +54,11 @@ def production_env(work: Path) -> dict[str, str]:
         AWS_SECRET_ACCESS_KEY="bench",
         AWS_CONFIG_FILE="/dev/null",
         AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+        # What the Lambda runtime sets: production then traces with X-Ray, as deployed
+        # (xray_tracing). The trace is not sampled, so nothing is sent to a daemon.
+        AWS_LAMBDA_FUNCTION_NAME="nimbus-bench",
+        LAMBDA_TASK_ROOT="/var/task",
+        _X_AMZN_TRACE_ID="Root=1-5e66d96f-7491f09xmpl79d18acf3d050;Parent=3c6b3d1a2f9e4a5b;Sampled=0",
     )
     return env
 
