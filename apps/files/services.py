@@ -348,9 +348,10 @@ def file_mark_awaiting_approval(*, file_id: uuid.UUID | str) -> File:
 
 
 def file_approve(*, file_id: uuid.UUID | str) -> File:
+    """The review's approval: after an operator's, or directly when none was needed."""
     return _transition(
         file_id=file_id,
-        allowed_from=frozenset({FileStatus.AWAITING_APPROVAL}),
+        allowed_from=frozenset({FileStatus.ACCEPTED, FileStatus.AWAITING_APPROVAL}),
         to=FileStatus.APPROVED,
         event=events.FILE_APPROVED,
     )

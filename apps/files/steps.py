@@ -93,14 +93,10 @@ def review_request_approval(payload: dict[str, Any], *, task_token: str) -> dict
 
 @step("files.review_approve")
 def review_approve(payload: dict[str, Any]) -> dict[str, Any]:
-    from apps.files.models import FileStatus
-    from apps.files.selectors import file_get_any
-    from apps.files.services import file_approve, file_mark_awaiting_approval
+    from apps.files.services import file_approve
 
-    # Files that needed no approval go through awaiting_approval too: the files app only
-    # approves from there, and its history then reads the same for every approved file.
-    if file_get_any(file_id=payload["file_id"]).status == FileStatus.ACCEPTED:
-        file_mark_awaiting_approval(file_id=payload["file_id"])
+    # A file that needed no approval goes straight from accepted to approved: its owner
+    # is never told it awaits an approval it does not need.
     file = file_approve(file_id=payload["file_id"])
     _announce(file, "Approve")
     return {"status": file.status}

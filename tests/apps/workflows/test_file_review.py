@@ -97,6 +97,20 @@ def test_small_image_is_approved_without_an_operator(owner, pushed):
     assert Notification.objects.filter(user=owner, title__endswith="was approved").count() == 1
 
 
+def test_auto_approval_never_says_the_file_awaits_approval(owner, pushed):
+    file = accepted_file(owner, size=100, content_type="image/png")
+    execution = accept(file)
+    execution.refresh_from_db()
+    file.refresh_from_db()
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    assert file.status == FileStatus.APPROVED
+    assert "files.FileAwaitingApproval" not in published(file)
+    from apps.push.models import Notification
+
+    assert not Notification.objects.filter(user=owner, title__endswith="awaiting approval").exists()
+    assert not any(f.get("status") == "awaiting_approval" for _, f in pushed.sent)
+
+
 def test_pdf_waits_for_approval_then_callback_approves(owner, client):
     file = accepted_file(owner, size=100, content_type="application/pdf")
     execution = accept(file)
