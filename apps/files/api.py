@@ -56,6 +56,7 @@ class FileOut(Schema):
     id: str
     name: str
     status: str
+    status_label: str
     content_type: str
     detected_type: str
     declared_size: int
@@ -87,6 +88,7 @@ def file_out(file: File) -> dict[str, Any]:
         "id": str(file.pk),
         "name": file.name,
         "status": file.status,
+        "status_label": file.get_status_display(),
         "content_type": file.declared_type,
         "detected_type": file.detected_type,
         "declared_size": file.declared_size,

@@ -44,6 +44,7 @@ def relay_file_status(event: Any) -> None:
         "type": "file.status",
         "file_id": str(detail["file_id"]),
         "status": status,
+        "status_label": _status_label(status),
         "reason": str(detail.get("reason", "")),
         "reason_message": str(detail.get("reason_message", "")),
         "name": str(detail.get("name", "")),
@@ -57,6 +58,16 @@ def relay_file_status(event: Any) -> None:
         title=(notice or status).format(name=detail.get("name") or "Your file"),
         body=str(detail.get("reason_message") or ""),
     )
+
+
+def _status_label(status: str) -> str:
+    """The words the file pages use for a status, so a live update reads the same."""
+    from apps.files.models import FileStatus
+
+    try:
+        return str(FileStatus(status).label)
+    except ValueError:
+        return status
 
 
 @receiver(

@@ -65,11 +65,6 @@ export function frameFromNotification(item) {
   return { ...payload, notification };
 }
 
-function statusLabel(status) {
-  const text = String(status || "").replaceAll("_", " ");
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
 function selectAll(selectors) {
   return document.querySelectorAll(selectors.join(", "));
 }
@@ -81,7 +76,7 @@ export function applyFileStatus(frame) {
     `[data-file-id="${id}"][data-live-status]`,
     `[data-file-id="${id}"] [data-live-status]`,
   ])) {
-    element.textContent = statusLabel(frame.status);
+    element.textContent = frame.status_label || frame.status;
     for (const name of [...element.classList]) {
       if (name.startsWith("status-")) element.classList.remove(name);
     }

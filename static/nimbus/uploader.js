@@ -292,34 +292,14 @@ async function addRow(fileId) {
   rows.prepend(row);
   document.querySelector("[data-file-table]")?.removeAttribute("hidden");
   document.querySelector("[data-empty]")?.setAttribute("hidden", "");
-  showStatus(fileId, file.status, file.reason_message);
+  showStatus(fileId, file.status, file.status_label, file.reason_message);
 }
 
-// Why a file was refused (the File's reason codes), for live messages that carry the code.
-const REASONS = {
-  type_mismatch: "The file's content does not match its declared type.",
-  type_unrecognised: "The file's type could not be recognised.",
-  type_not_allowed: "Files of this type are not allowed.",
-  size_mismatch: "The file that arrived is not the size that was declared.",
-  too_large: "The file is too large.",
-  empty: "The file is empty.",
-  quota_exceeded: "The file would go over your storage quota.",
-  object_missing: "The file never arrived in storage.",
-  upload_replaced: "The file was replaced after it was uploaded.",
-  review_rejected: "A reviewer rejected the file.",
-  workflow_failed: "The file could not be processed.",
-};
-
-const LABELS = {
-  pending: "Waiting for upload", uploaded: "Uploaded, being checked", accepted: "Accepted",
-  rejected: "Rejected", awaiting_approval: "Awaiting approval", approved: "Approved", failed: "Failed",
-};
-
 // Update every element showing this file's status (list rows, detail page).
-export function showStatus(fileId, status, reason = "") {
+export function showStatus(fileId, status, label, reason = "") {
   for (const el of document.querySelectorAll(`[data-file-status="${fileId}"]`)) {
     el.className = `status status-${status}`;
-    el.textContent = LABELS[status] || status;
+    el.textContent = label || status;
   }
   for (const el of document.querySelectorAll(`[data-file-reason="${fileId}"]`)) el.textContent = reason || "";
   for (const el of document.querySelectorAll(`[data-file-download="${fileId}"]`)) {
@@ -331,7 +311,7 @@ export function showStatus(fileId, status, reason = "") {
 async function watch(fileId, onSettled) {
   for (let delay = 1000; delay < 60000; delay = Math.min(delay * 1.5, 10000)) {
     const file = await api("GET", fileId).catch(() => null);
-    if (file) showStatus(fileId, file.status, file.reason_message);
+    if (file) showStatus(fileId, file.status, file.status_label, file.reason_message);
     if (!file || SETTLED.has(file.status)) break;
     await new Promise((r) => setTimeout(r, delay));
   }
@@ -381,13 +361,6 @@ document.addEventListener("nimbus:message", (e) => {
   if (message.type === "file.status") {
     for (const el of document.querySelectorAll(`[data-file-download="${id}"]`)) {
       el.hidden = !["accepted", "awaiting_approval", "approved"].includes(message.status);
-    }
-    if (!message.reason_message && REASONS[message.reason]) {
-      setTimeout(() => {
-        for (const el of document.querySelectorAll(`[data-file-reason="${id}"]`)) {
-          if (!el.textContent) el.textContent = REASONS[message.reason];
-        }
-      });
     }
   }
   if (message.type === "workflow.step" && String(message.event || "").endsWith("StateEntered")) {

@@ -82,6 +82,7 @@ def test_list_detail_and_download_of_an_accepted_file(
     assert [f["id"] for f in listed] == [file_id]
     detail = alice_client.get(f"/api/files/{file_id}").json()
     assert detail["status"] in PASSED
+    assert detail["status_label"] == File.objects.get(pk=file_id).get_status_display()
     assert detail["download_url"] == f"/api/files/{file_id}/download"
     redirect = alice_client.get(f"/api/files/{file_id}/download")
     assert redirect.status_code == 302

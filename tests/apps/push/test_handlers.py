@@ -36,6 +36,7 @@ def test_accepted_file_reaches_its_owner_live_and_as_a_notification(
     assert frame["type"] == "file.status"
     assert frame["file_id"] == detail["file_id"]
     assert frame["status"] == "accepted"
+    assert frame["status_label"] == "Accepted"  # the words the file pages use
     assert frame["notification"]["title"] == "report.pdf was accepted"
     assert dummy_push.frames_for(bob.pk) == []
     assert Notification.objects.get().user_id == alice.pk
