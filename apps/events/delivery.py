@@ -51,9 +51,28 @@ def receiver_run(
     transaction (and no connection in one) open while it works. It must be idempotent,
     since a crash between its own commit and the inbox row, or two deliveries racing,
     runs it again.
+
+    Every bus goes through here, so this is where ``EventsProcessed`` (the receiver ran and
+    committed) and ``EventsFailed`` (it raised) are recorded, once per run, outside the
+    transaction (a metric recorded in a rolled-back transaction would be lost locally).
+    A duplicate acknowledged unrun records neither.
     """
-    if not receiver.atomic:
-        return _receiver_run_then_record(receiver=receiver, envelope=envelope, also=also)
+    try:
+        if receiver.atomic:
+            ran = _receiver_run_atomic(receiver=receiver, envelope=envelope, also=also)
+        else:
+            ran = _receiver_run_then_record(receiver=receiver, envelope=envelope, also=also)
+    except Exception:
+        telemetry.metric(telemetry.EVENTS_FAILED, receiver=receiver.name)
+        raise
+    if ran:
+        telemetry.metric(telemetry.EVENTS_PROCESSED, receiver=receiver.name)
+    return ran
+
+
+def _receiver_run_atomic(
+    *, receiver: registry.Receiver, envelope: EventEnvelope, also: Callable[[], Any] | None
+) -> bool:
     with bind(event_id=envelope.id, receiver=receiver.name), transaction.atomic():
         try:
             with transaction.atomic():
@@ -181,7 +200,6 @@ def delivery_run(*, delivery_id: int) -> str:
             limit = int(_options()["max_attempts"])
             _record_failure(delivery, mine, _describe(exc), tb.format_exc(), final=token >= limit)
             return Status.DEAD if token >= limit else Status.PENDING
-    telemetry.metric(telemetry.EVENTS_PROCESSED, receiver=delivery.receiver)
     return Status.SUCCEEDED
 
 
@@ -218,7 +236,6 @@ def _record_failure(delivery: Delivery, mine: Any, error: str, trace: str, *, fi
         traceback=trace,
     )
     logger.warning("Delivery attempt %d failed, retry at %s: %s", delivery.attempts, next_at, error)
-    telemetry.metric(telemetry.EVENTS_FAILED, receiver=delivery.receiver)
     if updated:
         deliveries_enqueue(delivery_ids=[delivery.pk], run_after=next_at)
 
