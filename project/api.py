@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from project.errors import NimbusError, error_response
+from project.errors import NimbusError, error_response, nimbus_error_response
 
 logger = logging.getLogger("nimbus.api")
 
@@ -25,7 +25,7 @@ api = NinjaAPI(
 
 @api.exception_handler(NimbusError)
 def _nimbus_error(request: HttpRequest, exc: NimbusError) -> HttpResponse:
-    return error_response(exc.code, exc.message, exc.status, exc.detail)
+    return nimbus_error_response(exc)
 
 
 @api.exception_handler(ValidationError)

@@ -71,3 +71,11 @@ def error_response(
     return JsonResponse(
         {"error": {"code": code, "message": message, "detail": detail or {}}}, status=status
     )
+
+
+def nimbus_error_response(exc: NimbusError) -> JsonResponse:
+    """The API's answer to a :class:`NimbusError`; ``Retry-After`` when it says when."""
+    response = error_response(exc.code, exc.message, exc.status, exc.detail)
+    if (retry_after := exc.detail.get("retry_after")) is not None:
+        response["Retry-After"] = str(retry_after)
+    return response

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from project import telemetry
-from project.errors import RateLimited, error_response
+from project.errors import RateLimited, nimbus_error_response
 from project.ratelimit import Limit, ratelimit_hit
 
 logger = logging.getLogger("nimbus.throttling")
@@ -119,7 +119,7 @@ class ThrottleMiddleware:
         telemetry.metric(telemetry.RATE_LIMITED, scope=scope)
         logger.warning("Rate limited %s %s (%s)", request.method, request.path, exc.detail["scope"])
         if request.path.startswith("/api/"):
-            response: HttpResponse = error_response(exc.code, exc.message, exc.status, exc.detail)
+            response: HttpResponse = nimbus_error_response(exc)
         else:
             response = HttpResponse(
                 "Too many attempts. Please wait a few minutes and try again.",

@@ -27,6 +27,7 @@ def test_failures_from_one_ip_lock_that_ip_out_across_accounts(client, make_user
     assert refused.status_code == 429
     assert refused.json()["error"]["code"] == "rate_limited"
     assert refused.json()["error"]["detail"]["scope"] == "signin-ip"
+    assert 0 < int(refused["Retry-After"]) <= 300  # when to come back, as the throttles say
     # Another IP is unaffected.
     assert token(client, victims[3].email, PASSWORD, ip="198.51.100.9").status_code == 200
 
