@@ -31,17 +31,7 @@ def handle_cognito_trigger(event: dict[str, Any], context: Any) -> dict[str, Any
         triggers.trigger_post_confirmation(issuer=issuer, attributes=attributes)
         return event
     if source.startswith("TokenGeneration_"):
-        groups = ((event["request"].get("groupConfiguration") or {}).get("groupsToOverride")) or []
-        claims = triggers.trigger_pre_token_generation(
-            issuer=issuer, attributes=attributes, groups=list(groups)
-        )
-        if str(event.get("version")) == "1":
-            event["response"] = {"claimsOverrideDetails": {"claimsToAddOrOverride": claims}}
-        else:  # the V2 trigger event (access-token customisation) answers in its own shape
-            event["response"] = {
-                "claimsAndScopeOverrideDetails": {
-                    "idTokenGeneration": {"claimsToAddOrOverride": claims}
-                }
-            }
+        # Refuses disabled accounts; the event goes back as it came (no claims changed).
+        triggers.trigger_pre_token_generation(issuer=issuer, attributes=attributes)
         return event
     raise ValueError(f"Nimbus does not handle the Cognito trigger {source!r}.")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Q
+
 from apps.users import exceptions as exc
 from apps.users.models import User
 from apps.users.services import user_sync_from_claims
@@ -18,23 +20,28 @@ def trigger_pre_sign_up(*, email: str) -> None:
 
 def trigger_post_confirmation(*, issuer: str, attributes: dict[str, Any]) -> User:
     """Create or update the local account once Cognito confirmed it."""
-    return user_sync_from_claims(claims=_claims(issuer, attributes, groups=None), with_groups=False)
+    return user_sync_from_claims(claims=_claims(issuer, attributes), with_groups=False)
 
 
-def trigger_pre_token_generation(
-    *, issuer: str, attributes: dict[str, Any], groups: list[str]
-) -> dict[str, str]:
-    """Bring the account up to date before Cognito issues tokens; refuse disabled ones.
+def trigger_pre_token_generation(*, issuer: str, attributes: dict[str, Any]) -> None:
+    """Refuse tokens for an account an operator disabled here.
 
-    Returns claims to add to the id token (strings only, as Cognito requires).
+    Only a read: the account is brought up to date from the verified id token when the
+    sign-in or refresh reaches Nimbus (``services``), so this trigger, which Cognito calls
+    on every sign-in and refresh, writes nothing and adds no claims.
     """
-    user = user_sync_from_claims(claims=_claims(issuer, attributes, groups=groups))
-    if not user.is_active:
+    subject, email = str(attributes.get("sub", "")), str(attributes.get("email", ""))
+    if not subject:
+        raise exc.IdentityError("The trigger event carries no sub.")
+    disabled = User.objects.filter(is_active=False)
+    named = Q(issuer=issuer, subject=subject)
+    if email:
+        named |= Q(email=email.strip().lower())
+    if disabled.filter(named).exists():
         raise exc.UserDisabled("This account is disabled.")
-    return {"nimbus:user_id": str(user.pk)}
 
 
-def _claims(issuer: str, attributes: dict[str, Any], *, groups: list[str] | None) -> dict[str, Any]:
+def _claims(issuer: str, attributes: dict[str, Any]) -> dict[str, Any]:
     if not attributes.get("sub") or not attributes.get("email"):
         raise exc.IdentityError("The trigger event carries no sub or email.")
     claims: dict[str, Any] = {
@@ -45,6 +52,4 @@ def _claims(issuer: str, attributes: dict[str, Any], *, groups: list[str] | None
     }
     if attributes.get("name"):
         claims["name"] = attributes["name"]
-    if groups is not None:
-        claims["cognito:groups"] = groups
     return claims

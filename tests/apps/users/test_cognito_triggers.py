@@ -69,23 +69,34 @@ def test_pre_sign_up_refuses_a_disabled_accounts_address(
         lambda_entry(aws_event("cognito_pre_sign_up"), lambda_context)
 
 
-def test_pre_token_generation_syncs_groups_and_adds_the_user_id(
+def test_pre_token_generation_passes_an_active_account_and_writes_nothing(
+    lambda_entry, aws_event, lambda_context, make_user, django_assert_max_num_queries
+):
+    user = make_user(email="ana@example.com", name="Old name")
+    User.objects.filter(pk=user.pk).update(issuer=ISSUER, subject=SUB)
+    event = aws_event("cognito_pre_token_generation")
+    with django_assert_max_num_queries(1):  # one exists() read, no sync
+        result = lambda_entry(event, lambda_context)
+    assert result["response"] == {"claimsOverrideDetails": None}  # no claims added
+    user.refresh_from_db()
+    assert user.name == "Old name"  # the id token's name arrives through the request's sync
+    assert not user.groups.exists()
+    assert not user.is_staff
+
+
+def test_pre_token_generation_creates_no_account(lambda_entry, aws_event, lambda_context):
+    lambda_entry(aws_event("cognito_pre_token_generation"), lambda_context)
+    assert not User.objects.exists()
+
+
+def test_pre_token_generation_v2_returns_the_event_unchanged(
     lambda_entry, aws_event, lambda_context
 ):
-    result = lambda_entry(aws_event("cognito_pre_token_generation"), lambda_context)
-    user = User.objects.get(issuer=ISSUER, subject=SUB)
-    claims = result["response"]["claimsOverrideDetails"]["claimsToAddOrOverride"]
-    assert claims == {"nimbus:user_id": str(user.pk)}
-    assert list(user.groups.values_list("name", flat=True)) == ["operators"]
-    assert user.is_staff
-
-
-def test_pre_token_generation_v2_answers_in_the_v2_shape(lambda_entry, aws_event, lambda_context):
     event = aws_event("cognito_pre_token_generation")
     event["version"] = "2"
+    event["response"] = {"claimsAndScopeOverrideDetails": None}
     result = lambda_entry(event, lambda_context)
-    details = result["response"]["claimsAndScopeOverrideDetails"]
-    assert set(details["idTokenGeneration"]["claimsToAddOrOverride"]) == {"nimbus:user_id"}
+    assert result["response"] == {"claimsAndScopeOverrideDetails": None}
 
 
 def test_pre_token_generation_refuses_a_disabled_account(
@@ -93,6 +104,14 @@ def test_pre_token_generation_refuses_a_disabled_account(
 ):
     user = make_user(email="ana@example.com")
     User.objects.filter(pk=user.pk).update(issuer=ISSUER, subject=SUB, is_active=False)
+    with pytest.raises(UserDisabled):
+        lambda_entry(aws_event("cognito_pre_token_generation"), lambda_context)
+
+
+def test_pre_token_generation_refuses_a_disabled_unkeyed_account_with_its_email(
+    lambda_entry, aws_event, lambda_context
+):
+    User.objects.create_superuser("ana@example.com", "Adm1n-password!", is_active=False)
     with pytest.raises(UserDisabled):
         lambda_entry(aws_event("cognito_pre_token_generation"), lambda_context)
 
