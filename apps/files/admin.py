@@ -14,11 +14,6 @@ from django.utils.html import format_html
 
 from apps.files.models import File, FileStatus
 
-#: Statuses with a stored object whose re-inspection cannot undo a reviewer's decision.
-REINSPECTABLE = frozenset(
-    {FileStatus.UPLOADED, FileStatus.ACCEPTED, FileStatus.REJECTED, FileStatus.FAILED}
-)
-
 
 @admin.register(File)
 class FileAdmin(admin.ModelAdmin[File]):
@@ -117,19 +112,22 @@ class FileAdmin(admin.ModelAdmin[File]):
 
     @admin.action(description="Re-inspect the selected files")
     def reinspect(self, request: HttpRequest, queryset: QuerySet[File]) -> None:
+        """Re-run the inspection; the files app refuses files it must not change."""
+        from apps.files.exceptions import FileStateConflict
         from apps.files.services import file_inspect
 
-        done = skipped = 0
+        done, refused = 0, []
         for file in queryset:
-            if file.status not in REINSPECTABLE:
-                skipped += 1
+            try:
+                file_inspect(file_id=file.pk, force=True)
+            except FileStateConflict as exc:
+                refused.append(f"{file.name}: {exc.message}")
                 continue
-            file_inspect(file_id=file.pk, force=True)
             done += 1
         self.message_user(request, f"Re-inspected {done} file(s).", messages.SUCCESS)
-        if skipped:
+        if refused:
             self.message_user(
                 request,
-                f"Skipped {skipped} file(s) that are pending, awaiting approval or approved.",
+                f"Skipped {len(refused)} file(s): {'; '.join(refused)}",
                 messages.WARNING,
             )

@@ -245,17 +245,20 @@ def file_inspect(*, file_id: uuid.UUID | str, force: bool = False) -> File:
     Streams the object once: the real type by magic bytes against the declared type,
     the size against the declared size and the limits, the SHA-256, then the owner's
     quota. Only an ``uploaded`` file is inspected unless ``force`` (an operator's
-    re-inspection), so a repeated event changes nothing.
+    re-inspection), so a repeated event changes nothing. Re-inspection refuses, with
+    :class:`FileStateConflict`, a file it must not change (:func:`reinspection_refusal`).
     """
     file = file_get_any(file_id=file_id)
     if file.status != FileStatus.UPLOADED and not force:
         return file
+    _refuse_reinspection(file)
     backend = get_upload_backend()
     verdict = _verdict(backend, file)
     with transaction.atomic():
         file = File.objects.select_for_update().get(pk=file.pk)
         if file.status != FileStatus.UPLOADED and not force:
             return file
+        _refuse_reinspection(file)  # a review may have decided while the object was read
         file.detected_type = verdict.detected_type
         file.sha256 = verdict.sha256
         file.size = verdict.size if verdict.size is not None else file.size
@@ -268,6 +271,30 @@ def file_inspect(*, file_id: uuid.UUID | str, force: bool = False) -> File:
         telemetry.metric(telemetry.UPLOADS_ACCEPTED)
         publish(events.FILE_ACCEPTED, event_detail(file, sha256=file.sha256))
     return file
+
+
+def reinspection_refusal(file: File) -> str | None:
+    """Why an operator's re-inspection must leave ``file`` as it is (None: it may run).
+
+    A reviewer's decision (approved, or rejected by the review) is final: re-inspecting
+    would make a rejected file downloadable again. A pending file has no object yet, and
+    one awaiting approval is in front of a reviewer.
+    """
+    if file.status == FileStatus.APPROVED:
+        return "A reviewer approved this file."
+    if file.status == FileStatus.REJECTED and file.reason_code == "review_rejected":
+        return "A reviewer rejected this file."
+    if file.status == FileStatus.AWAITING_APPROVAL:
+        return "This file is awaiting a reviewer's decision."
+    if file.status == FileStatus.PENDING:
+        return "This file has not been uploaded yet."
+    return None
+
+
+def _refuse_reinspection(file: File) -> None:
+    refusal = reinspection_refusal(file)
+    if refusal is not None:
+        raise FileStateConflict(refusal, detail={"status": file.status, "reason": file.reason_code})
 
 
 def _verdict(backend: UploadBackend, file: File) -> Verdict:

@@ -159,3 +159,25 @@ def test_reinspect_skips_files_a_reviewer_decided(operator_client, alice, png):
     assert "Skipped 1 file(s)" in response.content.decode()
     file.refresh_from_db()
     assert file.status == FileStatus.APPROVED
+
+
+def test_reinspect_refuses_a_file_a_reviewer_rejected(
+    operator_client, alice_client, png, django_capture_on_commit_callbacks
+):
+    file_id = uploaded(alice_client, png, django_capture_on_commit_callbacks)
+    File.objects.filter(pk=file_id).update(
+        status=FileStatus.REJECTED, reason_code="review_rejected", reason_message="No"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_client.post(
+            "/admin/files/file/",
+            {"action": "reinspect", "_selected_action": [file_id]},
+            follow=True,
+        )
+    html = response.content.decode()
+    assert "Re-inspected 0 file(s)." in html
+    assert "Skipped 1 file(s)" in html
+    assert "A reviewer rejected this file." in html
+    file = File.objects.get(pk=file_id)
+    assert (file.status, file.reason_code) == (FileStatus.REJECTED, "review_rejected")
+    assert alice_client.get(f"/api/files/{file_id}/download").status_code == 409

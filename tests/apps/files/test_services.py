@@ -82,6 +82,34 @@ def test_review_transitions_are_idempotent_and_refuse_skipping_states(alice, png
         file_fail(file_id=started.file.pk, reason="late")
 
 
+@pytest.mark.django_db
+def test_re_inspection_never_undoes_a_reviewers_decision(alice, png):
+    from apps.files.exceptions import FileStateConflict
+    from apps.files.models import File
+
+    started = file_upload_start(user=alice, name="a.png", content_type="image/png", size=len(png))
+    default_storage.save(started.file.key, __import__("io").BytesIO(png))
+    file_upload_complete(key=started.file.key, size=len(png), etag="e")
+    assert file_inspect(file_id=started.file.pk).status == FileStatus.ACCEPTED
+    file_reject(file_id=started.file.pk, reason="Not appropriate")
+    with pytest.raises(FileStateConflict):
+        file_inspect(file_id=started.file.pk, force=True)
+    file = File.objects.get(pk=started.file.pk)
+    assert (file.status, file.reason_code) == ("rejected", "review_rejected")
+    assert not file.is_downloadable
+
+    File.objects.filter(pk=file.pk).update(status=FileStatus.APPROVED, reason_code="")
+    with pytest.raises(FileStateConflict):
+        file_inspect(file_id=file.pk, force=True)
+    assert File.objects.get(pk=file.pk).status == FileStatus.APPROVED
+
+    # A rejection by the inspection itself can be re-inspected (the rules may have changed).
+    File.objects.filter(pk=file.pk).update(
+        status=FileStatus.REJECTED, reason_code="type_not_allowed"
+    )
+    assert file_inspect(file_id=file.pk, force=True).status == FileStatus.ACCEPTED
+
+
 def test_the_s3_backend_without_a_bucket_fails_the_system_check(settings):
     from django.core import checks
 
