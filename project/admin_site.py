@@ -34,10 +34,19 @@ current_request: contextvars.ContextVar[HttpRequest | None] = contextvars.Contex
 
 
 def is_operator(user: Any) -> bool:
-    """Active staff in the operators group (or a superuser)."""
+    """Active staff in the operators group (or a superuser).
+
+    Asked for every model on an admin page; the group lookup is remembered on the user
+    object for the request, as Django remembers permissions (``_perm_cache``).
+    """
     if not (user and user.is_authenticated and user.is_active and user.is_staff):
         return False
-    return bool(user.is_superuser or user.groups.filter(name=OPERATORS_GROUP).exists())
+    if user.is_superuser:
+        return True
+    cached = getattr(user, "_nimbus_operator", None)
+    if cached is None:
+        cached = user._nimbus_operator = user.groups.filter(name=OPERATORS_GROUP).exists()
+    return bool(cached)
 
 
 def client_ip(request: HttpRequest | None) -> str | None:

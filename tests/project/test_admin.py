@@ -184,3 +184,14 @@ def test_the_metrics_page_sums_recent_metrics(
 def test_the_metrics_page_is_for_operators_only():
     response = _client(_user("staff@example.com")).get("/admin/metrics/")
     assert response.status_code == 302
+
+
+def test_the_admin_asks_once_per_request_whether_someone_is_an_operator(operator):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = _client(operator)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/admin/").status_code == 200
+    group_lookups = [q for q in queries if 'SELECT 1 AS "a" FROM "auth_group"' in q["sql"]]
+    assert len(group_lookups) == 1
