@@ -6,11 +6,13 @@ and when it clears:
 * API 5xx rate (share of API Gateway requests answered 5xx) and p95 latency;
 * Lambda throttles and errors of the Zappa function (``nimbus-<stage>``);
 * Step Functions executions failed, timed out or aborted, per state machine;
-* Nimbus's own EMF metrics (``project.telemetry``): workflow failures, events dead-lettered,
-  and a spike of authentication failures;
+* Nimbus's own EMF metrics (``project.telemetry``): a spike of authentication failures;
 * dead-letter queues not empty: made by ``infra.parts.events`` next to each DLQ.
 
-The dashboard shows the same series plus upload and event counts. Thresholds live in
+On AWS, Step Functions runs workflows and SQS keeps dead letters, so the Nimbus metrics
+that only the local workflow engine and the local bus record (:data:`LOCAL_ONLY_METRICS`)
+are neither alarmed on nor plotted: their AWS counterparts above are. The dashboard shows
+the alarmed series plus upload, event and rate-limit counts. Thresholds live in
 :data:`THRESHOLDS` so an operator tunes them in one place.
 """
 
@@ -24,6 +26,13 @@ from troposphere import GetAtt, Ref, Sub, cloudwatch
 from infra.context import Stack
 
 NAMESPACE = "Nimbus"  # project.telemetry.NAMESPACE (not imported: infra stays Django-free)
+
+#: Metrics recorded only by the local workflow engine (apps.workflows.driver) and the local
+#: bus's dead letters (apps.events.delivery): never emitted on AWS, where the per-state-
+#: machine AWS/States alarms and the per-queue DLQ alarms watch the same things.
+LOCAL_ONLY_METRICS = frozenset(
+    {"WorkflowExecutions", "WorkflowFailures", "WorkflowDuration", "EventsDeadLettered"}
+)
 
 THRESHOLDS: dict[str, float] = {
     "api_5xx_percent": 5.0,  # over 5 minutes, with at least some traffic
@@ -183,20 +192,6 @@ def _nimbus_metric_alarms(stack: Stack) -> None:
     stage = {"Stage": stack.inputs.stage}
     alarms = [
         (
-            "WorkflowFailuresAlarm",
-            "workflow-failures",
-            "WorkflowFailures",
-            0.0,
-            "A workflow execution ended in failure (Nimbus metric).",
-        ),
-        (
-            "EventsDeadLetteredAlarm",
-            "events-dead-lettered",
-            "EventsDeadLettered",
-            0.0,
-            "An event delivery was dead-lettered: see Dead letters in the admin.",
-        ),
-        (
             "AuthFailuresSpikeAlarm",
             "auth-failures-spike",
             "AuthFailures",
@@ -325,20 +320,8 @@ def dashboard_body(stack: Stack) -> tuple[dict[str, Any], dict[str, Any]]:
                 [*nimbus, "EventsPublished", "Stage", stage, {"stat": "Sum"}],
                 [*nimbus, "EventsProcessed", "Stage", stage, {"stat": "Sum"}],
                 [*nimbus, "EventsFailed", "Stage", stage, {"stat": "Sum"}],
-                [*nimbus, "EventsDeadLettered", "Stage", stage, {"stat": "Sum"}],
             ],
             x=0,
-            y=12,
-        ),
-        _widget(
-            "Workflows",
-            [
-                [*nimbus, "WorkflowExecutions", "Stage", stage, {"stat": "Sum"}],
-                [*nimbus, "WorkflowFailures", "Stage", stage, {"stat": "Sum"}],
-                [*nimbus, "WorkflowDuration", "Stage", stage, {"stat": "p95"}],
-                *machines,
-            ],
-            x=12,
             y=12,
         ),
         _widget(
@@ -351,6 +334,8 @@ def dashboard_body(stack: Stack) -> tuple[dict[str, Any], dict[str, Any]]:
             y=18,
         ),
     ]
+    if machines:
+        widgets.append(_widget("Workflows (Step Functions executions)", machines, x=12, y=12))
     if dlqs:
         widgets.append(_widget("Dead-letter queues (messages)", dlqs, x=12, y=18, stat="Maximum"))
     return {"widgets": widgets}, variables

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from infra.checks import lint
+from infra.monitoring import LOCAL_ONLY_METRICS
 from infra.template import render
 from tests.infra.conftest import sample_inputs
 
@@ -32,10 +33,27 @@ def test_the_stack_has_every_operations_alarm(template):
         "nimbus-prod-api-latency-p95",
         "nimbus-prod-lambda-throttles",
         "nimbus-prod-lambda-errors",
-        "nimbus-prod-workflow-failures",
-        "nimbus-prod-events-dead-lettered",
+        "nimbus-prod-workflow-file_review-failures",
+        "nimbus-prod-rules-dlq-not-empty",
+        "nimbus-prod-files-dlq-not-empty",
+        "nimbus-prod-tasks-dlq-not-empty",
         "nimbus-prod-auth-failures-spike",
     } <= names
+
+
+def test_no_alarm_watches_a_nimbus_metric_production_never_emits(template):
+    """Workflows run on Step Functions and dead letters wait in SQS on AWS: alarms on the
+    local engine's and local bus's metrics would stay OK (notBreaching) forever."""
+    from project import telemetry
+
+    assert set(telemetry.METRIC_NAMES) >= LOCAL_ONLY_METRICS
+    watched = {
+        a["MetricName"] for a in _alarms(template).values() if a.get("Namespace") == "Nimbus"
+    }
+    assert watched
+    assert watched <= set(telemetry.METRIC_NAMES) - LOCAL_ONLY_METRICS
+    names = {p["AlarmName"] for p in _alarms(template).values()}
+    assert not names & {"nimbus-prod-workflow-failures", "nimbus-prod-events-dead-lettered"}
 
 
 def test_every_alarm_notifies_the_operators_topic_when_it_fires_and_clears(template):
@@ -80,14 +98,31 @@ def test_5xx_alarm_is_a_rate_and_latency_alarm_uses_p95(template):
     assert auth["Dimensions"] == [{"Name": "Stage", "Value": "prod"}]
 
 
-def test_the_dashboard_shows_the_nimbus_metrics_the_apps_emit(template):
+def test_the_dashboard_shows_the_nimbus_metrics_production_emits(template):
     from project import telemetry
 
     dashboard = template["Resources"]["OperationsDashboard"]["Properties"]
     body_template, variables = dashboard["DashboardBody"]["Fn::Sub"]
     body = json.loads(body_template)
     shown = {m[1] for w in body["widgets"] for m in w["properties"]["metrics"] if m[0] == "Nimbus"}
-    assert set(telemetry.METRIC_NAMES) == shown
+    assert set(telemetry.METRIC_NAMES) - LOCAL_ONLY_METRICS == shown
+    assert {"EventsProcessed", "EventsFailed"} <= shown
+    states = {
+        (m[1], m[3])
+        for w in body["widgets"]
+        for m in w["properties"]["metrics"]
+        if m[0] == "AWS/States"
+    }
+    machines = {
+        n
+        for n, r in template["Resources"].items()
+        if r["Type"] == "AWS::StepFunctions::StateMachine"
+    }
+    assert machines
+    assert {v["Ref"] for k, v in variables.items() if k.startswith("Machine")} == machines
+    for placeholder in (k for k in variables if k.startswith("Machine")):
+        assert ("ExecutionsFailed", f"${{{placeholder}}}") in states
+        assert ("ExecutionsSucceeded", f"${{{placeholder}}}") in states
     assert set(variables) == {
         v for w in body["widgets"] for m in w["properties"]["metrics"] for v in _placeholders(m)
     }
