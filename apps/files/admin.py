@@ -70,6 +70,19 @@ class FileAdmin(admin.ModelAdmin[File]):
         # Status changes go through services (and their events), never a raw edit.
         return False
 
+    def delete_model(self, request: HttpRequest, obj: File) -> None:
+        # Through the files app, as the API deletes: the stored object goes too, an
+        # unfinished multipart upload is aborted and files.FileDeleted is published.
+        from apps.files.services import file_delete_any
+
+        file_delete_any(file=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[File]) -> None:
+        from apps.files.services import file_delete_any
+
+        for file in queryset:
+            file_delete_any(file=file)
+
     @admin.display(description="Download")
     def download_link(self, obj: File) -> str:
         if obj.status == FileStatus.PENDING:

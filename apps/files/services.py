@@ -414,10 +414,15 @@ def file_fail(*, file_id: uuid.UUID | str, reason: str) -> File:
 def file_delete(*, user: Any, file_id: uuid.UUID | str) -> None:
     """Delete one of the user's files and, after commit, its stored bytes."""
     file = file_get(user=user, file_id=file_id)
-    _delete(file)
+    file_delete_any(file=file)
 
 
-def _delete(file: File) -> None:
+def file_delete_any(*, file: File) -> None:
+    """Delete any owner's file (an operator's deletion, an expired upload).
+
+    Publishes ``files.FileDeleted`` and, after commit, aborts an unfinished multipart
+    upload and deletes the stored object.
+    """
     backend = get_upload_backend()
     key, upload_id = file.key, file.multipart_upload_id
     with transaction.atomic():
@@ -451,6 +456,6 @@ def file_uploads_expire(*, now: datetime | None = None, grace: timedelta | None 
     count = 0
     for file in File.objects.filter(status=FileStatus.PENDING, upload_expires_at__lt=cutoff):
         logger.info("Removing abandoned upload %s", file.pk)
-        _delete(file)
+        file_delete_any(file=file)
         count += 1
     return count

@@ -181,3 +181,58 @@ def test_reinspect_refuses_a_file_a_reviewer_rejected(
     file = File.objects.get(pk=file_id)
     assert (file.status, file.reason_code) == (FileStatus.REJECTED, "review_rejected")
     assert alice_client.get(f"/api/files/{file_id}/download").status_code == 409
+
+
+def deleted_events(file_id: str) -> int:
+    from apps.events.models import Event
+
+    return Event.objects.filter(detail_type="files.FileDeleted", detail__file_id=file_id).count()
+
+
+def test_deleting_a_file_in_the_admin_removes_its_object_and_tells_the_app(
+    operator_client, alice_client, png, django_capture_on_commit_callbacks
+):
+    from django.core.files.storage import default_storage
+
+    file_id = uploaded(alice_client, png, django_capture_on_commit_callbacks)
+    key = File.objects.get(pk=file_id).key
+    assert default_storage.exists(key)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_client.post(f"/admin/files/file/{file_id}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not File.objects.filter(pk=file_id).exists()
+    assert not default_storage.exists(key)
+    assert deleted_events(file_id) == 1
+
+
+def test_deleting_selected_files_in_the_admin_aborts_unfinished_uploads(
+    operator_client, alice_client, png, settings, django_capture_on_commit_callbacks
+):
+    from django.core.files.storage import default_storage
+
+    from tests.apps.files.conftest import upload_options
+    from tests.apps.files.test_multipart import CONTENT, MB, part_bytes, put_local, start
+
+    file_id = uploaded(alice_client, png, django_capture_on_commit_callbacks)
+    key = File.objects.get(pk=file_id).key
+    upload_options(settings, multipart_threshold=6 * MB, part_size=5 * MB)
+    body = start(alice_client, size=len(CONTENT))
+    put_local(body["multipart"]["parts"][0]["url"], part_bytes(1, body["multipart"]["part_size"]))
+    assert default_storage.listdir("multipart") != ([], [])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_client.post(
+            "/admin/files/file/",
+            {
+                "action": "delete_selected",
+                "_selected_action": [file_id, body["file_id"]],
+                "post": "yes",
+            },
+        )
+    assert response.status_code == 302
+    assert not File.objects.filter(pk__in=[file_id, body["file_id"]]).exists()
+    assert not default_storage.exists(key)
+    assert not default_storage.exists("multipart") or default_storage.listdir("multipart") == (
+        [],
+        [],
+    )
+    assert deleted_events(file_id) == deleted_events(body["file_id"]) == 1
