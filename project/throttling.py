@@ -42,6 +42,13 @@ DEFAULT_THROTTLES: list[dict[str, Any]] = [
         "per_account": (10, 900),  # a 6-digit code is not guessable in 10 tries
     },
     {
+        "scope": "password-forgot",
+        "methods": ["POST"],
+        "paths": ["/api/auth/password/forgot", "/accounts/password/forgot/"],
+        "per_ip": (50, 300),
+        "per_account": (10, 300),  # each one emails a code to the account's address
+    },
+    {
         "scope": "password-reset",
         "methods": ["POST"],
         "paths": ["/api/auth/password/reset", "/accounts/password/reset/"],

@@ -154,7 +154,7 @@ def signout(request: HttpRequest) -> Status:
 
 @router.post("/auth/password/forgot", response={202: Accepted}, summary="Email a reset code")
 def password_forgot(request: HttpRequest, payload: EmailIn) -> Status:
-    services.password_forgot(email=payload.email, ip=_ip(request))
+    services.password_forgot(email=payload.email)
     return Status(202, Accepted(status="sent"))
 
 

@@ -243,14 +243,12 @@ def _revoke_local(user: User) -> None:
 # -- passwords ------------------------------------------------------------------------------
 
 
-def password_forgot(*, email: str, ip: str = "") -> None:
-    """Send a reset code (same answer whether or not the account exists)."""
-    email = _normal_email(email)
-    per_account, per_ip = _limits()
-    ratelimit_hit(limit=Limit("reset-account", per_account.limit, per_account.window), key=email)
-    if ip:
-        ratelimit_hit(limit=Limit("reset-ip", per_ip.limit, per_ip.window), key=ip)
-    identity().forgot_password(email=email)
+def password_forgot(*, email: str) -> None:
+    """Send a reset code (same answer whether or not the account exists).
+
+    Requests are rate-limited per address and account by ``project.throttling``.
+    """
+    identity().forgot_password(email=_normal_email(email))
 
 
 def password_reset(*, email: str, code: str, new_password: str) -> None:

@@ -176,7 +176,7 @@ def password_forgot(request: HttpRequest) -> HttpResponse:
     form = forms.ForgotForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
-        ok, status = _attempt(form, lambda: services.password_forgot(email=email, ip=_ip(request)))
+        ok, status = _attempt(form, lambda: services.password_forgot(email=email))
         if ok:
             messages.success(
                 request, "If an account uses that address, we emailed it a reset code."

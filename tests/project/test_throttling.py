@@ -1,4 +1,5 @@
-"""Rate limits on sign-up, code confirmation and upload start (ThrottleMiddleware)."""
+"""Rate limits on sign-up, code confirmation, password resets and upload start
+(ThrottleMiddleware)."""
 
 from __future__ import annotations
 
@@ -115,3 +116,52 @@ def test_other_requests_are_not_counted(client):
     for _ in range(10):
         assert client.get("/api/auth/signup").status_code != 429
         assert client.get("/healthz").status_code == 200
+
+
+def _default_rule(scope: str) -> dict:
+    from project.throttling import DEFAULT_THROTTLES
+
+    return next(rule for rule in DEFAULT_THROTTLES if rule["scope"] == scope)
+
+
+def test_forgot_password_is_limited_per_account_by_the_default_rules(client, settings):
+    from project.throttling import DEFAULT_THROTTLES
+
+    settings.NIMBUS_THROTTLES = DEFAULT_THROTTLES
+    hits, _ = _default_rule("password-forgot")["per_account"]
+
+    def forgot(i: int):
+        return client.post(
+            "/api/auth/password/forgot",
+            {"email": "Victim@example.com" if i % 2 else "victim@example.com"},
+            content_type="application/json",
+            REMOTE_ADDR=f"192.0.2.{i + 1}",
+        )
+
+    statuses = [forgot(i).status_code for i in range(hits + 1)]
+    assert statuses[:hits] == [202] * hits
+    assert statuses[hits] == 429
+    assert forgot(0).json()["error"]["detail"]["scope"] == "password-forgot-per_account"
+    other = client.post(
+        "/api/auth/password/forgot",
+        {"email": "other@example.com"},
+        content_type="application/json",
+        REMOTE_ADDR="192.0.2.1",
+    )
+    assert other.status_code == 202
+
+
+def test_the_forgot_password_page_is_limited_per_address_by_the_default_rules(client, settings):
+    from project.throttling import DEFAULT_THROTTLES
+
+    settings.NIMBUS_THROTTLES = DEFAULT_THROTTLES
+    hits, _ = _default_rule("password-forgot")["per_ip"]
+    for i in range(hits):
+        response = client.post(
+            "/accounts/password/forgot/", {"email": f"p{i}@example.com"}, REMOTE_ADDR="192.0.2.60"
+        )
+        assert response.status_code == 302
+    response = client.post(
+        "/accounts/password/forgot/", {"email": "p-last@example.com"}, REMOTE_ADDR="192.0.2.60"
+    )
+    assert response.status_code == 429
