@@ -26,7 +26,6 @@ from apps.workflows import clock, registry
 from apps.workflows.engine import Interpreter, StatesError
 from apps.workflows.engine import errors as asl_errors
 from apps.workflows.models import Execution, HistoryEvent, TaskToken
-from apps.workflows.sealing import seal
 from project import telemetry
 from project.logging import bind
 from project.tasks import background
@@ -69,7 +68,7 @@ class _Persister:
         )
         TaskToken.objects.create(
             token_hash=_hash(token),
-            sealed=seal(token),
+            sealed=token,
             execution=self.execution,
             state_name=info["state"],
             expires_at=expires,
@@ -137,7 +136,7 @@ def _record_outcome(execution: Execution) -> None:
 
 
 def _hash(token: str) -> str:
-    from apps.workflows.sealing import token_hash
+    from apps.workflows.engine.interpreter import token_hash
 
     return token_hash(token)
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from django.db import models
 
+from project.fields import EncryptedTextField
+
 
 class Execution(models.Model):
     """One run of a workflow. ``name`` is unique per workflow, so a start is idempotent."""
@@ -88,9 +90,9 @@ class TaskToken(models.Model):
     """A task waiting for a callback. Only the SHA-256 of the token is stored in clear."""
 
     token_hash = models.CharField(max_length=64, unique=True)
-    #: The token encrypted with a key derived from SECRET_KEY, so an operator can resolve
-    #: a Step Functions task from the admin; never shown.
-    sealed = models.TextField(blank=True)
+    #: The token itself, encrypted at rest with the site's keyring (KMS on AWS, with key
+    #: rotation), so an operator can resolve a Step Functions task from the admin; never shown.
+    sealed = EncryptedTextField(blank=True)
     execution = models.ForeignKey(
         Execution, on_delete=models.CASCADE, related_name="tokens", null=True, blank=True
     )

