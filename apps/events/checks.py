@@ -31,10 +31,6 @@ def check_receivers(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
     return messages
 
 
-#: Queue names the infra stack uses for other purposes (``nimbus-<stage>-tasks``).
-RESERVED_GROUPS = {"tasks"}
-
-
 @checks.register("nimbus")
 def check_aws_names(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Receiver groups must not collide with reserved queues; rule names must fit AWS."""
@@ -43,11 +39,11 @@ def check_aws_names(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
     messages: list[checks.CheckMessage] = []
     prefix = f"nimbus-{registry.aws_name(settings.NIMBUS_STAGE)}-"
     for r in registry.receivers.values():
-        if registry.aws_name(r.group) in RESERVED_GROUPS:
+        if registry.aws_name(r.group) in registry.RESERVED_GROUPS:
             messages.append(
                 checks.Error(
                     f"Receiver {r.name!r} uses the reserved group {r.group!r}.",
-                    hint=f"Reserved queue names: {', '.join(sorted(RESERVED_GROUPS))}.",
+                    hint=f"Reserved queue names: {', '.join(sorted(registry.RESERVED_GROUPS))}.",
                     id="events.E001",
                 )
             )

@@ -18,12 +18,10 @@ from typing import Any
 from django.conf import settings
 
 from apps.events import registry
+from apps.events.registry import RULES_GROUP, TASKS_GROUP
 from project.errors import NimbusError, NotFound
 
 _local = threading.local()
-TASKS_GROUP = "tasks"
-#: ``<prefix>rules-dlq``: events EventBridge could not deliver to a rule's target queue.
-RULES = "rules"
 
 
 class DeadLetterQueuesUnavailableError(NimbusError):
@@ -58,7 +56,7 @@ def _client() -> Any:
 def _urls(group: str) -> tuple[str, str]:
     if not enabled():
         raise DeadLetterQueuesUnavailableError("SQS dead-letter queues exist only on AWS.")
-    if group not in groups() and group != RULES:
+    if group not in groups() and group != RULES_GROUP:
         raise NotFound(f"No receiver group {group!r}.")
     prefix = getattr(settings, "NIMBUS_EVENTS_QUEUE_URL_PREFIX", "")
     source = f"{prefix}{registry.aws_name(group)}"
@@ -73,7 +71,7 @@ def groups() -> list[str]:
 def dead_letter_counts() -> dict[str, int]:
     """Approximate number of messages in each group's DLQ."""
     counts = {}
-    for group in [*groups(), RULES]:
+    for group in [*groups(), RULES_GROUP]:
         _, dlq = _urls(group)
         attributes = _client().get_queue_attributes(
             QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"]
@@ -152,7 +150,7 @@ def dead_letters_redrive(*, group: str, message_id: str | None = None, limit: in
     sqs = _client()
     moved = 0
     for m in _take(dlq, message_id, limit):
-        if group == RULES:
+        if group == RULES_GROUP:
             _put_back_on_bus(m["Body"])
         else:
             sqs.send_message(QueueUrl=source, MessageBody=m["Body"])

@@ -37,6 +37,9 @@ from apps.events.patterns import validate_pattern
 from apps.events.schedules import parse_schedule
 
 __all__ = [
+    "RESERVED_GROUPS",
+    "RULES_GROUP",
+    "TASKS_GROUP",
     "EventType",
     "Receiver",
     "Schedule",
@@ -50,6 +53,13 @@ __all__ = [
 ]
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,47}$")
+
+#: ``nimbus-<stage>-tasks`` (and its ``-dlq``): the queue Django Tasks are sent to on AWS.
+TASKS_GROUP = "tasks"
+#: ``nimbus-<stage>-rules-dlq``: events EventBridge could not deliver to a rule's target.
+RULES_GROUP = "rules"
+#: Names no receiver group may take: the infra stack's queues of the same name would clash.
+RESERVED_GROUPS = frozenset({TASKS_GROUP, RULES_GROUP})
 
 
 @dataclass(frozen=True)

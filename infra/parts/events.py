@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from troposphere import GetAtt, Ref, Sub, awslambda, cloudwatch, events, iam, sqs
 
+from apps.events.registry import RULES_GROUP, TASKS_GROUP
 from infra.context import Stack
 from infra.inputs import aws_name, logical_id
 
@@ -28,7 +29,7 @@ def add_bus(stack: Stack) -> None:
         "Receiver group queue URL = prefix + group (DLQ: + '-dlq')",
     )
     # Where EventBridge puts events it could not deliver to a target (every rule's DLQ).
-    _dead_letter_queue(stack, "RulesDeadLetterQueue", f"{stack.prefix}-rules-dlq")
+    _dead_letter_queue(stack, "RulesDeadLetterQueue", f"{stack.prefix}-{RULES_GROUP}-dlq")
 
 
 def _dead_letter_queue(stack: Stack, logical: str, name: str) -> sqs.Queue:
@@ -63,10 +64,6 @@ def _dead_letter_queue(stack: Stack, logical: str, name: str) -> sqs.Queue:
         )
     )
     return queue
-
-
-#: The queue Django Tasks are enqueued to on AWS (apps.events.backends.tasks_sqs).
-TASKS_GROUP = "tasks"
 
 
 def add_receiver_queues(stack: Stack) -> None:

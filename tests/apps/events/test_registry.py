@@ -107,6 +107,22 @@ def test_checks_refuse_reserved_group_and_colliding_rule_names(
     assert ids == ["events.E001", "events.E002", "events.E003"]
 
 
+@pytest.mark.parametrize("group", ["tasks", "rules"])
+def test_checks_refuse_a_group_named_after_the_stacks_own_queues(
+    isolated_registry: None, settings, group: str
+) -> None:
+    """``nimbus-<stage>-tasks`` carries Django Tasks; ``nimbus-<stage>-rules-dlq`` holds the
+    events EventBridge could not deliver: a receiver group of either name would clash."""
+    from apps.events.checks import check_aws_names
+
+    settings.NIMBUS_STAGE = "dev"
+    registry.receiver("a.B", name="shop.x", group=group)(lambda e: None)
+    (message,) = check_aws_names()
+    assert message.id == "events.E001"
+    assert f"reserved group {group!r}" in message.msg
+    assert group in registry.RESERVED_GROUPS
+
+
 @pytest.mark.django_db
 def test_scheduled_rate_job_runs_in_the_local_worker(isolated_registry: None) -> None:
     from project.worker import periodic_jobs, run_due_jobs
