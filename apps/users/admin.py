@@ -1,4 +1,4 @@
-"""Operators' view of accounts: search, disable/enable, resend confirmation, groups.
+"""Operators' view of accounts: search, name, groups, disable/enable, resend confirmation.
 
 Every change goes through :mod:`apps.users.services`, so it reaches the identity provider
 (Cognito or the local one) as well as this database.
@@ -13,7 +13,6 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.users import services
-from apps.users.exceptions import IdentityError
 from apps.users.models import Profile, User
 from project.errors import NimbusError
 
@@ -64,8 +63,26 @@ class UserAdmin(admin.ModelAdmin[User]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # accounts are made by signing up with the provider
 
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        if change and "name" in form.changed_data:
+            name = obj.name
+            obj.name = form.initial.get("name", "")  # the stored one, until the provider agrees
+            try:
+                services.account_name_set(user=obj, name=name)
+            except NimbusError as error:
+                # The provider keeps the old name (and the next sign-in would copy it back).
+                self.message_user(
+                    request,
+                    f"{obj}: the provider refused the name, which stays {obj.name!r}: "
+                    f"{error.message}",
+                    messages.ERROR,
+                )
+        super().save_model(request, obj, form, change)
+
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
+        if "groups" not in form.changed_data:
+            return
         user = form.instance
         names = sorted(user.groups.values_list("name", flat=True))
         try:
@@ -82,7 +99,7 @@ class UserAdmin(admin.ModelAdmin[User]):
             try:
                 fn(user=user)
                 done += 1
-            except IdentityError as error:
+            except NimbusError as error:  # an identity error, or the provider's throttling
                 self.message_user(
                     request, f"{user}: {error.message} ({error.code})", messages.ERROR
                 )

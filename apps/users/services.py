@@ -271,15 +271,24 @@ def password_change(*, user: User, old_password: str, new_password: str, ip: str
     user.refresh_from_db()
 
 
+def account_name_set(*, user: User, name: str) -> None:
+    """Set the account's name at the provider, then here.
+
+    The provider holds the name (it is in the id token, and each sign-in copies it back),
+    so nothing is saved here when the provider refuses.
+    """
+    identity().admin_set_name(email=user.email, name=name)
+    user.name = name
+    user.save(update_fields=["name"])
+
+
 def account_settings_update(
     *, user: User, name: str, time_zone: str, email_notifications: bool
 ) -> None:
     """Save the account settings page: the name goes to the provider too (it is in the
     id token), the rest is Nimbus's own profile."""
     if name != user.name:
-        identity().admin_set_name(email=user.email, name=name)
-        user.name = name
-        user.save(update_fields=["name"])
+        account_name_set(user=user, name=name)
     Profile.objects.update_or_create(
         user=user, defaults={"timezone": time_zone, "email_notifications": email_notifications}
     )
