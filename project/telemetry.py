@@ -260,15 +260,27 @@ def lambda_correlation_ids(kind: str, event: Any) -> dict[str, Any]:
 
 
 class UserContextMiddleware:
-    """Binds the signed-in user's id (after AuthenticationMiddleware) to log lines."""
+    """Binds the signed-in user's id (after AuthenticationMiddleware) to log lines.
+
+    Lazily: the id is bound when something first looks at ``request.user``, so a request
+    that never does (``/healthz``, static answers) costs no session or user query. A
+    bearer-token user is bound where the token is verified (``apps.users.auth``).
+    """
 
     def __init__(self, get_response: Any) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
-            annotate(user_id=user.pk)
+        from django.utils.functional import SimpleLazyObject
+
+        user = request.user  # AuthenticationMiddleware's own lazy user
+
+        def resolve() -> Any:
+            if user.is_authenticated:
+                annotate(user_id=user.pk)
+            return user
+
+        request.user = SimpleLazyObject(resolve)  # type: ignore[assignment]
         response: HttpResponse = self.get_response(request)
         return response
 

@@ -45,6 +45,7 @@ class BearerAuth(HttpBearer):
             telemetry.metric(telemetry.AUTH_FAILURES, reason=getattr(error, "code", "bad_token"))
             raise
         request.user = user
+        telemetry.annotate(user_id=user.pk)
         return user
 
 

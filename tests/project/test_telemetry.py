@@ -225,6 +225,7 @@ def test_signed_in_users_id_is_bound_to_log_lines(django_user_model):
     def view(request):
         from project.logging import current_context
 
+        request.user.is_authenticated  # noqa: B018  (what any view using the user does)
         seen.update(current_context())
         from django.http import HttpResponse
 
@@ -240,6 +241,16 @@ def test_signed_in_users_id_is_bound_to_log_lines(django_user_model):
     with bind(request_id="r2"):
         telemetry.UserContextMiddleware(view)(request)
     assert seen == {"request_id": "r2"}
+
+
+@pytest.mark.django_db
+def test_a_request_that_never_looks_at_the_user_loads_no_session_or_user(
+    client, django_user_model, django_assert_num_queries
+):
+    user = django_user_model.objects.create_user("ops@example.com", "pw-123456789")
+    client.force_login(user)
+    with django_assert_num_queries(1):  # the health check's own SELECT 1
+        assert client.get("/healthz").status_code == 200
 
 
 def test_annotate_outside_a_bound_block_does_nothing():
