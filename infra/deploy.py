@@ -3,7 +3,7 @@
 Every call takes an explicit boto3 session, so tests point it at moto and nothing reads a
 profile by accident. Deploys go through a change set: ``diff`` creates and describes one
 and deletes it; ``deploy`` creates, prints, executes and waits, printing each failed
-resource's reason when the stack rolls back.
+resource's reason when the stack rolls back (or deletes it when the operator declines).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def change_set(
     if described["Status"] == "FAILED":
         reason = described.get("StatusReason", "")
         if "didn't contain changes" in reason or "No updates" in reason:
-            cf.delete_change_set(ChangeSetName=arn, StackName=name)
+            discard_change_set(session, stage, arn)
             return None, []
         raise RuntimeError(f"Change set failed: {reason}")
     return arn, list(described.get("Changes", []))

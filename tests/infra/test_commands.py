@@ -51,6 +51,58 @@ def test_deploy_refuses_a_malformed_parameter(checkout):
         call_command("infra", "deploy", "dev", "--yes", "-p", "DomainName")
 
 
+def _stack_status(cf, name: str = "nimbus-dev-infra") -> str | None:
+    stacks = cf.list_stacks()["StackSummaries"]
+    live = [s for s in stacks if s["StackName"] == name and s["StackStatus"] != "DELETE_COMPLETE"]
+    return str(live[0]["StackStatus"]) if live else None
+
+
+@pytest.mark.parametrize("answer", ["n", EOFError, KeyboardInterrupt])
+def test_a_declined_first_deploy_leaves_no_change_set_and_no_empty_stack(
+    checkout, monkeypatch, answer
+):
+    def reply(prompt: str = "") -> str:
+        if isinstance(answer, str):
+            return answer
+        raise answer
+
+    monkeypatch.setattr("builtins.input", reply)
+    with mock_aws():
+        cf = boto3.client("cloudformation", region_name="us-east-1")
+        with pytest.raises(CommandError, match="Cancelled"):
+            call_command("infra", "deploy", "dev")
+        assert _stack_status(cf) is None  # the REVIEW_IN_PROGRESS shell went with it
+
+
+def test_a_declined_update_leaves_the_stack_as_it_was_without_a_change_set(checkout, monkeypatch):
+    template = moto_subset(json.loads(build(collect("dev")).template.to_json()))
+    monkeypatch.setattr("builtins.input", lambda prompt="": "no")
+    with mock_aws():
+        cf = boto3.client("cloudformation", region_name="us-east-1")
+        cf.create_stack(
+            StackName="nimbus-dev-infra",
+            TemplateBody=json.dumps(template),
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+        )
+        with pytest.raises(CommandError, match="Cancelled"):
+            call_command("infra", "deploy", "dev")
+        assert cf.list_change_sets(StackName="nimbus-dev-infra")["Summaries"] == []
+        assert _stack_status(cf) == "CREATE_COMPLETE"
+
+
+def test_an_empty_change_set_is_discarded_and_the_stack_kept():
+    from infra.deploy import change_set
+
+    template = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1")
+        cf = session.client("cloudformation")
+        cf.create_stack(StackName="nimbus-dev-infra", TemplateBody=json.dumps(template))
+        assert change_set(session, "dev", template, {}) == (None, [])
+        assert cf.list_change_sets(StackName="nimbus-dev-infra")["Summaries"] == []
+        assert _stack_status(cf) == "CREATE_COMPLETE"
+
+
 def test_unknown_stage_is_refused(checkout):
     with pytest.raises(CommandError, match="Unknown stage 'qa'"):
         call_command("infra", "render", "qa")

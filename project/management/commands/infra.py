@@ -89,6 +89,14 @@ class Command(BaseCommand):
             found[key] = value
         return found
 
+    def _confirmed(self, prompt: str) -> bool:
+        """Whether the operator answered yes; Ctrl-C or the end of input mean no."""
+        try:
+            return input(prompt).strip().lower() == "y"
+        except (EOFError, KeyboardInterrupt):
+            self.stdout.write("")
+            return False
+
     def _template(self, stage: str) -> dict[str, Any]:
         return json.loads(self._stack(stage).template.to_json())
 
@@ -132,7 +140,7 @@ class Command(BaseCommand):
             discard_change_set(session, stage, arn)
 
     def do_deploy(self, *, stage: str, parameter: list[str], yes: bool, **_: Any) -> None:
-        from infra.deploy import change_set, execute, stack_name, summarize
+        from infra.deploy import change_set, discard_change_set, execute, stack_name, summarize
 
         session = self._session()
         parameters = self._parameters(stage, parameter)
@@ -145,7 +153,10 @@ class Command(BaseCommand):
             return
         for line in summarize(changes):
             self.stdout.write(line)
-        if not yes and input("Apply these changes? [y/N] ").strip().lower() != "y":
+        if not yes and not self._confirmed("Apply these changes? [y/N] "):
+            # Left behind, the change set would linger (and a first deploy's empty stack
+            # would sit in REVIEW_IN_PROGRESS) until someone deleted it by hand.
+            discard_change_set(session, stage, arn)
             raise CommandError("Cancelled.")
         status = execute(session, stage, arn, self.stdout.write)
         if not status.endswith("_COMPLETE") or "ROLLBACK" in status:
