@@ -4,8 +4,9 @@ authorization-code flow with PKCE, ``state`` and ``nonce``, driven by Authlib.
 :func:`federation_start` makes the authorize URL and keeps the flow's secrets (state,
 nonce, PKCE verifier, where to go next) in the caller's session; :func:`federation_finish`
 checks the callback's ``state``, exchanges the code (with the PKCE verifier) at the token
-endpoint, verifies the id token with the one token verifier and checks its ``nonce``, and
-only then brings the account up to date. Each refusal is a ``FederationError`` with its
+endpoint, and hands the tokens to ``services.account_tokens_accept`` (as a password sign-in
+does), which verifies them, checks the id token's ``nonce`` and refuses a disabled account
+before it brings the account up to date. Each refusal is a ``FederationError`` with its
 own code; nothing is written before every check passed.
 """
 
@@ -23,6 +24,7 @@ from django.utils.crypto import constant_time_compare
 from apps.users import exceptions as exc
 from apps.users.backends import TokenSet, identity
 from apps.users.models import User
+from apps.users.services import account_tokens_accept
 
 logger = logging.getLogger("nimbus.users.federation")
 
@@ -109,16 +111,7 @@ def federation_finish(
             "The sign-in state does not match.", code="federation_state_invalid"
         )
     tokens = _exchange(params.get("code", ""), flow["verifier"])
-    claims = identity().verifier().verify(tokens.id_token, token_use="id")  # noqa: S106
-    identity().verifier().verify(tokens.access_token, token_use="access")  # noqa: S106
-    if not constant_time_compare(str(claims.get("nonce", "")), str(flow["nonce"])):
-        raise exc.FederationError(
-            "The id token's nonce does not match.", code="federation_nonce_invalid"
-        )
-    from apps.users.services import user_for_claims, user_sync_from_claims
-
-    user = user_sync_from_claims(claims=claims)
-    user_for_claims(claims=claims)  # disabled here: refuse
+    user = account_tokens_accept(tokens, nonce=str(flow["nonce"]))
     return user, tokens, str(flow.get("next") or "")
 
 

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from apps.users import exceptions as exc
 from apps.users.backends import TokenSet, identity
@@ -63,25 +64,36 @@ def user_for_claims(*, claims: dict[str, Any]) -> User:
     user = User.objects.filter(issuer=claims["iss"], subject=claims["sub"]).first()
     if user is None:
         raise exc.TokenUserUnknown("No account here matches this token.")
+    _refuse_claims(user, claims)
+    return user
+
+
+def _refuse_claims(user: User, claims: dict[str, Any]) -> None:
+    """Refuse tokens of a disabled account, or issued before its last sign-out."""
     if not user.is_active:
         raise exc.UserDisabled("This account is disabled.")
     if user.tokens_valid_after is not None and claims["iat"] < user.tokens_valid_after.timestamp():
         raise exc.TokenRevoked("This token was revoked by a sign-out.")
-    return user
 
 
 @transaction.atomic
-def user_sync_from_claims(*, claims: dict[str, Any], with_groups: bool = True) -> User:
+def user_sync_from_claims(
+    *, claims: dict[str, Any], with_groups: bool = True, refuse: bool = False
+) -> User:
     """Create or update the account described by verified id-token claims.
 
     Matches on ``iss`` + ``sub``, then adopts an account with the same email that no
     provider has keyed yet (made by ``createsuperuser``); copies email, name, verification
     and (``with_groups``) ``cognito:groups``, where no claim means no groups (members of
     ``operators`` are staff). Never re-enables a disabled account, and never re-keys an
-    account another identity owns (``EmailTaken``).
+    account another identity owns (``EmailTaken``). With ``refuse``, a disabled account
+    (``UserDisabled``) or tokens older than its last sign-out (``TokenRevoked``) are
+    refused before anything is written.
     """
     email = _normal_email(str(claims.get("email", "")))
     user = _account_row(issuer=claims["iss"], subject=claims["sub"], email=email)
+    if user is not None and refuse:
+        _refuse_claims(user, claims)
     if user is None:
         if not email:
             raise exc.TokenMalformed("The id token carries no email address.")
@@ -126,14 +138,22 @@ def user_groups_apply(*, user: User, groups: list[str]) -> None:
         user.save(update_fields=["is_staff"])
 
 
-def _accept_tokens(tokens: TokenSet) -> User:
-    """Verify a fresh token set and bring the account up to date from its id token."""
+def account_tokens_accept(tokens: TokenSet, *, nonce: str | None = None) -> User:
+    """The account a fresh token set (sign-in, refresh, hosted UI) belongs to, brought up
+    to date from its id token.
+
+    Verifies both tokens and, for the hosted-UI flow, that the id token carries the
+    ``nonce`` the flow sent (``FederationError``); refuses a disabled account or tokens
+    older than its last sign-out. Nothing is written unless every check passed.
+    """
     verifier = identity().verifier()
     claims = verifier.verify(tokens.id_token, token_use="id")  # noqa: S106
     verifier.verify(tokens.access_token, token_use="access")  # noqa: S106
-    user = user_sync_from_claims(claims=claims)
-    user_for_claims(claims=claims)  # disabled or signed out here: refuse
-    return user
+    if nonce is not None and not constant_time_compare(str(claims.get("nonce", "")), nonce):
+        raise exc.FederationError(
+            "The id token's nonce does not match.", code="federation_nonce_invalid"
+        )
+    return user_sync_from_claims(claims=claims, refuse=True)
 
 
 # -- sign-up and confirmation -------------------------------------------------------------
@@ -206,7 +226,7 @@ def account_sign_in(*, email: str, password: str, ip: str = "") -> tuple[User, T
         if ip:
             ratelimit_hit(limit=per_ip, key=ip)
         raise
-    return _accept_tokens(tokens), tokens
+    return account_tokens_accept(tokens), tokens
 
 
 def _wait_past_sign_out(email: str) -> None:
@@ -225,7 +245,7 @@ def _wait_past_sign_out(email: str) -> None:
 def account_refresh(*, refresh_token: str) -> tuple[User, TokenSet]:
     """New tokens for a refresh token; refused when the account is disabled here."""
     tokens = identity().refresh(refresh_token=refresh_token)
-    return _accept_tokens(tokens), tokens
+    return account_tokens_accept(tokens), tokens
 
 
 def account_sign_out(*, user: User) -> None:

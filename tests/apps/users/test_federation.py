@@ -215,6 +215,46 @@ def _refused(browser: Client, response: Any, code: str) -> None:
     assert response.context["error_code"] == code
 
 
+def test_a_disabled_account_is_refused_and_nothing_is_written(hosted_ui):
+    from apps.users.models import Profile
+
+    disabled = User.objects.create(
+        email="fed@example.com",
+        issuer=hosted_ui.issuer,
+        subject=str(uuid.uuid5(uuid.NAMESPACE_URL, "fed@example.com")),
+        is_active=False,
+    )
+    browser = Client()
+    url = start(browser)
+    code = hosted_ui.authorize(url, groups=["operators"])
+    response = browser.get("/accounts/callback/", {"code": code, "state": state_of(url)})
+    assert response.status_code in (400, 401, 403), response.content[:500]
+    assert response.context["error_code"] == "user_disabled"
+    assert not signed_in(browser)
+    disabled.refresh_from_db()
+    assert not disabled.is_active
+    assert not disabled.email_verified
+    assert not disabled.is_staff
+    assert not disabled.groups.exists()
+    assert not Profile.objects.filter(user=disabled).exists()
+
+
+def test_a_wrong_nonce_writes_nothing_to_an_existing_account(hosted_ui):
+    existing = User.objects.create(
+        email="fed@example.com",
+        issuer=hosted_ui.issuer,
+        subject=str(uuid.uuid5(uuid.NAMESPACE_URL, "fed@example.com")),
+    )
+    browser = Client()
+    url = start(browser)
+    code = hosted_ui.authorize(url, nonce="replayed-nonce", groups=["operators"])
+    response = browser.get("/accounts/callback/", {"code": code, "state": state_of(url)})
+    assert response.context["error_code"] == "federation_nonce_invalid"
+    existing.refresh_from_db()
+    assert not existing.email_verified
+    assert not existing.groups.exists()
+
+
 def test_wrong_state_is_refused(hosted_ui):
     browser = Client()
     url = start(browser)

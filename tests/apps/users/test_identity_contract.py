@@ -286,6 +286,24 @@ class IdentityBackendContract:
         fresh = self.tokens(client, email)
         assert api(client, "/api/me", **bearer(fresh["access_token"])).status_code == 200
 
+    def test_tokens_of_an_account_disabled_here_are_refused_before_any_write(self, client):
+        email = self.confirmed(client)
+        tokens = self.tokens(client, email)
+        user = User.objects.get(email=email)
+        # The provider still knows the account as active, and now in a group; only Nimbus
+        # has disabled it.
+        identity().admin_set_groups(email=email, groups=["operators"])
+        User.objects.filter(pk=user.pk).update(is_active=False, email_verified=False)
+        user.groups.clear()
+        refreshed = api(client, "/api/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+        assert refreshed.status_code == 403
+        assert refreshed.json()["error"]["code"] == "user_disabled"
+        user.refresh_from_db()
+        assert not user.is_active
+        assert not user.email_verified  # the id token's claims were not copied
+        assert not user.is_staff
+        assert not user.groups.exists()
+
     # -- the bad-token matrix ------------------------------------------------------------
 
     def forged(self, case: str, client: Client) -> str:
