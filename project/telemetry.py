@@ -58,7 +58,8 @@ WORKFLOW_FAILURES = "WorkflowFailures"
 WORKFLOW_DURATION = "WorkflowDuration"  # Milliseconds, dimension: outcome
 AUTH_FAILURES = "AuthFailures"  # dimension: reason
 RATE_LIMITED = "RateLimited"  # dimension: scope
-#: Every metric Nimbus emits (the dashboard in infra/monitoring.py shows each one).
+#: Every metric Nimbus emits. The AWS dashboard (infra/monitoring.py) shows each one that
+#: production emits; infra.monitoring.LOCAL_ONLY_METRICS lists those only local runs do.
 METRIC_NAMES = (
     UPLOADS_STARTED,
     UPLOADS_ACCEPTED,

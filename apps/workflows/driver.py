@@ -125,7 +125,10 @@ class _Persister:
 
 
 def _record_outcome(execution: Execution) -> None:
-    """Executions by outcome, their duration, and failures (alarmed on AWS)."""
+    """Executions by outcome, their duration, and failures, for the local metrics page.
+
+    On AWS Step Functions runs the executions; its own AWS/States metrics are alarmed.
+    """
     outcome = str(execution.status).lower()
     telemetry.metric(telemetry.WORKFLOW_EXECUTIONS, workflow=execution.workflow, outcome=outcome)
     if execution.stopped_at is not None:
