@@ -1,9 +1,9 @@
 """Amazon Cognito user pools as the identity provider (boto3 ``cognito-idp``).
 
 The app client is public (no secret) and allows ``USER_PASSWORD_AUTH`` and
-``REFRESH_TOKEN_AUTH``; the email is the username. boto3 is imported on first use and the
-client is built lazily: backends are per thread (``project.backends``), so the client is
-too. Cognito's error codes are translated into :mod:`apps.users.exceptions`.
+``REFRESH_TOKEN_AUTH``; the email is the username. The boto3 client is the shared
+``Backend.aws_client("cognito-idp")``: made on first use, one per thread, with the
+``region_name`` and ``endpoint_url`` options. Cognito's error codes are translated into :mod:`apps.users.exceptions`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core import checks
@@ -37,7 +36,7 @@ class CognitoIdentityBackend(IdentityBackend):
     default_options: ClassVar[dict[str, Any]] = {
         "user_pool_id": "",
         "client_id": "",
-        "region_name": "",
+        "region_name": None,
         "issuer": "",
         "jwks_url": "",
         "endpoint_url": None,
@@ -78,12 +77,10 @@ class CognitoIdentityBackend(IdentityBackend):
             ]
         return []
 
-    @cached_property
+    @property
     def client(self) -> CognitoIdentityProviderClient:
-        from project.backends import aws_session
-
-        session = aws_session(region_name=self.options["region_name"] or None)
-        return session.client("cognito-idp", endpoint_url=self.options["endpoint_url"])
+        client: CognitoIdentityProviderClient = self.aws_client("cognito-idp")
+        return client
 
     @contextmanager
     def _errors(self, *, signing_in: bool = False, refreshing: bool = False) -> Iterator[None]:

@@ -71,4 +71,29 @@ def test_missing_pool_settings_are_a_system_check_error():
 def test_boto3_is_not_imported_to_verify_a_token(backend):
     # The verifier and issuer need no client: building them must not create one.
     backend.verifier()
-    assert "client" not in backend.__dict__
+    assert "_aws_clients" not in backend.__dict__
+
+
+def test_the_client_is_the_backends_shared_per_thread_client():
+    import threading
+
+    backend = CognitoIdentityBackend(
+        user_pool_id="us-east-1_Abc",
+        client_id="client123",
+        region_name="eu-west-1",
+        endpoint_url="http://127.0.0.1:9/",
+    )
+    client = backend.client
+    assert client is backend.client
+    assert client is backend.aws_client("cognito-idp")
+    assert client.meta.region_name == "eu-west-1"
+    assert client.meta.endpoint_url == "http://127.0.0.1:9/"
+    other: list[object] = []
+    thread = threading.Thread(target=lambda: other.append(backend.client))
+    thread.start()
+    thread.join()
+    assert other[0] is not client  # boto3 clients are not shared between threads
+
+
+def test_region_name_defaults_to_none():
+    assert CognitoIdentityBackend(user_pool_id="p", client_id="c").options["region_name"] is None
