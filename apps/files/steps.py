@@ -32,18 +32,22 @@ def _announce(file: Any, state: str) -> None:
     arn = current_execution_arn()
     if arn is None:
         return
+    from django.utils import timezone
+
     from apps.push.services import push_to_user
+    from apps.workflows.handlers import file_review_step_message
 
     push_to_user(
         user_id=file.owner_id,
-        message={
-            "type": "workflow.step",
-            "workflow": "file_review",
-            "execution": arn,
-            "file_id": str(file.pk),
-            "state": state,
-            "status": file.status,
-        },
+        message=file_review_step_message(
+            execution=arn,
+            file_id=str(file.pk),
+            # A step runs in a Task state: the page lists it as that state being entered.
+            event="TaskStateEntered",
+            state=state,
+            status=file.status,
+            timestamp=timezone.now(),
+        ),
     )
 
 

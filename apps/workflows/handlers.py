@@ -41,25 +41,46 @@ def file_review_push(
     if not owner_id:
         return
     from apps.push.services import push_to_user
-    from apps.workflows.registry import state_label
 
     for event in events:
         if not event["type"].endswith(STEP_EVENTS) and not event["type"].startswith("Execution"):
             continue
         push_to_user(
             user_id=int(owner_id),
-            message={
-                "type": "workflow.step",
-                "workflow": FILE_REVIEW,
-                "execution": str(execution.pk),
-                "file_id": execution.input.get("file_id"),
-                "event": event["type"],
-                "state": event.get("state") or "",
-                "label": state_label(FILE_REVIEW, event.get("state") or ""),
-                "status": execution.status,
-                "timestamp": _iso(event.get("timestamp")),
-            },
+            message=file_review_step_message(
+                execution=str(execution.pk),
+                file_id=execution.input.get("file_id"),
+                event=event["type"],
+                state=event.get("state") or "",
+                status=execution.status,
+                timestamp=event.get("timestamp"),
+            ),
         )
+
+
+def file_review_step_message(
+    *, execution: str, file_id: Any, event: str, state: str, status: str, timestamp: Any
+) -> dict[str, Any]:
+    """The ``workflow.step`` push message for one event of a file review.
+
+    Built here for both engines: the local one (:func:`file_review_push`) and Step
+    Functions, where each step announces itself (``apps.files.steps``). The file page
+    lists the states whose ``event`` ends with ``StateEntered``, reading ``label`` (the
+    state's ASL ``Comment``) and ``timestamp`` (ISO 8601, shown in the reader's time zone).
+    """
+    from apps.workflows.registry import state_label
+
+    return {
+        "type": "workflow.step",
+        "workflow": FILE_REVIEW,
+        "execution": execution,
+        "file_id": file_id,
+        "event": event,
+        "state": state,
+        "label": state_label(FILE_REVIEW, state),
+        "status": status,
+        "timestamp": _iso(timestamp),
+    }
 
 
 def _iso(value: Any) -> str:

@@ -218,3 +218,33 @@ def test_on_step_functions_each_step_tells_the_owner(
     assert result == {"status": "approved"}
     frames = [f for uid, f in pushed.sent if uid == owner.pk and f.get("type") == "workflow.step"]
     assert [(f["state"], f["execution"]) for f in frames] == [("Prepare", arn), ("Approve", arn)]
+
+
+def test_on_step_functions_the_page_gets_the_same_step_messages_as_locally(
+    owner, pushed, lambda_entry, aws_event, lambda_context
+):
+    """The file page lists ``*StateEntered`` messages by label and time, on either engine."""
+    local = accepted_file(owner, size=100, content_type="image/png")
+    accept(local)
+    local_frames = {
+        f["state"]: f
+        for _, f in pushed.sent
+        if f.get("type") == "workflow.step" and str(f.get("event")).endswith("StateEntered")
+    }
+    pushed.sent.clear()
+
+    file = accepted_file(owner, size=100, content_type="image/png")
+    arn = "arn:aws:states:us-east-1:123456789012:execution:nimbus-dev-file-review:file-y"
+    for step in ("files.review_prepare", "files.review_approve"):
+        event = aws_event("stepfunctions_task")
+        event.update(workflow_step=step, input={"file_id": str(file.pk)}, execution_arn=arn)
+        lambda_entry(event, lambda_context)
+    frames = [f for _, f in pushed.sent if f.get("type") == "workflow.step"]
+    assert [f["state"] for f in frames] == ["Prepare", "Approve"]
+    for frame in frames:
+        like = local_frames[frame["state"]]
+        assert set(frame) == set(like)
+        assert frame["event"] == like["event"] == "TaskStateEntered"
+        assert frame["label"] == like["label"]
+        assert datetime.fromisoformat(frame["timestamp"]).tzinfo
+    assert frames[0]["label"] == "Checking the file"
