@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Python 3.13 from pyenv (or PATH); Django 6.1 needs >= 3.12, Lambda runs python3.13.
 PYTHON313 := $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin/python3.13 "$$HOME"/.pyenv/versions/3.13*/bin/python3.13 $$(command -v python3.13 2>/dev/null); do [ -x "$$p" ] && { echo "$$p"; break; }; done)
 
-.PHONY: run test lint typecheck pytest browser worker package bench clean
+.PHONY: run test lint typecheck pytest rehearsal browser worker package bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found (looked in pyenv and PATH)"; exit 1; }
@@ -18,8 +18,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 run: $(VENV)/.installed
 	$(PY) manage.py devserver
 
-## make test: lint, types, then the whole suite on SQLite and, when DATABASE_URL is set, on PostgreSQL.
-test: $(VENV)/.installed lint typecheck pytest
+## make test: lint, types, the whole suite on SQLite and, when DATABASE_URL is set, on
+## PostgreSQL, then the production rehearsal.
+test: $(VENV)/.installed lint typecheck pytest rehearsal
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -31,6 +32,12 @@ typecheck: $(VENV)/.installed
 pytest: $(VENV)/.installed
 	env -u DATABASE_URL $(VENV)/bin/pytest
 	@if [ -n "$$DATABASE_URL" ]; then echo "== again on $$DATABASE_URL"; $(VENV)/bin/pytest -m "not sqlite_only"; fi
+
+## make rehearsal: build the Lambda package as `make package` does and run the main job
+## through it, tracing on, against the stack on a local moto_server (tests/rehearsal/README.md).
+## On PostgreSQL when DATABASE_URL is set, SQLite otherwise.
+rehearsal: $(VENV)/.installed
+	NIMBUS_REHEARSAL=1 $(VENV)/bin/pytest tests/rehearsal -p no:logging
 
 ## make browser: only the real-browser tests (Debian's chromium; screenshots in test-artifacts/).
 browser: $(VENV)/.installed

@@ -27,6 +27,10 @@ from tests.apps.users.factories import (  # noqa: F401
 AWS_EVENTS = Path(__file__).parent / "aws_events"
 REPO = Path(__file__).resolve().parent.parent
 
+# The production rehearsal (tests/rehearsal) builds the package and stands up the stack on
+# moto: it runs as its own step, `make rehearsal` (part of `make test`), once per run.
+collect_ignore = [] if os.environ.get("NIMBUS_REHEARSAL") else ["rehearsal"]
+
 
 def load_aws_event(name: str) -> dict[str, Any]:
     """A real-shaped AWS event payload from tests/aws_events/<name>.json."""

@@ -1,7 +1,8 @@
 """Run inside a fresh ``python -I -S`` process: serve one event from an unzipped package.
 
-argv: <package dir> <runtime dir> <event json file> [module ...]. Serves the event, then
-imports each extra module (what production code imports later, off the /healthz path).
+argv: <package dir> <runtime dir> <event json file> [module ...]. Serves the event, turns
+X-Ray tracing on as the first AWS client does on Lambda (it patches botocore and requests),
+then imports each extra module (what production code imports later, off the /healthz path).
 Prints one JSON line: ``{"response": ..., "missing": {module: error}, "outside": [modules
 not loaded from the package, the runtime or the standard library]}``.
 """
@@ -34,6 +35,13 @@ with open(event_path) as handle:
     event = json.load(handle)
 response = lambda_handler(event, Context())
 missing = {}
+try:  # on Lambda with Active tracing, the first AWS client patches botocore and requests
+    from project.telemetry import configure_tracing, tracing_enabled
+
+    assert tracing_enabled(), "tracing is off: the Lambda variables are not set"
+    configure_tracing()
+except Exception as exc:
+    missing["project.telemetry.configure_tracing"] = f"{type(exc).__name__}: {exc}"
 for name in extra:
     try:
         importlib.import_module(name)

@@ -64,6 +64,13 @@ def _function_environment(tmp_path: Path) -> dict[str, str]:
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
         DJANGO_SETTINGS_MODULE="project.settings.production",
         PYTHONDONTWRITEBYTECODE="1",
+        # Lambda's own variables, Active tracing included: production code that only runs
+        # "on Lambda" (X-Ray patching) is tested only when they are set.
+        AWS_LAMBDA_FUNCTION_NAME="nimbus-dev",
+        LAMBDA_TASK_ROOT=str(tmp_path),
+        AWS_XRAY_CONTEXT_MISSING="LOG_ERROR",
+        AWS_XRAY_DAEMON_ADDRESS="127.0.0.1:2000",
+        _X_AMZN_TRACE_ID="Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
         PATH="/usr/bin:/bin",
         LANG="C.UTF-8",
     )
@@ -148,3 +155,32 @@ def test_unzipped_package_serves_healthz_from_a_fresh_isolated_process(unzipped,
     }
     assert result["missing"] == {}  # production code finds everything it imports
     assert result["outside"] == []  # nothing came from the development venv
+
+
+def test_zappa_excludes_name_no_folder_inside_what_ships():
+    """Zappa's ``exclude`` drops every file or folder of that name at any depth: a bare
+    ``botocore`` there once removed ``aws_xray_sdk/ext/botocore`` and with it every traced
+    AWS call on Lambda. Top-level packages are left out by ``exclude_glob`` (a path)."""
+    import fnmatch
+    import importlib.metadata as metadata
+    from pathlib import PurePosixPath
+
+    from infra.package import DROP_PATTERNS, runtime_distributions
+
+    settings = json.loads((REPO / "zappa_settings.json").read_text())["base"]
+    runtime = runtime_distributions()
+    hidden = []
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"].lower().replace("_", "-")
+        if name not in runtime:
+            continue
+        for file in dist.files or []:
+            path = str(file)
+            if any(fnmatch.fnmatch(path, pattern) for pattern in DROP_PATTERNS):
+                continue  # the package drops it anyway
+            parts = PurePosixPath(path).parts
+            names = [*parts[1:-1], *(parts[-1:] if path.endswith((".py", ".so")) else [])]
+            for pattern in settings["exclude"]:
+                if any(fnmatch.fnmatch(part, pattern) for part in names):
+                    hidden.append(f"{pattern!r} hides {path}")
+    assert hidden == [], hidden[:10]
