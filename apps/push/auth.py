@@ -2,7 +2,7 @@
 
 Browsers on the local server authenticate with their session cookie. API Gateway
 WebSocket connections present ``?ticket=`` (a one-minute signed ticket a signed-in page
-gets from ``/api/notifications/ticket``, see :mod:`apps.push.tickets`) or, for
+gets from ``/api/notifications/ticket``, single use, see :mod:`apps.push.tickets`) or, for
 non-browser clients, ``?token=<access token>`` verified by the users app's verifier.
 """
 
@@ -14,13 +14,16 @@ logger = logging.getLogger("nimbus.push")
 
 
 def user_id_for_credentials(*, token: str = "", ticket: str = "") -> int | None:
-    """The active user named by an access token or a connect ticket, or None."""
+    """The active user named by an access token or a connect ticket, or None.
+
+    A ticket is consumed here: it names its user once, and is refused ever after.
+    """
     if ticket:
         from django.contrib.auth import get_user_model
 
-        from apps.push.tickets import connect_ticket_user
+        from apps.push.tickets import connect_ticket_redeem
 
-        user_id = connect_ticket_user(ticket=ticket)
+        user_id = connect_ticket_redeem(ticket=ticket)
         if user_id is None:
             return None
         exists = get_user_model().objects.filter(pk=user_id, is_active=True).exists()

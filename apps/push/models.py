@@ -68,3 +68,20 @@ class LiveMessage(models.Model):
 
     def __str__(self) -> str:
         return f"live message #{self.pk} for user {self.user_id}"
+
+
+class ConnectTicketClaim(models.Model):
+    """A connect ticket that has opened its one WebSocket (see :mod:`apps.push.tickets`).
+
+    The primary key is the ticket's digest, so two Lambda containers redeeming the same
+    ticket at once race on one unique row: exactly one insert commits. A table rather than
+    the shared cache because a cache may evict (Django's database cache culls a third of
+    its rows once it is full), and an evicted claim would let a ticket open a second
+    socket. Rows outlive their ticket and are pruned by ``push.prune-ticket-claims``.
+    """
+
+    digest = models.CharField(max_length=64, primary_key=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"ticket claim {self.digest[:12]}"

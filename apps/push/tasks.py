@@ -23,3 +23,11 @@ def prune_notifications() -> None:
     from apps.push.services import notifications_prune
 
     notifications_prune()
+
+
+@scheduled("rate(1 hour)", name="push.prune-ticket-claims")
+def prune_ticket_claims() -> None:
+    """Forget the claims of connect tickets that have expired (locally and on AWS)."""
+    from apps.push.tickets import connect_ticket_claims_prune
+
+    connect_ticket_claims_prune()

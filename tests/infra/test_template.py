@@ -146,6 +146,38 @@ def test_state_machines_are_named_traced_and_logged(inputs):
     assert invoke["Action"] == "lambda:InvokeFunction"
 
 
+def test_the_deployed_state_machine_retries_lambdas_service_errors(registry_template):
+    """Read back from (moto's) Step Functions: the rendered definition keeps every Retry."""
+    import boto3
+    from moto import mock_aws
+
+    from apps.workflows.engine.aws import LAMBDA_SERVICE_ERRORS
+
+    _inputs, template = registry_template
+    function = "arn:aws:lambda:us-east-1:123456789012:function:nimbus-dev"
+    rendered = template["Resources"]["WorkflowFileReview"]["Properties"]["Definition"]
+    definition = json.dumps(rendered).replace("${FunctionArn}", function)
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        arn = sfn.create_state_machine(
+            name="nimbus-dev-file-review",
+            definition=definition,
+            roleArn="arn:aws:iam::123456789012:role/sfn",
+        )["stateMachineArn"]
+        deployed = json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])
+    tasks = {n: s for n, s in deployed["States"].items() if s["Type"] == "Task"}
+    assert set(tasks) >= {"Prepare", "AwaitApproval", "Approve", "Reject", "Notify", "MarkFailed"}
+    for name, state in tasks.items():
+        assert function in (state["Resource"], state["Parameters"].get("FunctionName")), name
+        assert state["Retry"][0] == {
+            "ErrorEquals": list(LAMBDA_SERVICE_ERRORS),
+            "IntervalSeconds": 1,
+            "BackoffRate": 2.0,
+            "MaxAttempts": 6,
+            "JitterStrategy": "FULL",
+        }, name
+
+
 def test_user_pool_uses_the_users_apps_password_policy():
     from apps.users.password_policy import PASSWORD_POLICY
 

@@ -18,6 +18,20 @@ from apps.workflows.engine.interpreter import TOKEN_SUFFIX
 STEP_PREFIX = "step:"
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 
+#: The errors of the Lambda service itself (not of our code) a Task invoking it can meet:
+#: AWS recommends every Lambda Task retry them, or one throttled invoke fails the state.
+LAMBDA_SERVICE_ERRORS = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+
+
+def invokes_lambda(resource: str) -> bool:
+    """Whether a Task with this ``Resource`` runs as a Lambda invoke on AWS."""
+    return resource.startswith((STEP_PREFIX, LAMBDA_INVOKE, "arn:aws:lambda:"))
+
 
 def to_state_machine(definition: dict[str, Any], function_arn: str) -> dict[str, Any]:
     """A copy of ``definition`` with every step Task invoking ``function_arn``."""

@@ -38,3 +38,14 @@ INTRINSIC_FAILURE = "States.IntrinsicFailure"
 PARAMETER_PATH_FAILURE = "States.ParameterPathFailure"
 RESULT_PATH_MATCH_FAILURE = "States.ResultPathMatchFailure"
 BRANCH_FAILED = "States.BranchFailed"
+
+
+def error_matches(names: list[str], error: str, *, state_type: str) -> bool:
+    """Whether a retrier's or catcher's ``ErrorEquals`` matches ``error``, as on AWS.
+
+    ``States.ALL`` matches every error but ``States.Runtime``; ``States.TaskFailed`` matches
+    every error of a Task state except ``States.Timeout``.
+    """
+    if error in names or (ALL in names and error != RUNTIME):
+        return True
+    return TASK_FAILED in names and state_type == "Task" and error != TIMEOUT

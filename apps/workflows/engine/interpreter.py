@@ -589,11 +589,7 @@ class Interpreter:
             done = frame["retries"].get(str(index), 0)
             if done >= retrier.get("MaxAttempts", 3):
                 return False
-            delay = retrier.get("IntervalSeconds", 1) * retrier.get("BackoffRate", 2.0) ** done
-            if "MaxDelaySeconds" in retrier:
-                delay = min(delay, retrier["MaxDelaySeconds"])
-            if retrier.get("JitterStrategy") == "FULL":
-                delay = self.rng.uniform(0, delay)
+            delay = retry_delay(retrier, done, rng=self.rng)
             frame["retries"][str(index)] = done + 1
             frame["retry_count"] += 1
             frame.update(phase="retry_wait", wake_at=iso(self.now() + timedelta(seconds=delay)))
@@ -601,6 +597,20 @@ class Interpreter:
             self._save()
             return True
         return False
+
+
+def retry_delay(retrier: dict[str, Any], done: int, *, rng: random.Random) -> float:
+    """Seconds before retry number ``done + 1`` of ``retrier``, as Step Functions waits.
+
+    ``IntervalSeconds * BackoffRate ** done``, capped at ``MaxDelaySeconds``; with
+    ``JitterStrategy: FULL``, a uniform draw between 0 and that capped interval.
+    """
+    delay = retrier.get("IntervalSeconds", 1) * retrier.get("BackoffRate", 2.0) ** done
+    if "MaxDelaySeconds" in retrier:
+        delay = min(delay, retrier["MaxDelaySeconds"])
+    if retrier.get("JitterStrategy", "NONE") == "FULL":
+        delay = rng.uniform(0, delay)
+    return float(delay)
 
 
 def _replace(frame: dict[str, Any], new: dict[str, Any]) -> None:
@@ -613,9 +623,7 @@ def _replace(frame: dict[str, Any], new: dict[str, Any]) -> None:
 
 
 def _matches(names: list[str], error: str, state: dict[str, Any]) -> bool:
-    if error in names or (errors.ALL in names and error != errors.RUNTIME):
-        return True
-    return errors.TASK_FAILED in names and state["Type"] == "Task" and error != errors.TIMEOUT
+    return errors.error_matches(names, error, state_type=state["Type"])
 
 
 def _running(frames: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -213,3 +213,17 @@ def test_ticket_of_a_disabled_user_is_refused(lambda_entry, lambda_context, aws_
     alice.is_active = False
     alice.save()
     assert lambda_entry(event, lambda_context)["statusCode"] == 401
+
+
+def test_a_ticket_opens_one_connection_only(lambda_entry, lambda_context, aws_push, alice):
+    from apps.push.tickets import connect_ticket_issue
+
+    ticket = connect_ticket_issue(user_id=alice.pk)
+    first = ws_event("connect")
+    first["queryStringParameters"] = {"ticket": ticket}
+    assert lambda_entry(first, lambda_context) == {"statusCode": 200}
+    again = ws_event("connect", connection="again=")
+    again["queryStringParameters"] = {"ticket": ticket}
+    assert lambda_entry(again, lambda_context) == {"statusCode": 401, "body": "not_authenticated"}
+    assert not aws.registered("again=")
+    assert aws_push.connections_of(user_id=alice.pk) == [CONNECTION]

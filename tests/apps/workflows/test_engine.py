@@ -16,7 +16,7 @@ from apps.workflows.engine import (
     intrinsics,
     validate,
 )
-from apps.workflows.engine.interpreter import pending_tokens, token_hash
+from apps.workflows.engine.interpreter import pending_tokens, retry_delay, token_hash
 
 
 class Clock:
@@ -179,6 +179,98 @@ def test_full_jitter_stays_within_the_interval():
     engine.advance(run)
     delay = datetime.fromisoformat(run["wake_at"].replace("Z", "+00:00")) - clock.now
     assert timedelta(0) <= delay <= timedelta(seconds=10)
+
+
+class Ceiling(random.Random):
+    """An RNG whose uniform draw is always its upper bound, recording each draw's range."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.ranges: list[tuple[float, float]] = []
+
+    def uniform(self, a: float, b: float) -> float:
+        self.ranges.append((a, b))
+        return b
+
+
+LAMBDA_RETRIER = {
+    "ErrorEquals": ["Lambda.TooManyRequestsException"],
+    "IntervalSeconds": 1,
+    "BackoffRate": 2,
+    "MaxAttempts": 6,
+    "JitterStrategy": "FULL",
+}
+
+
+@pytest.mark.parametrize(
+    ("retrier", "expected"),
+    [
+        ({"ErrorEquals": ["X"]}, [1, 2, 4, 8]),  # AWS's defaults: 1 s, rate 2.0
+        ({"ErrorEquals": ["X"], "IntervalSeconds": 2, "BackoffRate": 1}, [2, 2, 2, 2]),
+        ({"ErrorEquals": ["X"], "IntervalSeconds": 3, "MaxDelaySeconds": 10}, [3, 6, 10, 10]),
+        (
+            {"ErrorEquals": ["X"], "BackoffRate": 1.5, "JitterStrategy": "NONE"},
+            [1, 1.5, 2.25, 3.375],
+        ),
+    ],
+)
+def test_retry_delays_without_jitter_are_the_capped_backoff(retrier, expected):
+    rng = Ceiling()
+    assert [retry_delay(retrier, done, rng=rng) for done in range(4)] == expected
+    assert rng.ranges == []  # no draw without JitterStrategy FULL
+
+
+def test_full_jitter_draws_between_zero_and_the_capped_backoff():
+    rng = Ceiling()
+    retrier = {**LAMBDA_RETRIER, "MaxDelaySeconds": 5}
+    assert [retry_delay(retrier, done, rng=rng) for done in range(5)] == [1, 2, 4, 5, 5]
+    assert rng.ranges == [(0, 1), (0, 2), (0, 4), (0, 5), (0, 5)]  # capped, then jittered
+    seeded = random.Random(7)
+    draws = [retry_delay(LAMBDA_RETRIER, 5, rng=seeded) for _ in range(200)]
+    assert all(0 <= d <= 32 for d in draws)
+    assert len(set(draws)) == 200  # spread, not the ceiling every time
+    assert min(draws) < 8
+    assert max(draws) > 24
+
+
+def test_the_interpreter_waits_the_jittered_capped_delay():
+    clock = Clock()
+    retrier = {**LAMBDA_RETRIER, "ErrorEquals": ["Transient"], "MaxDelaySeconds": 3}
+    definition = machine(
+        {"T": {"Type": "Task", "Resource": "step:x", "Retry": [retrier], "End": True}}
+    )
+    validate(definition)
+    rng = Ceiling()
+    engine = Interpreter(definition, tasks=Flaky(4, Transient), now=clock, rng=rng)
+    run = engine.start({}, execution_id="e", name="n")
+    delays = []
+    for _ in range(4):
+        engine.advance(run)
+        wake = datetime.fromisoformat(run["wake_at"].replace("Z", "+00:00"))
+        delays.append((wake - clock.now).total_seconds())
+        clock.now = wake
+    engine.advance(run)
+    assert delays == [1, 2, 3, 3]
+    assert rng.ranges == [(0, 1), (0, 2), (0, 3), (0, 3)]
+    assert run["status"] == "SUCCEEDED"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("JitterStrategy", "PARTIAL", "JitterStrategy' must be FULL or NONE"),
+        ("MaxDelaySeconds", 0, "MaxDelaySeconds' must be a positive integer"),
+        ("MaxDelaySeconds", 2.5, "MaxDelaySeconds' must be a positive integer"),
+    ],
+)
+def test_bad_jitter_or_max_delay_is_refused(field, value, reason):
+    retrier = {**LAMBDA_RETRIER, field: value}
+    definition = machine(
+        {"T": {"Type": "Task", "Resource": "step:x", "Retry": [retrier], "End": True}}
+    )
+    with pytest.raises(DefinitionError) as caught:
+        validate(definition)
+    assert reason in caught.value.reason
 
 
 def test_task_failed_catch_and_error_name_from_exception_class():
