@@ -61,7 +61,11 @@ def test_granting_again_changes_nothing_but_is_audited(user):
     assert [d["changed"] for d in details] == [True, False]
 
 
-def test_an_unknown_email_is_refused_with_a_non_zero_exit(capsys):
+def test_an_unknown_email_is_refused_with_a_non_zero_exit(capsys, monkeypatch):
+    from django.db import connections
+
+    # manage.py closes the database connections as it exits: keep the test's open.
+    monkeypatch.setattr(connections, "close_all", lambda: None)
     with pytest.raises(SystemExit) as exit_:
         execute_from_command_line(["manage.py", "operators", "grant", "nobody@example.com"])
     assert exit_.value.code != 0
