@@ -30,9 +30,10 @@ class MetricSample(models.Model):
 
 
 class AuditEntry(models.Model):
-    """Who did what to which object, and when: one operator action in the admin.
+    """Who did what to which object, and when: one operator action.
 
-    Written by the admin site itself (project/admin.py), never edited or deleted through it.
+    Written by the admin site itself (project/admin.py) and by operations run outside it
+    (``manage.py operators``), never edited or deleted through the admin.
     """
 
     class Action(models.TextChoices):
@@ -44,6 +45,8 @@ class AuditEntry(models.Model):
         SIGN_IN_FAILED = "sign_in_failed", "failed to sign in"
         SIGN_OUT = "sign_out", "signed out"
         DENIED = "denied", "was denied"
+        OPERATOR_GRANT = "operator_grant", "made an operator of"
+        OPERATOR_REVOKE = "operator_revoke", "took operator rights from"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

@@ -224,7 +224,7 @@ class DeliveryAdmin(admin.ModelAdmin[Delivery]):
     fields = _DELIVERY_FIELDS
     readonly_fields = _DELIVERY_FIELDS
 
-    @admin.action(description="Redrive selected dead deliveries")
+    @admin.action(description="Redrive selected dead deliveries", permissions=["change"])
     def redrive(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         done = failed = 0
         for pk in queryset.values_list("pk", flat=True):
@@ -235,7 +235,7 @@ class DeliveryAdmin(admin.ModelAdmin[Delivery]):
                 failed += 1
         self.message_user(request, f"Redriven: {done}; not dead: {failed}.")
 
-    @admin.action(description="Discard selected dead deliveries")
+    @admin.action(description="Discard selected dead deliveries", permissions=["change"])
     def discard(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         done = 0
         for pk in queryset.values_list("pk", flat=True):
@@ -246,7 +246,9 @@ class DeliveryAdmin(admin.ModelAdmin[Delivery]):
                 pass
         self.message_user(request, f"Discarded: {done}.")
 
-    @admin.action(description="Replay selected deliveries (run the receiver again)")
+    @admin.action(
+        description="Replay selected deliveries (run the receiver again)", permissions=["change"]
+    )
     def replay(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         done = 0
         for event_id, receiver in queryset.values_list("event_id", "receiver"):

@@ -123,7 +123,11 @@ class FileAdmin(admin.ModelAdmin[File]):
         )
         return HttpResponseRedirect(url)
 
-    @admin.action(description="Re-inspect the selected files")
+    def has_reinspect_permission(self, request: HttpRequest) -> bool:
+        # The model's change permission, though the change form stays read-only.
+        return bool(request.user.has_perm("files.change_file"))
+
+    @admin.action(description="Re-inspect the selected files", permissions=["reinspect"])
     def reinspect(self, request: HttpRequest, queryset: QuerySet[File]) -> None:
         """Re-run the inspection; the files app refuses files it must not change."""
         from apps.files.exceptions import FileStateConflict

@@ -337,3 +337,74 @@ def account_groups_set(*, user: User, groups: list[str]) -> None:
     """Set the account's groups at the provider and here (``operators`` are staff)."""
     identity().admin_set_groups(email=user.email, groups=groups)
     user_groups_apply(user=user, groups=groups)
+
+
+def operator_grant(*, email: str, actor_repr: str, actor: User | None = None) -> bool:
+    """Make the account an operator at the provider and here; audited. True if it changed.
+
+    The provider's group comes first (Cognito ``AdminAddUserToGroup``), so the account's
+    next tokens carry ``cognito:groups`` and every sign-in keeps it an operator; then the
+    Django group, whose permissions are what the admin checks, and staff. Idempotent:
+    granting again changes nothing here but still puts the provider in step. Refuses an
+    e-mail no account here has (``UserNotFound``) and a disabled account (``UserDisabled``).
+    """
+    user = _operator_account(email)
+    if not user.is_active:
+        raise exc.UserDisabled("This account is disabled; enable it before making it an operator.")
+    identity().admin_add_to_group(email=user.email, group=OPERATORS_GROUP)
+    with transaction.atomic():
+        changed = not user.groups.filter(name=OPERATORS_GROUP).exists() or not user.is_staff
+        user.groups.add(Group.objects.get_or_create(name=OPERATORS_GROUP)[0])
+        if not user.is_staff:
+            user.is_staff = True
+            user.save(update_fields=["is_staff"])
+        _operator_audit(user, granted=True, changed=changed, actor=actor, actor_repr=actor_repr)
+    logger.info("Granted operator rights to account %s", user.pk)
+    return changed
+
+
+def operator_revoke(*, email: str, actor_repr: str, actor: User | None = None) -> bool:
+    """Take the account out of ``operators`` at the provider and here; audited.
+
+    Staff status goes with it (superusers keep theirs). Idempotent like
+    :func:`operator_grant`; refuses an e-mail no account here has (``UserNotFound``).
+    """
+    user = _operator_account(email)
+    identity().admin_remove_from_group(email=user.email, group=OPERATORS_GROUP)
+    with transaction.atomic():
+        changed = user.groups.filter(name=OPERATORS_GROUP).exists()
+        user.groups.remove(*Group.objects.filter(name=OPERATORS_GROUP))
+        if user.is_staff and not user.is_superuser:
+            user.is_staff, changed = False, True
+            user.save(update_fields=["is_staff"])
+        _operator_audit(user, granted=False, changed=changed, actor=actor, actor_repr=actor_repr)
+    logger.info("Revoked operator rights of account %s", user.pk)
+    return changed
+
+
+def _operator_account(email: str) -> User:
+    user = User.objects.filter(email=_normal_email(email)).first()
+    if user is None:
+        raise exc.UserNotFound(
+            "No account here has this email address: sign up and confirm it on the site first.",
+            detail={"email": _normal_email(email)},
+        )
+    return user
+
+
+def _operator_audit(
+    user: User, *, granted: bool, changed: bool, actor: User | None, actor_repr: str
+) -> None:
+    from project.admin_site import audit_record
+    from project.models import AuditEntry
+
+    action = AuditEntry.Action.OPERATOR_GRANT if granted else AuditEntry.Action.OPERATOR_REVOKE
+    audit_record(
+        action=action,
+        actor=actor,
+        actor_repr=actor_repr,
+        target_type=User._meta.label_lower,
+        target_id=str(user.pk),
+        target_repr=user.email,
+        detail={"group": OPERATORS_GROUP, "changed": changed},
+    )

@@ -205,11 +205,11 @@ class TaskTokenAdmin(admin.ModelAdmin[TaskToken]):
 
         return format_html('<a href="{}">{}</a>', url, obj.execution)
 
-    @admin.action(description="Approve the selected waiting tasks")
+    @admin.action(description="Approve the selected waiting tasks", permissions=["change"])
     def approve(self, request: HttpRequest, queryset: QuerySet[TaskToken]) -> None:
         self._resolve_all(request, queryset, "approve")
 
-    @admin.action(description="Reject the selected waiting tasks")
+    @admin.action(description="Reject the selected waiting tasks", permissions=["change"])
     def reject(self, request: HttpRequest, queryset: QuerySet[TaskToken]) -> None:
         self._resolve_all(request, queryset, "reject")
 

@@ -196,6 +196,7 @@ NIMBUS_LAMBDA_COMMANDS = [
     "showmigrations",
     "clearsessions",
     "createcachetable",
+    "operators",  # grant/revoke/list: how a stage gets its first operator (DEPLOY.md)
 ]
 # Dotted functions `zappa invoke <stage> <function>` may call (none by default).
 NIMBUS_LAMBDA_FUNCTIONS: list[str] = []

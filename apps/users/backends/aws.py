@@ -204,6 +204,20 @@ class CognitoIdentityBackend(IdentityBackend):
                     UserPoolId=self.pool_id, Username=email, GroupName=name
                 )
 
+    def admin_add_to_group(self, *, email: str, group: str) -> None:
+        # The stack declares the pool's groups (infra/parts/identity.py GROUPS); a missing
+        # one is a deployment error, not something to create here.
+        with self._errors():
+            self.client.admin_add_user_to_group(
+                UserPoolId=self.pool_id, Username=email, GroupName=group
+            )
+
+    def admin_remove_from_group(self, *, email: str, group: str) -> None:
+        with self._errors():
+            self.client.admin_remove_user_from_group(
+                UserPoolId=self.pool_id, Username=email, GroupName=group
+            )
+
     def _ensure_group(self, name: str) -> None:
         from botocore.exceptions import ClientError
 

@@ -133,3 +133,11 @@ class IdentityBackend(Backend):
 
     def admin_list_groups(self, *, email: str) -> list[str]:
         raise NotImplementedError
+
+    def admin_add_to_group(self, *, email: str, group: str) -> None:
+        """Put the account in ``group`` (which must exist); nothing happens if it is in."""
+        raise NotImplementedError
+
+    def admin_remove_from_group(self, *, email: str, group: str) -> None:
+        """Take the account out of ``group``; nothing happens if it is not in."""
+        raise NotImplementedError

@@ -295,6 +295,12 @@ class LocalIdentityBackend(IdentityBackend):
     def admin_list_groups(self, *, email: str) -> list[str]:
         return sorted(self._user(email).groups.values_list("name", flat=True))
 
+    def admin_add_to_group(self, *, email: str, group: str) -> None:
+        self._user(email).groups.add(Group.objects.get_or_create(name=group)[0])
+
+    def admin_remove_from_group(self, *, email: str, group: str) -> None:
+        self._user(email).groups.remove(*Group.objects.filter(name=group))
+
     # -- codes ----------------------------------------------------------------------------
 
     def _send_code(self, user: User, purpose: str) -> None:

@@ -14,7 +14,6 @@ import sys
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
@@ -47,15 +46,20 @@ class Command(BaseCommand):
                     worker.kill()
 
     def ensure_demo_operator(self) -> None:
-        """Create the operator account once, printing its generated password that once."""
+        """Create the operator account once, printing its generated password that once.
+
+        An ordinary confirmed account made an operator as on AWS (``operators grant``): its
+        admin rights are the ``operators`` group's, not a superuser's.
+        """
+        from apps.users.services import operator_grant
+
         User = get_user_model()
         if User.objects.filter(email=DEMO_OPERATOR).exists():
             self.stdout.write(f"Demo operator: {DEMO_OPERATOR} (password printed when created)")
             return
         password = secrets.token_urlsafe(12)
-        user = User.objects.create_superuser(DEMO_OPERATOR, password)
-        group, _ = Group.objects.get_or_create(name="operators")
-        user.groups.add(group)
+        User.objects.create_user(DEMO_OPERATOR, password, email_verified=True)
+        operator_grant(email=DEMO_OPERATOR, actor_repr="manage.py devserver")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Created the demo operator {DEMO_OPERATOR} with password {password} "

@@ -59,8 +59,11 @@ class CognitoPool:
 @pytest.fixture
 def cognito_pool(moto_server: str) -> CognitoPool:
     """A fresh user pool shaped like the one the infra stack creates (email as username,
-    Nimbus's password policy, a public client with password and refresh flows)."""
+    Nimbus's password policy, a public client with password and refresh flows, the
+    stack's groups)."""
     import boto3
+
+    from infra.parts.identity import GROUPS
 
     client = boto3.client("cognito-idp", region_name="us-east-1", endpoint_url=moto_server)
     policy = {k: v for k, v in PASSWORD_POLICY.items()}
@@ -76,6 +79,8 @@ def cognito_pool(moto_server: str) -> CognitoPool:
         GenerateSecret=False,
         ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
     )["UserPoolClient"]
+    for group, description in GROUPS.items():
+        client.create_group(GroupName=group, UserPoolId=pool["Id"], Description=description)
     return CognitoPool(moto_server, pool["Id"], app["ClientId"])
 
 

@@ -255,6 +255,33 @@ class IdentityBackendContract:
 
     # -- operators --------------------------------------------------------------------------
 
+    def test_operator_grant_puts_the_account_in_the_providers_group_and_sign_in_keeps_it(
+        self, client
+    ):
+        email = self.confirmed(client)
+        assert services.operator_grant(email=email, actor_repr="test") is True
+        assert identity().admin_list_groups(email=email) == ["operators"]
+        tokens = self.tokens(client, email)  # the sign-in copies the provider's groups
+        claims = identity().verifier().verify(tokens["access_token"], token_use="access")
+        assert claims["cognito:groups"] == ["operators"]
+        user = User.objects.get(email=email)
+        assert user.is_staff
+        assert list(user.groups.values_list("name", flat=True)) == ["operators"]
+        assert services.operator_grant(email=email, actor_repr="test") is False
+
+    def test_operator_revoke_takes_the_account_out_at_the_provider_too(self, client):
+        email = self.confirmed(client)
+        services.operator_grant(email=email, actor_repr="test")
+        assert services.operator_revoke(email=email, actor_repr="test") is True
+        assert identity().admin_list_groups(email=email) == []
+        tokens = self.tokens(client, email)
+        claims = identity().verifier().verify(tokens["access_token"], token_use="access")
+        assert "operators" not in claims.get("cognito:groups", [])
+        user = User.objects.get(email=email)
+        assert not user.is_staff
+        assert not user.groups.exists()
+        assert services.operator_revoke(email=email, actor_repr="test") is False
+
     def test_admin_disable_locks_the_account_out(self, client, admin_client):
         email = self.confirmed(client)
         tokens = self.tokens(client, email)
