@@ -1,15 +1,17 @@
 """Policy checks on a rendered template (a JSON dict), beyond what cfn-lint knows.
 
-``problems(template, function_timeout=...)`` returns human-readable findings; an empty list
-means the template keeps Nimbus's rules: every queue has a DLQ, every DLQ an alarm, every
-rule target a DLQ, no IAM wildcard action and no wildcard resource except for actions that
-need one, the function timeout under API Gateway's, log retention everywhere, and buckets
-that block public access and refuse plain HTTP.
+``problems(template, function_timeout=..., event_types=...)`` returns human-readable
+findings; an empty list means the template keeps Nimbus's rules: every queue has a DLQ,
+every DLQ an alarm, every rule target a DLQ, no rule waiting for a ``detail-type`` no app
+declares, no IAM wildcard action and no wildcard resource except for actions that need
+one, the function timeout under API Gateway's, log retention everywhere, and buckets that
+block public access and refuse plain HTTP.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from infra.parts.function import STAR_ACTIONS
@@ -60,6 +62,27 @@ def queue_problems(template: dict[str, Any]) -> list[str]:
         for target in props.get("Targets", []):
             if "DeadLetterConfig" not in target:
                 found.append(f"rule {name} target {target.get('Id')} has no DeadLetterConfig")
+    return found
+
+
+def event_type_problems(template: dict[str, Any], event_types: Collection[str]) -> list[str]:
+    """Rules with a ``detail-type`` alternative that matches none of ``event_types`` (the
+    declared ones, ``apps.events.registry.event_types``): nothing publishes such an event,
+    so the rule never fires and its receiver is dead code."""
+    from apps.events.patterns import matches
+
+    found = []
+    for name, props in _resources(template, "AWS::Events::Rule"):
+        pattern = props.get("EventPattern")
+        if not isinstance(pattern, dict) or "detail-type" not in pattern:
+            continue
+        for alternative in _as_list(pattern["detail-type"]):
+            wanted = {"detail-type": [alternative]}
+            if not any(matches(wanted, {"detail-type": declared}) for declared in event_types):
+                found.append(
+                    f"rule {name} waits for detail-type {json.dumps(alternative)}, "
+                    "which no app declares (declare_event in apps/<app>/events.py)"
+                )
     return found
 
 
@@ -137,9 +160,13 @@ def bucket_problems(template: dict[str, Any]) -> list[str]:
     return found
 
 
-def problems(template: dict[str, Any], *, function_timeout: int) -> list[str]:
+def problems(
+    template: dict[str, Any], *, function_timeout: int, event_types: Collection[str]
+) -> list[str]:
+    """Every finding of the checks above; ``event_types``: the declared detail-types."""
     return [
         *queue_problems(template),
+        *event_type_problems(template, event_types),
         *iam_problems(template),
         *function_problems(template, function_timeout),
         *bucket_problems(template),

@@ -1,7 +1,7 @@
 """What the stack is generated from: the apps' registries and declarations, read once.
 
 :func:`collect` imports Django (``django.setup()`` must have run) and reads, when present:
-``apps.events.registry`` (receivers, schedules), ``apps.workflows.registry`` (ASL
+``apps.events.registry`` (event types, receivers, schedules), ``apps.workflows.registry`` (ASL
 definitions, steps), ``apps.users.password_policy`` and ``apps.push.backends.aws`` (the
 connections table). Anything missing leaves an empty registry, so the template still
 renders while apps are being built; tests build :class:`StackInputs` directly.
@@ -42,6 +42,18 @@ class ReceiverSpec:
 
 
 @dataclass(frozen=True)
+class EventTypeSpec:
+    """A declared event type; an ``aws.*`` source means an AWS service emits it."""
+
+    detail_type: str
+    source: str
+
+    @property
+    def from_aws(self) -> bool:
+        return self.source.startswith("aws.")
+
+
+@dataclass(frozen=True)
 class ScheduleSpec:
     name: str
     expression: str
@@ -59,6 +71,8 @@ class StackInputs:
     """Everything the template depends on besides the stage's CloudFormation parameters."""
 
     stage: str
+    #: What apps declare (``declare_event``): AWS services' types are forwarded to the bus.
+    event_types: list[EventTypeSpec] = field(default_factory=list)
     receivers: list[ReceiverSpec] = field(default_factory=list)
     schedules: list[ScheduleSpec] = field(default_factory=list)
     workflows: list[WorkflowSpec] = field(default_factory=list)
@@ -89,6 +103,11 @@ class StackInputs:
     def prefix(self) -> str:
         """``nimbus-<stage>``: Zappa's function name and the prefix of every named resource."""
         return f"nimbus-{self.stage}"
+
+    @property
+    def declared_types(self) -> list[str]:
+        """The detail-types apps declare (what the receivers' rules may wait for)."""
+        return [event_type.detail_type for event_type in self.event_types]
 
     @property
     def groups(self) -> list[str]:
@@ -123,6 +142,12 @@ def collect(stage: str, zappa_stage: Mapping[str, Any] | None = None) -> StackIn
         log_retention_days=30 if stage == "prod" else 14,
     )
     if events := _optional("apps.events.registry"):
+        inputs.event_types = [
+            EventTypeSpec(detail_type=t.detail_type, source=t.source)
+            for t in sorted(
+                getattr(events, "event_types", {}).values(), key=lambda t: t.detail_type
+            )
+        ]
         inputs.receivers = [
             ReceiverSpec(name=r.name, pattern=dict(r.pattern), group=r.group)
             for r in sorted(getattr(events, "receivers", {}).values(), key=lambda r: r.name)

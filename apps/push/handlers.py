@@ -1,12 +1,16 @@
 """Receivers that tell a file's owner, live, what happened to it.
 
 Every ``files.*`` event carries ``file_id``, ``owner_id``, ``status`` (and ``reason`` /
-``reason_message`` when refused); ``workflows.*`` events about a user's things carry
-``owner_id`` too. The owner's open pages get ``{"type": "file.status", ...}`` (or
-``{"type": "workflow.step", ...}``); the outcomes a person cares about later — accepted,
+``reason_message`` when refused). The owner's open pages get
+``{"type": "file.status", ...}``; the outcomes a person cares about later — accepted,
 rejected, awaiting approval, approved, failed — are also stored as notifications, in the
 receiver's transaction (so a redelivered event never notifies twice: the events app's
 inbox makes the effect exactly-once).
+
+Workflow steps reach the owner without events: the workflows app pushes
+``{"type": "workflow.step", ...}`` itself (``apps.workflows.handlers.file_review_push``
+for the local engine and Step Functions' status changes, ``apps.files.steps._announce``
+for the steps Step Functions runs).
 """
 
 from __future__ import annotations
@@ -68,22 +72,6 @@ def _status_label(status: str) -> str:
         return str(FileStatus(status).label)
     except ValueError:
         return status
-
-
-@receiver(
-    {"detail-type": [{"prefix": "workflows."}], "detail": {"owner_id": [{"exists": True}]}},
-    name="push.workflow_step",
-)
-def relay_workflow_step(event: Any) -> None:
-    """``workflows.*`` events about a user's execution → ``workflow.step``, live only."""
-    detail = event.detail
-    owner_id = _owner(detail)
-    if owner_id is None:
-        return
-    message = {k: v for k, v in detail.items() if k not in {"owner_id", "notification"}}
-    push_to_user(
-        user_id=owner_id, message={**message, "type": "workflow.step", "event": event.detail_type}
-    )
 
 
 def _owner(detail: dict[str, Any]) -> int | None:

@@ -44,3 +44,20 @@ class TaskTokenInvalid(NotFound):
     """The backend knows no task waiting on this token (Step Functions: TaskDoesNotExist)."""
 
     code = "workflow_task_token_invalid"
+
+
+class ExecutionUnknown(NotFound):
+    """A status report names an execution no row records (yet): retried, then dead-lettered.
+
+    Retried because the row of an execution just started commits after StartExecution
+    returns; an execution started outside Nimbus ends in the group's DLQ for an operator.
+    """
+
+    code = "workflow_execution_unknown"
+    retryable = True
+
+
+class ExecutionStatusInvalid(InvalidInput):
+    """A status report Nimbus cannot read (unknown status, no execution ARN)."""
+
+    code = "workflow_execution_status_invalid"

@@ -25,7 +25,7 @@ class Execution(models.Model):
     name = models.CharField(max_length=80)
     backend = models.CharField(max_length=20, default="local")
     #: The Step Functions execution ARN (AWS backend), or a local ARN-shaped id.
-    arn = models.CharField(max_length=256, blank=True)
+    arn = models.CharField(max_length=256, blank=True, db_index=True)
     status = models.CharField(max_length=12, choices=Status, default=Status.RUNNING)
     input = models.JSONField(default=dict)
     output = models.JSONField(null=True, blank=True)
@@ -40,6 +40,9 @@ class Execution(models.Model):
     lease_owner = models.CharField(max_length=40, blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
+    #: Step Functions' ``redriveCount``: which attempt ``status`` describes (AWS backend).
+    #: A status report about an earlier attempt is stale and changes nothing.
+    redrive_count = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

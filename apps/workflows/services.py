@@ -2,6 +2,8 @@
 
 Every function is keyword-only and backend-neutral: the backend chosen by
 ``settings.NIMBUS_WORKFLOWS`` (local engine or Step Functions) does the work.
+:func:`execution_status_record` is how rows of Step Functions executions learn their
+outcome (from Step Functions' status change events); the local engine writes its own.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from apps.workflows.exceptions import (
     CallbackInvalid,
     CallbackPayloadInvalid,
     ExecutionNameConflict,
+    ExecutionStatusInvalid,
+    ExecutionUnknown,
     InvalidExecutionInput,
     TaskTokenInvalid,
     UnknownWorkflow,
@@ -91,6 +95,85 @@ def execution_refresh(*, execution: Execution) -> Execution:
 
 def execution_history(*, execution: Execution) -> list[dict[str, Any]]:
     return backend().history(execution)
+
+
+#: The history event (Step Functions' names, as the local engine emits them) by which a
+#: reported status reaches ``execution_transition`` receivers.
+STATUS_EVENTS: dict[str, str] = {
+    Execution.Status.SUCCEEDED: "ExecutionSucceeded",
+    Execution.Status.FAILED: "ExecutionFailed",
+    Execution.Status.TIMED_OUT: "ExecutionTimedOut",
+    Execution.Status.ABORTED: "ExecutionAborted",
+}
+
+
+def execution_status_record(
+    *,
+    arn: str,
+    status: str,
+    redrive_count: int = 0,
+    changed_at: datetime,
+    output: Any = None,
+    error: str = "",
+    cause: str = "",
+) -> bool:
+    """Record the status Step Functions reports for execution ``arn``; True if it changed.
+
+    Reports arrive at least once and in any order, so only news is applied: a report about
+    an earlier attempt (lower ``redrive_count``) or about an attempt already finished
+    changes nothing, and a finished execution never moves back — except to ``RUNNING``
+    when a redrive (higher ``redrive_count``) starts a new attempt. A change is sent to
+    ``execution_transition`` receivers after commit (the owner of a reviewed file hears
+    it), as the local engine does for its own transitions.
+
+    Unknown status -> :class:`ExecutionStatusInvalid`; no row with this ARN (yet) ->
+    :class:`ExecutionUnknown`, which is retryable.
+    """
+    if status not in Execution.Status.values or not arn:
+        raise ExecutionStatusInvalid(
+            f"Cannot record status {status!r} of execution {arn!r}.",
+            detail={"arn": arn, "status": status},
+        )
+    from apps.workflows import signals
+
+    with transaction.atomic():
+        execution = Execution.objects.select_for_update().filter(arn=arn).first()
+        if execution is None:
+            raise ExecutionUnknown(f"No execution {arn!r} is recorded.", detail={"arn": arn})
+        if not _is_news(execution, status, redrive_count):
+            return False
+        finished = status != Execution.Status.RUNNING
+        execution.status = status
+        execution.redrive_count = redrive_count
+        execution.stopped_at = changed_at if finished else None
+        execution.output = output if finished else None
+        execution.error = error[:256] if finished else ""
+        execution.cause = cause if finished else ""
+        execution.save(
+            update_fields=[
+                "status",
+                "redrive_count",
+                "stopped_at",
+                "output",
+                "error",
+                "cause",
+                "updated_at",
+            ]
+        )
+        event_type = STATUS_EVENTS.get(
+            execution.status, "ExecutionRedriven" if redrive_count else "ExecutionStarted"
+        )
+        signals.notify_transitions(
+            execution, [{"type": event_type, "state": "", "timestamp": changed_at}]
+        )
+    logger.info("Workflow execution %s is %s", execution, status)
+    return True
+
+
+def _is_news(execution: Execution, status: str, redrive_count: int) -> bool:
+    if redrive_count != execution.redrive_count:
+        return redrive_count > execution.redrive_count
+    return execution.is_running and status != Execution.Status.RUNNING
 
 
 # -- callbacks -------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 """Signals of the workflows app.
 
 ``execution_transition`` is sent after every persisted transition of a local execution
-(with the execution and the new history events), once the transaction commits. Apps use
-it to tell people what a workflow is doing (file_review pushes each step to the owner).
+(with the execution and the new history events), once the transaction commits, and after
+each status change Step Functions reports for an AWS execution (one ``Execution*`` event:
+``ExecutionSucceeded``, ``ExecutionFailed``, ...; see
+:func:`apps.workflows.services.execution_status_record`). Apps use it to tell people what a
+workflow is doing (file_review pushes each step to the owner).
 """
 
 from __future__ import annotations

@@ -1,21 +1,31 @@
 """EventBridge bus, one rule per receiver, one SQS queue (+ DLQ) per receiver group, event
-source mappings with ``ReportBatchItemFailures``, schedule rules, and DLQ alarms.
+source mappings with ``ReportBatchItemFailures``, schedule rules, DLQ alarms, and rules on
+the default bus forwarding the AWS service events apps declare (S3 ``Object Created``,
+``Step Functions Execution Status Change``) to the Nimbus bus.
 
 Names follow ``apps/events/registry.py``: queue ``nimbus-<stage>-<group>`` (DLQ ``-dlq``),
-rule ``nimbus-<stage>-<receiver>``, schedule rule ``nimbus-<stage>-<job>``.
+rule ``nimbus-<stage>-<receiver>``, schedule rule ``nimbus-<stage>-<job>``, forwarding
+rule ``nimbus-<stage>-<source>-<detail-type>``.
 """
 
 from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
 
 from troposphere import GetAtt, Ref, Sub, awslambda, cloudwatch, events, iam, sqs
 
 from apps.events.registry import RULES_GROUP, TASKS_GROUP
 from infra.context import Stack
 from infra.inputs import aws_name, logical_id
+from infra.parts.workflows import machine_arn_prefix
 
 #: Receives before a message moves to its group's DLQ.
 MAX_RECEIVE_COUNT = 5
 DLQ_RETENTION = 14 * 24 * 3600
+RULE_NAME_MAX = 64
+RULES_DLQ = "RulesDeadLetterQueue"
 
 
 def add_bus(stack: Stack) -> None:
@@ -28,8 +38,6 @@ def add_bus(stack: Stack) -> None:
         ),
         "Receiver group queue URL = prefix + group (DLQ: + '-dlq')",
     )
-    # Where EventBridge puts events it could not deliver to a target (every rule's DLQ).
-    _dead_letter_queue(stack, "RulesDeadLetterQueue", f"{stack.prefix}-{RULES_GROUP}-dlq")
 
 
 def _dead_letter_queue(stack: Stack, logical: str, name: str) -> sqs.Queue:
@@ -71,7 +79,6 @@ def add_receiver_queues(stack: Stack) -> None:
     for group in sorted({*stack.inputs.groups, TASKS_GROUP}):
         _consumed_queue(stack, group)
     stack.export_env("TASKS_QUEUE_URL", Ref(logical_id("Queue", TASKS_GROUP)), "Django Tasks queue")
-    _queue_policies(stack)
 
 
 def _consumed_queue(stack: Stack, group: str) -> None:
@@ -108,9 +115,10 @@ def _consumed_queue(stack: Stack, group: str) -> None:
     )
 
 
-def _queue_policies(stack: Stack) -> None:
-    """EventBridge may send to the group queues and the rules DLQ, from this stack's rules only."""
-    targets = [*stack.queues, "RulesDeadLetterQueue"]
+def add_queue_policies(stack: Stack) -> None:
+    """EventBridge may send to the group queues and the rules DLQ, from this stack's rules
+    only (after every rule is added: the rules DLQ exists once a rule needs it)."""
+    targets = [*stack.queues, *([RULES_DLQ] if RULES_DLQ in stack.named else [])]
     stack.add(
         sqs.QueuePolicy(
             "EventBridgeSendsToQueues",
@@ -147,9 +155,12 @@ def _queue_policies(stack: Stack) -> None:
     )
 
 
-def _rule_target_extras() -> dict[str, object]:
+def _rule_target_extras(stack: Stack) -> dict[str, object]:
+    if RULES_DLQ not in stack.named:
+        # Where EventBridge puts events it could not deliver to a target (every rule's DLQ).
+        _dead_letter_queue(stack, RULES_DLQ, f"{stack.prefix}-{RULES_GROUP}-dlq")
     return {
-        "DeadLetterConfig": events.DeadLetterConfig(Arn=GetAtt("RulesDeadLetterQueue", "Arn")),
+        "DeadLetterConfig": events.DeadLetterConfig(Arn=GetAtt(RULES_DLQ, "Arn")),
         "RetryPolicy": events.RetryPolicy(
             MaximumEventAgeInSeconds=24 * 3600, MaximumRetryAttempts=185
         ),
@@ -171,15 +182,81 @@ def add_receiver_rules(stack: Stack) -> None:
                     events.Target(
                         Id="queue",
                         Arn=GetAtt(logical_id("Queue", receiver.group), "Arn"),
-                        **_rule_target_extras(),
+                        **_rule_target_extras(stack),
                     )
                 ],
             )
         )
 
 
-def add_upload_forwarding(stack: Stack) -> None:
-    """S3 sends Object Created events to the default bus; forward the uploads bucket's to ours."""
+def _uploads_bucket_only(stack: Stack) -> dict[str, Any]:
+    return {"bucket": {"name": [Ref("UploadsBucket")]}}
+
+
+def _stage_machines_only(stack: Stack) -> dict[str, Any]:
+    # Machines are ``nimbus-<stage>-<workflow>``: the dash keeps out e.g. ``dev2``'s.
+    return {"stateMachineArn": [{"prefix": Sub(machine_arn_prefix(stack))}]}
+
+
+#: AWS service source -> the ``detail`` condition that keeps a forwarding rule to this
+#: stack's resources (the default bus carries every event of the account and region).
+AWS_SOURCE_SCOPES: dict[str, Callable[[Stack], dict[str, Any]]] = {
+    "aws.s3": _uploads_bucket_only,
+    "aws.states": _stage_machines_only,
+}
+
+
+def add_aws_event_forwarding(stack: Stack) -> None:
+    """AWS services send their events (S3 ``Object Created``, Step Functions' status
+    changes, ...) to the account's default bus: for each such type an app declares, a rule
+    there forwards this stack's events to the Nimbus bus, where the receivers' rules take
+    them like any other event."""
+    declared = [t for t in stack.inputs.event_types if t.from_aws]
+    if not declared:
+        return
+    _forward_role(stack)
+    for event_type in declared:
+        scope = AWS_SOURCE_SCOPES.get(event_type.source)
+        if scope is None:
+            raise ValueError(
+                f"Event type {event_type.detail_type!r} comes from {event_type.source!r}, "
+                "which infra/parts/events.py cannot limit to this stack (AWS_SOURCE_SCOPES): "
+                "its rule would forward every such event of the account."
+            )
+        rule_id = logical_id("Forward", event_type.source, event_type.detail_type)
+        stack.rules[rule_id] = stack.add(
+            events.Rule(
+                rule_id,
+                Name=_rule_name(stack, event_type.source, event_type.detail_type),
+                Description=f"{event_type.detail_type} ({event_type.source}) -> the Nimbus bus",
+                EventPattern={
+                    "source": [event_type.source],
+                    "detail-type": [event_type.detail_type],
+                    "detail": scope(stack),
+                },
+                State="ENABLED",
+                Targets=[
+                    events.Target(
+                        Id="bus",
+                        Arn=GetAtt("EventBus", "Arn"),
+                        RoleArn=GetAtt("ForwardEventsRole", "Arn"),
+                        **_rule_target_extras(stack),
+                    )
+                ],
+            )
+        )
+
+
+def _rule_name(stack: Stack, *parts: str) -> str:
+    """``nimbus-<stage>-<parts>``, within EventBridge's 64 characters (a digest if longer)."""
+    name = "-".join([stack.prefix, *(aws_name(part) for part in parts)])
+    if len(name) <= RULE_NAME_MAX:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: RULE_NAME_MAX - 9]}-{digest}"
+
+
+def _forward_role(stack: Stack) -> None:
     stack.add(
         iam.Role(
             "ForwardEventsRole",
@@ -210,28 +287,6 @@ def add_upload_forwarding(stack: Stack) -> None:
             ],
         )
     )
-    rule_id = "RuleUploadsToBus"
-    stack.rules[rule_id] = stack.add(
-        events.Rule(
-            rule_id,
-            Name=f"{stack.prefix}-uploads-to-bus",
-            Description="Uploads bucket Object Created events -> the Nimbus bus",
-            EventPattern={
-                "source": ["aws.s3"],
-                "detail-type": ["Object Created"],
-                "detail": {"bucket": {"name": [Ref("UploadsBucket")]}},
-            },
-            State="ENABLED",
-            Targets=[
-                events.Target(
-                    Id="bus",
-                    Arn=GetAtt("EventBus", "Arn"),
-                    RoleArn=GetAtt("ForwardEventsRole", "Arn"),
-                    **_rule_target_extras(),
-                )
-            ],
-        )
-    )
 
 
 def add_schedules(stack: Stack) -> None:
@@ -247,7 +302,9 @@ def add_schedules(stack: Stack) -> None:
                 ScheduleExpression=job.expression,
                 State="ENABLED",
                 Targets=[
-                    events.Target(Id="function", Arn=stack.function_arn(), **_rule_target_extras())
+                    events.Target(
+                        Id="function", Arn=stack.function_arn(), **_rule_target_extras(stack)
+                    )
                 ],
             )
         )

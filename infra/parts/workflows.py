@@ -67,6 +67,14 @@ def _walk(machine: dict[str, Any]) -> None:
                 _walk(state[key])
 
 
+def machine_arn_prefix(stack: Stack) -> str:
+    """What the ARN of each of this stage's state machines starts with (for ``Sub``)."""
+    return (
+        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:"
+        f"{stack.prefix}-"
+    )
+
+
 def _state_machine(stack: Stack, definition: Mapping[str, Any]) -> dict[str, Any]:
     convert = stack.inputs.to_state_machine
     if convert is None:
@@ -168,8 +176,6 @@ def add_state_machines(stack: Stack) -> None:
         )
     stack.export_env(
         "NIMBUS_STATE_MACHINE_PREFIX",
-        Sub(
-            f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{stack.prefix}-"
-        ),
+        Sub(machine_arn_prefix(stack)),
         "State machine ARN = prefix + workflow name (dots and underscores as '-')",
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from infra.inputs import ReceiverSpec, ScheduleSpec, StackInputs, WorkflowSpec
+from infra.inputs import EventTypeSpec, ReceiverSpec, ScheduleSpec, StackInputs, WorkflowSpec
 
 REVIEW_ASL: dict[str, Any] = {
     "StartAt": "Inspect",
@@ -61,12 +61,25 @@ REVIEW_ASL: dict[str, Any] = {
 def sample_inputs(stage: str = "dev") -> StackInputs:
     return StackInputs(
         stage=stage,
+        event_types=[
+            EventTypeSpec("files.FileUploaded", "nimbus.files"),
+            EventTypeSpec("Object Created", "aws.s3"),
+            EventTypeSpec("Step Functions Execution Status Change", "aws.states"),
+        ],
         receivers=[
             ReceiverSpec("files.inspect_upload", {"detail-type": ["files.FileUploaded"]}, "files"),
             ReceiverSpec(
                 "push.file_status",
                 {"source": ["nimbus.files"], "detail": {"status": [{"anything-but": "pending"}]}},
                 "push",
+            ),
+            ReceiverSpec(
+                "workflows.execution_status",
+                {
+                    "source": ["aws.states"],
+                    "detail-type": ["Step Functions Execution Status Change"],
+                },
+                "workflows",
             ),
         ],
         schedules=[ScheduleSpec("events.sweep_outbox", "rate(5 minutes)")],

@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 
 from infra.checks import lint, problems
-from infra.inputs import StackInputs, collect
+from infra.inputs import EventTypeSpec, StackInputs, collect
 from infra.parts.workflows import substitute_tasks
 from infra.template import build, render
 from tests.infra.conftest import REVIEW_ASL, sample_inputs
@@ -27,6 +27,11 @@ def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]
         for name, resource in template["Resources"].items()
         if resource["Type"] == kind
     }
+
+
+def _checked(inputs: StackInputs) -> dict[str, Any]:
+    """The arguments ``infra lint`` passes to :func:`problems` besides the template."""
+    return {"function_timeout": inputs.function_timeout, "event_types": inputs.declared_types}
 
 
 def _stage_settings(stage: str) -> dict[str, Any]:
@@ -45,20 +50,20 @@ def test_sample_stack_is_cfn_lint_clean_and_keeps_the_rules(stage):
     inputs = sample_inputs(stage)
     template = render(inputs)
     assert lint(template) == []
-    assert problems(template, function_timeout=inputs.function_timeout) == []
+    assert problems(template, **_checked(inputs)) == []
 
 
 def test_project_stack_is_cfn_lint_clean_and_keeps_the_rules(registry_template):
     inputs, template = registry_template
     assert lint(template) == []
-    assert problems(template, function_timeout=inputs.function_timeout) == []
+    assert problems(template, **_checked(inputs)) == []
 
 
 def test_an_empty_registry_still_renders_a_clean_stack():
     inputs = StackInputs(stage="dev")
     template = render(inputs)
     assert lint(template) == []
-    assert problems(template, function_timeout=28) == []
+    assert problems(template, **_checked(inputs)) == []
     # Django Tasks still get their queue, DLQ and mapping.
     assert {"QueueTasks", "QueueTasksDlq", "MappingTasks"} <= set(template["Resources"])
 
@@ -95,6 +100,111 @@ def test_each_receiver_is_a_rule_on_the_bus_targeting_its_groups_queue(inputs):
     (target,) = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["QueuePush", "Arn"]}
     assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["RulesDeadLetterQueue", "Arn"]}
+
+
+def test_step_functions_status_changes_reach_the_workflows_queue_from_the_default_bus(inputs):
+    template = render(inputs)
+    resources = template["Resources"]
+    forward = resources["ForwardAwsStatesStepFunctionsExecutionStatusChange"]["Properties"]
+    assert "EventBusName" not in forward  # the default bus, where Step Functions sends them
+    assert forward["Name"] == "nimbus-dev-aws-states-step-functions-execution-status-change"
+    assert forward["EventPattern"] == {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {
+            "stateMachineArn": [
+                {
+                    "prefix": {
+                        "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:"
+                        "${AWS::AccountId}:stateMachine:nimbus-dev-"
+                    }
+                }
+            ]
+        },
+    }
+    (target,) = forward["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["EventBus", "Arn"]}
+    assert target["RoleArn"] == {"Fn::GetAtt": ["ForwardEventsRole", "Arn"]}
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["RulesDeadLetterQueue", "Arn"]}
+    put = resources["ForwardEventsRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    assert put["Statement"] == [
+        {"Effect": "Allow", "Action": "events:PutEvents", "Resource": target["Arn"]}
+    ]
+    # On the Nimbus bus, the receiver's rule -> the workflows queue -> DLQ, alarm, mapping.
+    rule = resources["RuleWorkflowsExecutionStatus"]["Properties"]
+    assert rule["EventBusName"] == {"Fn::GetAtt": ["EventBus", "Name"]}
+    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["QueueWorkflows", "Arn"]}
+    queue = resources["QueueWorkflows"]["Properties"]
+    assert queue["QueueName"] == "nimbus-dev-workflows"
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["QueueWorkflowsDlq", "Arn"]
+    }
+    alarm = resources["QueueWorkflowsDlqAlarm"]["Properties"]
+    assert alarm["AlarmActions"] == [{"Ref": "OperatorsTopic"}]
+    mapping = resources["MappingWorkflows"]
+    assert mapping["Condition"] == "FunctionReady"
+    assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["QueueWorkflows", "Arn"]}
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # The function reads the queue; the event carries all it records (no extra API call).
+    role = resources["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    consume = next(s for s in role["Statement"] if s["Sid"] == "ConsumeQueues")
+    assert {"Fn::GetAtt": ["QueueWorkflows", "Arn"]} in consume["Resource"]
+    assert "sqs:ReceiveMessage" in consume["Action"]
+
+
+def test_s3_uploads_are_forwarded_from_the_default_bus_for_the_uploads_bucket_only(inputs):
+    forward = render(inputs)["Resources"]["ForwardAwsS3ObjectCreated"]["Properties"]
+    assert "EventBusName" not in forward
+    assert forward["EventPattern"] == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [{"Ref": "UploadsBucket"}]}},
+    }
+
+
+def test_the_project_forwards_step_functions_status_changes_to_its_receiver(registry_template):
+    inputs, template = registry_template
+    stage = inputs.stage
+    resources = template["Resources"]
+    assert "ForwardAwsStatesStepFunctionsExecutionStatusChange" in resources
+    rule = resources["RuleWorkflowsExecutionStatus"]["Properties"]
+    assert rule["Name"] == f"nimbus-{stage}-workflows-execution-status"
+    assert rule["EventPattern"] == {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+    }
+    assert {"QueueWorkflows", "QueueWorkflowsDlq", "QueueWorkflowsDlqAlarm"} <= set(resources)
+    assert "MappingWorkflows" in resources
+
+
+def test_an_aws_event_type_the_stack_cannot_scope_is_refused(inputs):
+    inputs.event_types.append(EventTypeSpec("EC2 Instance State-change Notification", "aws.ec2"))
+    with pytest.raises(ValueError, match="cannot limit to this stack"):
+        render(inputs)
+
+
+def test_forwarding_rule_names_stay_within_eventbridges_limit():
+    inputs = sample_inputs("abcdefghijkl")
+    rules = _resources(render(inputs), "AWS::Events::Rule")
+    name = rules["ForwardAwsStatesStepFunctionsExecutionStatusChange"]["Name"]
+    assert len(name) == 64
+    assert name.startswith("nimbus-abcdefghijkl-aws-states-step-functions-")
+
+
+def test_a_rule_waiting_for_an_undeclared_detail_type_is_a_problem(inputs):
+    from infra.inputs import ReceiverSpec
+
+    # What the push app's workflow-step relay was: nothing publishes workflows.* events.
+    inputs.receivers.append(
+        ReceiverSpec("push.workflow_step", {"detail-type": [{"prefix": "workflows."}]}, "push")
+    )
+    found = problems(render(inputs), **_checked(inputs))
+    assert found == [
+        'rule RulePushWorkflowStep waits for detail-type {"prefix": "workflows."}, which no '
+        "app declares (declare_event in apps/<app>/events.py)"
+    ]
+    inputs.event_types.append(EventTypeSpec("workflows.StepChanged", "nimbus.workflows"))
+    assert problems(render(inputs), **_checked(inputs)) == []
 
 
 def test_schedules_invoke_the_function_once_it_exists(inputs):
@@ -329,16 +439,23 @@ def test_outputs_fill_every_variable_production_settings_require():
             "public access",
         ),
         (lambda t: t["Resources"].pop("StaticBucketPolicy"), "TLS-only"),
+        (
+            lambda t: t["Resources"]["RuleFilesInspectUpload"]["Properties"]["EventPattern"].update(
+                {"detail-type": ["files.FileUploadd"]}
+            ),
+            "which no app declares",
+        ),
     ],
 )
 def test_the_checks_catch_each_kind_of_violation(inputs, mutate, finding):
     template = copy.deepcopy(render(inputs))
     mutate(template)
-    assert any(finding in line for line in problems(template, function_timeout=28))
+    assert any(finding in line for line in problems(template, **_checked(inputs)))
 
 
 def test_a_timeout_at_api_gateways_limit_is_refused(inputs):
-    assert any("not below" in p for p in problems(render(inputs), function_timeout=29))
+    found = problems(render(inputs), function_timeout=29, event_types=inputs.declared_types)
+    assert any("not below" in p for p in found)
 
 
 def test_the_function_role_is_scoped_to_the_stacks_resources(inputs):

@@ -77,6 +77,7 @@ def test_unknown_shapes_raise_instead_of_returning_none(lambda_entry, lambda_con
         ("sqs_batch", EventKind.SQS),
         ("eventbridge_custom", EventKind.EVENTBRIDGE),
         ("eventbridge_s3_object_created", EventKind.EVENTBRIDGE),
+        ("eventbridge_sfn_status_change", EventKind.EVENTBRIDGE),
         ("eventbridge_scheduled", EventKind.SCHEDULE),
         ("dynamodb_stream", EventKind.DYNAMODB_STREAM),
         ("stepfunctions_task", EventKind.WORKFLOW_STEP),

@@ -1,4 +1,10 @@
-"""Step Functions (Standard) as the workflow backend; boto3 is imported lazily."""
+"""Step Functions (Standard) as the workflow backend; boto3 is imported lazily.
+
+Rows follow their executions without polling: Step Functions' status change events reach
+:func:`apps.workflows.handlers.execution_status` (see ``apps/workflows/events.py``);
+:meth:`StepFunctionsWorkflowBackend.describe` (the admin's refresh) reads the same fields
+on demand.
+"""
 
 from __future__ import annotations
 
@@ -69,7 +75,10 @@ class StepFunctionsWorkflowBackend(WorkflowBackend):
         execution.error = desc.get("error", "")
         execution.cause = desc.get("cause", "")
         execution.stopped_at = desc.get("stopDate")
-        execution.save(update_fields=["status", "output", "error", "cause", "stopped_at"])
+        execution.redrive_count = int(desc.get("redriveCount") or 0)
+        execution.save(
+            update_fields=["status", "output", "error", "cause", "stopped_at", "redrive_count"]
+        )
         return execution
 
     def history(self, execution: Execution) -> list[dict[str, Any]]:

@@ -117,7 +117,9 @@ class Command(BaseCommand):
             stack = self._stack(stage)
             template = json.loads(stack.template.to_json())
             found = lint(template) + problems(
-                template, function_timeout=stack.inputs.function_timeout
+                template,
+                function_timeout=stack.inputs.function_timeout,
+                event_types=stack.inputs.declared_types,
             )
             for line in found:
                 self.stderr.write(f"{stage}: {line}")

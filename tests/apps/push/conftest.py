@@ -38,7 +38,7 @@ FILE_SCHEMA: dict[str, Any] = {
 
 @pytest.fixture
 def push_receivers_only(settings):
-    """The local bus, the files/workflows event types, and only the push app's receivers."""
+    """The local bus, the files event types, and only the push app's receivers."""
     settings.NIMBUS_EVENTS = {
         "default": {
             "BACKEND": "apps.events.backends.local.LocalBus",
@@ -52,6 +52,4 @@ def push_receivers_only(settings):
         for detail_type in ("files.FileAccepted", "files.FileUploaded", "files.FileRejected"):
             if detail_type not in registry.event_types:
                 registry.declare_event(detail_type, schema=FILE_SCHEMA)
-        if "workflows.StepChanged" not in registry.event_types:
-            registry.declare_event("workflows.StepChanged", schema={"type": "object"})
         yield

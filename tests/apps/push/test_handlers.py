@@ -1,4 +1,4 @@
-"""files.* and workflows.* events reach the owner live, and as notifications for outcomes."""
+"""files.* events reach the owner live, and as notifications for outcomes."""
 
 from __future__ import annotations
 
@@ -74,13 +74,3 @@ def test_event_for_a_deleted_owner_is_dropped_quietly(
     with django_capture_on_commit_callbacks(execute=True):
         publish("files.FileAccepted", detail)
     assert dummy_push.sent == []
-
-
-def test_workflow_step_event_is_pushed_to_the_owner(
-    alice, dummy_push, push_receivers_only, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=True):
-        publish("workflows.StepChanged", {"owner_id": str(alice.pk), "state": "Review"})
-    assert dummy_push.frames_for(alice.pk) == [
-        {"type": "workflow.step", "state": "Review", "event": "workflows.StepChanged"}
-    ]
