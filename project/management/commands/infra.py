@@ -128,26 +128,39 @@ class Command(BaseCommand):
             raise CommandError("The template has problems (listed above).")
 
     def do_diff(self, *, stage: str, parameter: list[str], **_: Any) -> None:
-        from infra.deploy import change_set, discard_change_set, summarize
+        from infra.deploy import DeployError, change_set, discard_change_set, summarize
 
         session = self._session()
-        arn, changes = change_set(
-            session, stage, self._template(stage), self._parameters(stage, parameter)
-        )
+        try:
+            arn, changes = change_set(
+                session, stage, self._template(stage), self._parameters(stage, parameter)
+            )
+        except DeployError as exc:
+            raise CommandError(str(exc)) from exc
         for line in summarize(changes) or ["no changes"]:
             self.stdout.write(line)
         if arn is not None:
             discard_change_set(session, stage, arn)
 
     def do_deploy(self, *, stage: str, parameter: list[str], yes: bool, **_: Any) -> None:
-        from infra.deploy import change_set, discard_change_set, execute, stack_name, summarize
+        from infra.deploy import (
+            DeployError,
+            change_set,
+            discard_change_set,
+            execute,
+            stack_name,
+            summarize,
+        )
 
         session = self._session()
         parameters = self._parameters(stage, parameter)
         self.stdout.write(
             f"{stack_name(stage)}: " + ", ".join(f"{k}={v}" for k, v in parameters.items())
         )
-        arn, changes = change_set(session, stage, self._template(stage), parameters)
+        try:
+            arn, changes = change_set(session, stage, self._template(stage), parameters)
+        except DeployError as exc:
+            raise CommandError(str(exc)) from exc
         if arn is None:
             self.stdout.write("No changes.")
             return
@@ -158,9 +171,10 @@ class Command(BaseCommand):
             # would sit in REVIEW_IN_PROGRESS) until someone deleted it by hand.
             discard_change_set(session, stage, arn)
             raise CommandError("Cancelled.")
-        status = execute(session, stage, arn, self.stdout.write)
-        if not status.endswith("_COMPLETE") or "ROLLBACK" in status:
-            raise CommandError(f"{stack_name(stage)} ended {status}; reasons above.")
+        try:
+            status = execute(session, stage, arn, self.stdout.write)
+        except DeployError as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(f"{stack_name(stage)}: {status}"))
         self.do_outputs(stage=stage)
 
