@@ -90,6 +90,8 @@ def change_set(
             Tags=[{"Key": "nimbus:stage", "Value": stage}],
         )["Id"]
     except (ClientError, BotoCoreError) as exc:
+        if "No updates are to be performed" in str(exc):  # said at once rather than FAILED
+            return None, []
         _drop_empty_stack(cf, name)
         raise DeployError(f"CloudFormation refused the change set: {_one_line(exc)}") from exc
     while True:
