@@ -4,6 +4,12 @@ Every call takes an explicit boto3 session, so tests point it at moto and nothin
 profile by accident. Deploys go through a change set: ``diff`` creates and describes one
 and deletes it; ``deploy`` creates, prints, executes and waits, printing each failed
 resource's reason when the stack rolls back (or deletes it when the operator declines).
+
+A change set that cannot be created or executed raises :class:`DeployError` with a
+one-line reason, after cleaning up what it left: the change set itself and, when the stack
+only existed for it, the empty stack (``REVIEW_IN_PROGRESS``, or ``ROLLBACK_COMPLETE``
+after a first create rolled back, a state CloudFormation only lets you delete). An update
+that rolls back keeps its stack, as it was before the update.
 """
 
 from __future__ import annotations
@@ -15,8 +21,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 CAPABILITIES = ["CAPABILITY_NAMED_IAM"]
 _DONE = ("_COMPLETE", "_FAILED")
+# Collateral events of a failed deploy; the resource that failed first says why.
+_CANCELLED = ("Resource creation cancelled", "Resource update cancelled")
+
+
+class DeployError(RuntimeError):
+    """A change set that could not be created or executed; ``str()`` is the one-line reason."""
 
 
 def stack_name(stage: str) -> str:
@@ -65,15 +79,21 @@ def change_set(
     cf = session.client("cloudformation")
     name = stack_name(stage)
     kind = "UPDATE" if _exists(cf, name) else "CREATE"
-    arn = cf.create_change_set(
-        StackName=name,
-        ChangeSetName=f"nimbus-{uuid.uuid4().hex[:12]}",
-        ChangeSetType=kind,
-        TemplateBody=json.dumps(template),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-        Capabilities=CAPABILITIES,
-        Tags=[{"Key": "nimbus:stage", "Value": stage}],
-    )["Id"]
+    try:
+        arn = cf.create_change_set(
+            StackName=name,
+            ChangeSetName=f"nimbus-{uuid.uuid4().hex[:12]}",
+            ChangeSetType=kind,
+            TemplateBody=json.dumps(template),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            Capabilities=CAPABILITIES,
+            Tags=[{"Key": "nimbus:stage", "Value": stage}],
+        )["Id"]
+    except (ClientError, BotoCoreError) as exc:
+        if "No updates are to be performed" in str(exc):  # said at once rather than FAILED
+            return None, []
+        _drop_empty_stack(cf, name)
+        raise DeployError(f"CloudFormation refused the change set: {_one_line(exc)}") from exc
     while True:
         described = cf.describe_change_set(ChangeSetName=arn, StackName=name)
         if described["Status"] in ("CREATE_COMPLETE", "FAILED"):
@@ -81,21 +101,67 @@ def change_set(
         time.sleep(2)
     if described["Status"] == "FAILED":
         reason = described.get("StatusReason", "")
+        discard_change_set(session, stage, arn)
         if "didn't contain changes" in reason or "No updates" in reason:
-            discard_change_set(session, stage, arn)
             return None, []
-        raise RuntimeError(f"Change set failed: {reason}")
+        raise DeployError(f"The change set failed: {_one_line(reason or 'no reason given')}")
     return arn, list(described.get("Changes", []))
 
 
-def discard_change_set(session: Any, stage: str, arn: str) -> None:
-    """Delete a change set; a stack that only existed to hold it goes too."""
+def discard_change_set(session: Any, stage: str, arn: str) -> bool:
+    """Delete a change set (if it is still there); a stack that only existed to hold it
+    goes too (returns whether it did)."""
     cf = session.client("cloudformation")
     name = stack_name(stage)
-    cf.delete_change_set(ChangeSetName=arn, StackName=name)
-    status = cf.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+    try:
+        cf.delete_change_set(ChangeSetName=arn, StackName=name)
+    except ClientError as exc:
+        # CloudFormation drops a change set once it is executed.
+        if not _missing(exc):
+            raise
+    return _drop_empty_stack(cf, name)
+
+
+def _drop_empty_stack(cf: Any, name: str, *, rolled_back_create: bool = False) -> bool:
+    """Delete the stack when it holds nothing: ``REVIEW_IN_PROGRESS`` (a stack made for a
+    change set, never executed) with no other change set waiting on it, or, when
+    ``rolled_back_create``, ``ROLLBACK_COMPLETE`` (a first create undone). Returns whether
+    it did."""
+    try:
+        stack = cf.describe_stacks(StackName=name)["Stacks"][0]
+    except ClientError as exc:
+        if _missing(exc):
+            return False
+        raise
+    status = stack["StackStatus"]
     if status == "REVIEW_IN_PROGRESS":
-        cf.delete_stack(StackName=name)
+        waiting = [
+            summary
+            for summary in cf.list_change_sets(StackName=name).get("Summaries", [])
+            if summary.get("StackId") == stack["StackId"]
+        ]
+        if waiting:
+            return False
+    elif not (rolled_back_create and status == "ROLLBACK_COMPLETE"):
+        return False
+    cf.delete_stack(StackName=stack["StackId"])
+    cf.get_waiter("stack_delete_complete").wait(
+        StackName=stack["StackId"], WaiterConfig={"Delay": 2, "MaxAttempts": 300}
+    )
+    return True
+
+
+def _missing(exc: ClientError) -> bool:
+    message = str(exc)
+    return "does not exist" in message or "ChangeSetNotFound" in message
+
+
+def _one_line(reason: object) -> str:
+    if isinstance(reason, ClientError):
+        text = reason.response.get("Error", {}).get("Message") or str(reason)
+    else:
+        text = str(reason)
+    return " ".join(text.split())[:500]
 
 
 def summarize(changes: list[dict[str, Any]]) -> list[str]:
@@ -113,11 +179,27 @@ def summarize(changes: list[dict[str, Any]]) -> list[str]:
 def execute(
     session: Any, stage: str, arn: str, echo: Callable[[str], None], poll: float = 5.0
 ) -> str:
-    """Execute a change set and print stack events until the stack settles; returns status."""
+    """Execute a change set and print stack events until the stack settles.
+
+    Returns the final status when the stack got there; raises :class:`DeployError` naming
+    the failed resources' reasons when it did not (after :func:`discard_change_set`, and
+    deleting a first create's rolled-back, empty stack).
+    """
     cf = session.client("cloudformation")
     name = stack_name(stage)
+    created = cf.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == (
+        "REVIEW_IN_PROGRESS"
+    )
     seen: set[str] = {e["EventId"] for e in _events(cf, name)}
-    cf.execute_change_set(ChangeSetName=arn, StackName=name)
+    failures: list[str] = []
+    try:
+        cf.execute_change_set(ChangeSetName=arn, StackName=name)
+    except (ClientError, BotoCoreError) as exc:
+        dropped = discard_change_set(session, stage, arn)
+        raise DeployError(
+            f"{name}: the change set failed to execute: {_one_line(exc)}"
+            + (" (the empty stack was deleted)" if dropped else "")
+        ) from exc
     while True:
         time.sleep(poll)
         for event in reversed(_events(cf, name)):
@@ -125,13 +207,27 @@ def execute(
                 continue
             seen.add(event["EventId"])
             reason = event.get("ResourceStatusReason")
+            failed = bool(reason) and "FAILED" in event["ResourceStatus"]
             echo(
                 f"{event['ResourceStatus']:<28} {event['LogicalResourceId']}"
-                + (f": {reason}" if reason and "FAILED" in event["ResourceStatus"] else "")
+                + (f": {reason}" if failed else "")
             )
-        status = cf.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+            if failed and event["LogicalResourceId"] != name and reason not in _CANCELLED:
+                failures.append(f"{event['LogicalResourceId']}: {reason}")
+        stack = cf.describe_stacks(StackName=name)["Stacks"][0]
+        status = str(stack["StackStatus"])
         if status.endswith(_DONE) and "IN_PROGRESS" not in status:
-            return str(status)
+            break
+    if status.endswith("_COMPLETE") and "ROLLBACK" not in status:
+        return status
+    dropped = discard_change_set(session, stage, arn) or (
+        created and _drop_empty_stack(cf, name, rolled_back_create=True)
+    )
+    why = "; ".join(failures) or stack.get("StackStatusReason") or "no reason given"
+    raise DeployError(
+        f"{name} ended {status}: {_one_line(why)}"
+        + (" (the empty stack was deleted)" if dropped else "")
+    )
 
 
 def _events(cf: Any, name: str) -> list[dict[str, Any]]:

@@ -13,7 +13,10 @@
 * compiles every module with ``compileall --invalidation-mode unchecked-hash``: Zappa
   dates every zip entry 1980, so timestamp-checked ``.pyc`` files would be stale and Lambda
   (read-only ``/var/task``) would recompile every module on every cold start. Third-party
-  modules ship as bytecode only (``--keep-sources`` keeps their ``.py`` files).
+  modules ship as bytecode only (``--keep-sources`` keeps their ``.py`` files);
+* adds ``staticfiles.json``, the static manifest of this release: ``collectstatic`` into a
+  temporary directory, with the hashing the upload to the static bucket uses. Production
+  reads it from the package, never from the bucket (``project/static_storage.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import argparse
 import compileall
 import fnmatch
 import importlib.metadata as metadata
+import json
 import os
 import py_compile
 import shutil
@@ -38,6 +42,8 @@ from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parent.parent
 LAMBDA_TASK_ROOT = "/var/task"
+# The static manifest the package carries, at its root (project/static_storage.py).
+STATIC_MANIFEST = "staticfiles.json"
 
 # Provided by the Lambda python3.13 runtime.
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
@@ -119,6 +125,7 @@ class PackageReport:
     unzipped_bytes: int
     kept_distributions: list[str] = field(default_factory=list)
     dropped_tops: list[str] = field(default_factory=list)
+    static_names: int = 0
 
     @classmethod
     def of(cls, path: Path) -> PackageReport:
@@ -131,7 +138,8 @@ class PackageReport:
         return (
             f"{self.path}: {self.zipped_bytes / 2**20:.1f} MiB zipped, "
             f"{self.unzipped_bytes / 2**20:.1f} MiB unzipped "
-            f"({len(self.kept_distributions)} distributions)"
+            f"({len(self.kept_distributions)} distributions, "
+            f"{self.static_names} static files in its manifest)"
         )
 
 
@@ -220,8 +228,53 @@ def zappa_package(stage: str, output: Path) -> None:
     )
 
 
-def slim(source: Path, output: Path, *, keep_sources: bool = False) -> PackageReport:
-    """Rewrite Zappa's zip at ``source`` as the lean, compiled package at ``output``."""
+def static_manifest(dest: Path) -> Path:
+    """``collectstatic`` into ``dest`` with Django's ``ManifestStaticFilesStorage`` (the same
+    hashing as the upload to the static bucket, over the same finders); its manifest.
+
+    Runs on ``project.settings.base`` in a child process: the finders and apps are the
+    ones every settings module shares, and nothing is written into the checkout.
+    """
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "project.settings.base",
+        "STATIC_ROOT": str(dest),
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=REPO,
+        env=env,
+        check=True,
+    )
+    manifest = dest / STATIC_MANIFEST
+    if not manifest.is_file():
+        raise RuntimeError(f"collectstatic wrote no {STATIC_MANIFEST} into {dest}.")
+    return manifest
+
+
+def manifest_of(package: Path) -> dict[str, str]:
+    """``{name: hashed name}`` from the static manifest a built package carries."""
+    with zipfile.ZipFile(package) as archive:
+        try:
+            raw = archive.read(STATIC_MANIFEST)
+        except KeyError:
+            raise ValueError(
+                f"{package} carries no {STATIC_MANIFEST}; build it with `make package`."
+            ) from None
+    return dict(json.loads(raw)["paths"])
+
+
+def slim(
+    source: Path,
+    output: Path,
+    *,
+    keep_sources: bool = False,
+    static_manifest: Path | None = None,
+) -> PackageReport:
+    """Rewrite Zappa's zip at ``source`` as the lean, compiled package at ``output``,
+    with ``static_manifest`` at its root as ``staticfiles.json``."""
     runtime = runtime_distributions()
     owners = _distribution_tops()
     kept: set[str] = set()
@@ -243,6 +296,10 @@ def slim(source: Path, output: Path, *, keep_sources: bool = False) -> PackageRe
                     (root / info.filename).chmod(mode & 0o777 or 0o644)
         _compile(root, keep_sources=keep_sources)
         _strip_shared_objects(root)
+        static_names = 0
+        if static_manifest is not None:
+            shutil.copyfile(static_manifest, root / STATIC_MANIFEST)
+            static_names = len(json.loads(static_manifest.read_text())["paths"])
         unzipped = _write_zip(root, output)
     return PackageReport(
         path=output,
@@ -250,6 +307,7 @@ def slim(source: Path, output: Path, *, keep_sources: bool = False) -> PackageRe
         unzipped_bytes=unzipped,
         kept_distributions=sorted(runtime),
         dropped_tops=sorted(seen - kept),
+        static_names=static_names,
     )
 
 
@@ -345,10 +403,13 @@ def provide_runtime(dest: Path) -> Path:
 
 
 def build(stage: str, output: Path, *, keep_sources: bool = False) -> PackageReport:
-    """``zappa package`` then :func:`slim`; the raw Zappa zip is kept beside the output."""
+    """``zappa package``, :func:`static_manifest`, then :func:`slim`; the raw Zappa zip is
+    kept beside the output."""
     raw = output.with_name(output.stem + ".zappa.zip")
     zappa_package(stage, raw)
-    return slim(raw, output, keep_sources=keep_sources)
+    with tempfile.TemporaryDirectory(prefix="nimbus-static-") as collected:
+        manifest = static_manifest(Path(collected))
+        return slim(raw, output, keep_sources=keep_sources, static_manifest=manifest)
 
 
 def main(argv: list[str] | None = None) -> int:

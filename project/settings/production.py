@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from project.env import env, require
+from project.env import BASE_DIR, env, require
 from project.secrets import load_aws_configuration
 
 # On AWS the Lambda environment holds pointers (NIMBUS_PARAMETERS_PATH, NIMBUS_SECRETS_ARN);
@@ -124,14 +124,17 @@ TASKS = {
 }
 
 # Static files: hashed names in the static bucket, served by CloudFront under /static/
-# (`python manage.py infra collectstatic <stage>` uploads them from a checkout).
+# (`python manage.py infra release <stage>` uploads them from a checkout before it switches
+# the code). Their manifest is the one the package carries (project/static_storage.py), so
+# the running code names only files its own release uploaded.
 # Daphne is the local ASGI server only; the Lambda package leaves it out.
 INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "daphne"]
 _static = require("NIMBUS_STATIC_BUCKET")
 STATIC_URL = NIMBUS_SITE_URL.rstrip("/") + "/static/"
 _static_storage: dict[str, Any] = {
-    "BACKEND": "storages.backends.s3.S3ManifestStaticStorage",
+    "BACKEND": "project.static_storage.PackagedManifestStaticStorage",
     "OPTIONS": {
+        "manifest_location": str(BASE_DIR),
         "bucket_name": _static["NIMBUS_STATIC_BUCKET"],
         "location": "static",
         "custom_domain": NIMBUS_SITE_URL.split("://", 1)[-1].rstrip("/"),

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from infra.inputs import collect
-from infra.package import provide_runtime
+from infra.package import manifest_of, provide_runtime, static_manifest
 from infra.template import build as build_stack
 
 # Database-independent: run once, in the SQLite pass.
@@ -123,6 +125,61 @@ def _production_modules() -> list[str]:
         "storages.backends.s3",
         "psycopg",
     ]
+
+
+def _serve(unzipped: Path, event: Path, env: dict[str, str], *modules: str) -> Any:
+    completed = subprocess.run(
+        [
+            _base_python(),
+            "-I",
+            "-S",
+            "-B",
+            str(HERE / "run_package.py"),
+            str(unzipped / "task"),
+            str(unzipped / "runtime"),
+            str(event),
+            *modules,
+        ],
+        cwd=unzipped / "task",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def test_package_carries_the_static_manifest_of_its_own_static_files(package, tmp_path):
+    carried = manifest_of(package.path)
+    assert carried == json.loads(static_manifest(tmp_path).read_text())["paths"]
+    assert carried["nimbus/site.css"] != "nimbus/site.css"
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unzipped_package_renders_a_page_with_static_urls_and_no_bucket(
+    package, unzipped, tmp_path
+):
+    """Production settings name the package's hashed files; S3 is unreachable, so a
+    manifest read from the bucket would fail the page."""
+    event = json.loads((REPO / "tests" / "aws_events" / "apigw_rest_v1_healthz.json").read_text())
+    event.update(path="/", pathParameters={"proxy": ""})
+    for headers in (event["headers"], event["multiValueHeaders"]):
+        headers["Accept"] = "text/html" if headers is event["headers"] else ["text/html"]
+    (tmp_path / "home.json").write_text(json.dumps(event))
+    env = {
+        **_function_environment(tmp_path),
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{_closed_port()}",
+    }
+    response = _serve(unzipped, tmp_path / "home.json", env)["response"]
+    assert response["statusCode"] == 200, response
+    hashed = manifest_of(package.path)["nimbus/site.css"]
+    assert f'href="https://nimbus.example.com/static/{hashed}"' in response["body"]
 
 
 def test_unzipped_package_serves_healthz_from_a_fresh_isolated_process(unzipped, tmp_path):
