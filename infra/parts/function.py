@@ -12,6 +12,7 @@ from typing import Any
 
 from troposphere import GetAtt, If, Join, Output, Ref, Sub, iam, logs
 
+from apps.users.backends.aws import POOL_ACTIONS
 from infra.context import Stack
 
 METRICS_NAMESPACE = "Nimbus"
@@ -135,17 +136,7 @@ def add_function_role(stack: Stack) -> None:
         ),
         _statement(
             "Identity",
-            [
-                "cognito-idp:AdminGetUser",
-                "cognito-idp:AdminDisableUser",
-                "cognito-idp:AdminEnableUser",
-                "cognito-idp:AdminUserGlobalSignOut",
-                "cognito-idp:AdminAddUserToGroup",
-                "cognito-idp:AdminRemoveUserFromGroup",
-                "cognito-idp:AdminListGroupsForUser",
-                "cognito-idp:AdminConfirmSignUp",
-                "cognito-idp:ListUsers",
-            ],
+            sorted(f"cognito-idp:{action}" for action in POOL_ACTIONS),
             GetAtt("UserPool", "Arn"),
         ),
         _statement(

@@ -24,6 +24,23 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("nimbus.users.cognito")
 
+#: The user pool operations this backend calls that AWS authorises with IAM (the rest —
+#: sign-up, sign-in, codes, password change — are public, made with the app client id).
+#: The function's role grants exactly these on the pool (infra/parts/function.py).
+POOL_ACTIONS = frozenset(
+    {
+        "AdminAddUserToGroup",
+        "AdminDisableUser",
+        "AdminEnableUser",
+        "AdminListGroupsForUser",
+        "AdminRemoveUserFromGroup",
+        "AdminUpdateUserAttributes",
+        "AdminUserGlobalSignOut",
+        "CreateGroup",
+        "GetGroup",
+    }
+)
+
 _THROTTLED = {
     "TooManyRequestsException",
     "LimitExceededException",

@@ -8,6 +8,7 @@ path, and that every Cognito call it makes is one the function's role allows.
 from __future__ import annotations
 
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -208,3 +209,29 @@ def test_every_cognito_call_it_makes_is_allowed_by_the_functions_role(on_cognito
     ]
     assert identity_statement["Resource"] == {"Fn::GetAtt": ["UserPool", "Arn"]}
     assert {f"cognito-idp:{c}" for c in calls} <= set(identity_statement["Action"])
+
+
+def test_the_pool_actions_the_role_grants_are_every_signed_call_the_backend_makes():
+    """The Cognito backend's IAM-authorised calls are declared once (POOL_ACTIONS), and the
+    role's Identity statement is made from that declaration; a new admin call that is not
+    declared fails here, before it fails on AWS."""
+    import re
+
+    import botocore.session
+    from botocore import xform_name
+
+    from apps.users.backends import aws
+    from infra.template import render
+    from tests.infra.conftest import sample_inputs
+
+    model = botocore.session.get_session().get_service_model("cognito-idp")
+    by_method = {xform_name(name): name for name in model.operation_names}
+    source = Path(aws.__file__).read_text()
+    called = {by_method[m] for m in re.findall(r"self\.client\.([a-z_]+)\(", source)}
+    signed = {n for n in called if model.operation_model(n).auth_type != "none"}
+    assert signed == aws.POOL_ACTIONS
+    role = render(sample_inputs())["Resources"]["FunctionRole"]["Properties"]
+    (statement,) = [
+        s for s in role["Policies"][0]["PolicyDocument"]["Statement"] if s["Sid"] == "Identity"
+    ]
+    assert set(statement["Action"]) == {f"cognito-idp:{a}" for a in aws.POOL_ACTIONS}
