@@ -7,6 +7,7 @@ package built by ``make package`` while iterating; CI builds it fresh.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -82,6 +83,24 @@ def database(tmp_path_factory) -> dict[str, str]:
         "port": str(parts.port or 5432),
         "dbname": name,
     }
+
+
+def query(database: dict[str, str], sql: str) -> list[tuple[Any, ...]]:
+    """Rows of the function's database (to check what no API shows, e.g. execution rows)."""
+    if "DATABASE_URL" in database:
+        import sqlite3
+
+        with contextlib.closing(
+            sqlite3.connect(database["DATABASE_URL"].removeprefix("sqlite:///"))
+        ) as db:
+            return list(db.execute(sql))
+    import psycopg
+
+    with psycopg.connect(
+        host=database["host"], port=database["port"], user=database["username"],
+        password=database["password"], dbname=database["dbname"],
+    ) as db:  # fmt: skip
+        return list(db.execute(sql))
 
 
 @pytest.fixture(scope="session")

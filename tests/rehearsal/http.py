@@ -39,6 +39,7 @@ class Browser:
         path: str,
         *,
         json_body: Any = None,
+        form: dict[str, str] | None = None,
         query: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Response:
@@ -53,6 +54,11 @@ class Browser:
             "X-Amzn-Trace-Id": f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]}",
         }
         body = None
+        if form is not None:
+            body = urlencode(form)
+            merged["Content-Type"] = "application/x-www-form-urlencoded"
+            merged["Origin"] = f"https://{SITE_DOMAIN}"
+            merged["Accept"] = "text/html"
         if json_body is not None:
             body = json.dumps(json_body)
             merged["Content-Type"] = "application/json"
@@ -102,9 +108,40 @@ class Browser:
     def get(self, path: str, **kwargs: Any) -> Response:
         return self.request("GET", path, **kwargs)
 
+    def submit(self, path: str, fields: dict[str, str]) -> Response:
+        """A page's form, as a browser posts it (the CSRF token from the page's cookie)."""
+        if "csrftoken" not in self.cookies:
+            page = self.get(path, headers={"Accept": "text/html"})
+            assert page.status == 200, (path, page.status, page.body[:500])
+        return self.request(
+            "POST", path, form={"csrfmiddlewaretoken": self.cookies["csrftoken"], **fields}
+        )
+
     def post(self, path: str, body: Any = None, **kwargs: Any) -> Response:
         return self.request("POST", path, json_body=body if body is not None else {}, **kwargs)
 
 
-def query_string(values: dict[str, str]) -> str:
-    return urlencode(values)
+def websocket_event(world, route: str, connection_id: str, **extra) -> dict[str, Any]:
+    """An API Gateway WebSocket route event for the stack's WebSocket API."""
+    kinds = {"$connect": "CONNECT", "$disconnect": "DISCONNECT", "$default": "MESSAGE"}
+    domain = f"{world.websocket_api_id}.execute-api.us-east-1.amazonaws.com"
+    return {
+        "headers": {"Host": domain, "Origin": "https://d111111abcdef8.cloudfront.net"},
+        "multiValueHeaders": {"Host": [domain]},
+        "queryStringParameters": extra.pop("query", None),
+        "requestContext": {
+            "routeKey": route,
+            "eventType": kinds[route],
+            "messageDirection": "IN",
+            "stage": "dev",
+            "connectedAt": 1795770000000,
+            "requestTimeEpoch": 1795770000123,
+            "identity": {"sourceIp": "203.0.113.10", "userAgent": "Mozilla/5.0"},
+            "requestId": uuid.uuid4().hex,
+            "domainName": domain,
+            "connectionId": connection_id,
+            "apiId": world.websocket_api_id,
+        },
+        "body": extra.pop("body", None),
+        "isBase64Encoded": False,
+    }

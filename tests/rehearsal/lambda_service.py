@@ -136,6 +136,7 @@ class LambdaService:
         self.lock = threading.Lock()
         self.calls: list[dict[str, Any]] = []
         self.invocations: list[dict[str, Any]] = []
+        self.execution_status: dict[str, str] = {}
 
     def _box(self) -> Box:
         with self.lock:
@@ -221,8 +222,26 @@ class LambdaService:
             ]
         }
 
+    def report_execution_changes(self) -> int:
+        """Step Functions' part moto does not play: an "Execution Status Change" event to
+        the default bus for each status an execution of the stack's machines reached."""
+        states = self.world.session.client("stepfunctions")
+        entries = []
+        for machine in self.world.state_machines.values():
+            for summary in states.list_executions(stateMachineArn=machine)["executions"]:
+                arn, status = summary["executionArn"], summary["status"]
+                if self.execution_status.get(arn) == status:
+                    continue
+                self.execution_status[arn] = status
+                entries.append(_status_change_entry(states.describe_execution(executionArn=arn)))
+        if entries:
+            answer = self.world.session.client("events").put_events(Entries=entries)
+            assert answer["FailedEntryCount"] == 0, answer
+        return len(entries)
+
     def poll(self) -> int:
         """One round of every mapping; the number of messages the function took."""
+        self.report_execution_changes()
         sqs = self.world.session.client("sqs")
         handled = 0
         for queue, batch in self.mappings():
@@ -256,6 +275,41 @@ class LambdaService:
             if not self.poll():
                 time.sleep(0.2)
         raise AssertionError(f"timed out waiting for {what}")
+
+
+def _millis(value: Any) -> int | None:
+    return int(value.timestamp() * 1000) if value else None
+
+
+def _status_change_entry(execution: dict[str, Any]) -> dict[str, Any]:
+    """The event as Step Functions sends it (tests/aws_events/eventbridge_sfn_status_change.json)."""
+    status = execution["status"]
+    detail = {
+        "executionArn": execution["executionArn"],
+        "stateMachineArn": execution["stateMachineArn"],
+        "name": execution["name"],
+        "status": status,
+        "startDate": _millis(execution.get("startDate")),
+        "stopDate": _millis(execution.get("stopDate")),
+        "input": execution.get("input"),
+        "output": execution.get("output"),
+        "inputDetails": {"included": True},
+        "outputDetails": {"included": True},
+        "error": execution.get("error"),
+        "cause": execution.get("cause"),
+        "redriveCount": int(execution.get("redriveCount", 0)),
+        "redriveDate": None,
+        "redriveStatus": "NOT_REDRIVABLE",
+        "stateMachineVersionArn": None,
+        "stateMachineAliasArn": None,
+    }
+    return {
+        "Source": "aws.states",
+        "DetailType": "Step Functions Execution Status Change",
+        "Resources": [execution["executionArn"]],
+        "Detail": json.dumps(detail),
+        "EventBusName": "default",
+    }
 
 
 # -- moto's side: the invoker and Cognito's triggers ------------------------------------

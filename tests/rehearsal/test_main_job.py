@@ -13,10 +13,13 @@ import json
 import pytest
 import requests
 
-from tests.rehearsal.conftest import EMAIL, PASSWORD, PDF
-from tests.rehearsal.http import Browser
+from tests.rehearsal.conftest import EMAIL, PASSWORD, PDF, query
+from tests.rehearsal.http import Browser, websocket_event
+from tests.rehearsal.lambda_service import posted_to
 
 pytestmark = [pytest.mark.slow]
+#: The owner's WebSocket connection, open from sign-in to the end.
+LIVE = "LiveAna0000="
 
 
 def test_healthz_reports_the_database(browser):
@@ -44,6 +47,14 @@ def test_sign_up_confirm_and_sign_in_through_cognito(browser, world, lam):
     me = browser.get("/api/me")
     assert me.status == 200, me.body
     assert me.json()["email"] == EMAIL
+
+
+def test_the_page_opens_its_websocket_with_a_single_use_ticket(browser, lam, world):
+    ticket = browser.get("/api/notifications/ticket").json()["ticket"]
+    answer = lam.invoke(websocket_event(world, "$connect", LIVE, query={"ticket": ticket}))
+    assert answer["statusCode"] == 200, answer
+    again = lam.invoke(websocket_event(world, "$connect", "Second000=", query={"ticket": ticket}))
+    assert again["statusCode"] in (401, 403), again  # a ticket opens one socket
 
 
 def _file(browser: Browser, file_id: str) -> dict:
@@ -117,3 +128,64 @@ def test_the_signed_callback_approves_and_the_file_downloads(browser, lam, world
     assert fetched.status_code == 200
     assert fetched.content == PDF
     assert file["status"] == "approved"
+
+
+def test_the_execution_row_follows_step_functions_status_change_events(lam, database, uploaded):
+    rows = lam.pump_until(
+        lambda: (
+            (r := query(database, "SELECT status FROM workflows_execution"))
+            and all(status == "SUCCEEDED" for (status,) in r)
+            and r
+        ),
+        what="the SUCCEEDED status change event to reach the execution row",
+    )
+    assert rows
+    delivered = [
+        json.loads(r["body"]).get("detail-type")
+        for i in lam.invocations
+        for r in (i["event"].get("Records") or [])
+        if r.get("eventSource") == "aws:sqs"
+    ]
+    assert "Step Functions Execution Status Change" in delivered
+
+
+def test_the_owner_saw_each_step_live_over_the_websocket(uploaded):
+    messages = posted_to(LIVE)
+    statuses = [m.get("status") or (m.get("data") or {}).get("status") for m in messages]
+    assert "approved" in json.dumps(messages), messages
+    assert statuses, messages
+
+
+def test_pages_render_and_a_name_changes_through_the_settings_page(browser, lam, world):
+    page = Browser(lam, browser.origin_secret)
+    home = page.get("/", headers={"Accept": "text/html"})
+    assert home.status == 200, home.body[:500]
+    assert b"/static/" in home.body
+    signed_in = page.submit("/accounts/signin/", {"email": EMAIL, "password": PASSWORD})
+    assert signed_in.status == 302, signed_in.body[:500]
+    changed = page.submit("/accounts/settings/", {"name": "Ana Rehearsal", "timezone": "UTC"})
+    assert changed.status == 302, changed.body[:800]
+    assert browser.get("/api/me").json()["name"] == "Ana Rehearsal"
+    cognito = world.session.client("cognito-idp")
+    user = cognito.admin_get_user(UserPoolId=world.user_pool_id, Username=EMAIL)
+    assert {"Name": "name", "Value": "Ana Rehearsal"} in user["UserAttributes"]
+
+
+def test_the_first_operator_is_made_through_zappa_manage_and_reaches_the_admin(browser, lam, world):
+    lam.invoke({"manage": f"operators grant {EMAIL}"})
+    cognito = world.session.client("cognito-idp")
+    groups = cognito.admin_list_groups_for_user(UserPoolId=world.user_pool_id, Username=EMAIL)
+    assert [g["GroupName"] for g in groups["Groups"]] == ["operators"]
+    operator = Browser(lam, browser.origin_secret)
+    signed_in = operator.submit("/accounts/signin/", {"email": EMAIL, "password": PASSWORD})
+    assert signed_in.status == 302, signed_in.body[:500]
+    for path in (
+        "/admin/",
+        "/admin/files/file/",
+        "/admin/workflows/execution/",
+        "/admin/events/event/",
+        "/admin/events/deadletter/",
+        "/admin/workflows/tasktoken/",
+    ):
+        response = operator.get(path, headers={"Accept": "text/html"})
+        assert response.status == 200, (path, response.status, response.body[:300])

@@ -9,34 +9,10 @@ import uuid
 
 import pytest
 
+from tests.rehearsal.http import websocket_event
 from tests.rehearsal.lambda_service import InvocationError, posted_to
 
 pytestmark = [pytest.mark.slow]
-
-
-def _websocket(world, route: str, connection_id: str, **extra) -> dict:
-    kinds = {"$connect": "CONNECT", "$disconnect": "DISCONNECT", "$default": "MESSAGE"}
-    domain = f"{world.websocket_api_id}.execute-api.us-east-1.amazonaws.com"
-    return {
-        "headers": {"Host": domain, "Origin": "https://d111111abcdef8.cloudfront.net"},
-        "multiValueHeaders": {"Host": [domain]},
-        "queryStringParameters": extra.pop("query", None),
-        "requestContext": {
-            "routeKey": route,
-            "eventType": kinds[route],
-            "messageDirection": "IN",
-            "stage": "dev",
-            "connectedAt": 1795770000000,
-            "requestTimeEpoch": 1795770000123,
-            "identity": {"sourceIp": "203.0.113.10", "userAgent": "Mozilla/5.0"},
-            "requestId": uuid.uuid4().hex,
-            "domainName": domain,
-            "connectionId": connection_id,
-            "apiId": world.websocket_api_id,
-        },
-        "body": extra.pop("body", None),
-        "isBase64Encoded": False,
-    }
 
 
 def _connections(world) -> list[dict]:
@@ -49,23 +25,23 @@ def test_websocket_connect_message_disconnect_with_the_dynamodb_registry(lam, wo
     assert ticket.status == 200, ticket.body
     connection = "Rehearsal" + uuid.uuid4().hex[:8] + "="
     answer = lam.invoke(
-        _websocket(world, "$connect", connection, query={"ticket": ticket.json()["ticket"]})
+        websocket_event(world, "$connect", connection, query={"ticket": ticket.json()["ticket"]})
     )
     assert answer["statusCode"] == 200, answer
     assert any(connection in json.dumps(item) for item in _connections(world))
     answer = lam.invoke(
-        _websocket(world, "$default", connection, body=json.dumps({"type": "ping"}))
+        websocket_event(world, "$default", connection, body=json.dumps({"type": "ping"}))
     )
     assert answer["statusCode"] == 200, answer
     assert any(m.get("type") == "pong" for m in posted_to(connection)), posted_to(connection)
-    answer = lam.invoke(_websocket(world, "$disconnect", connection))
+    answer = lam.invoke(websocket_event(world, "$disconnect", connection))
     assert answer["statusCode"] == 200
     assert not any(connection in json.dumps(item) for item in _connections(world))
 
 
 def test_a_forged_ticket_is_refused_at_connect(lam, world):
     answer = lam.invoke(
-        _websocket(world, "$connect", "Forged000=", query={"ticket": "forged:1:abc"})
+        websocket_event(world, "$connect", "Forged000=", query={"ticket": "forged:1:abc"})
     )
     assert answer["statusCode"] in (401, 403), answer
 

@@ -60,8 +60,16 @@ SELF_MADE = frozenset({"AWS::StepFunctions::StateMachine", "AWS::Lambda::EventSo
 
 
 def moto_subset(template: dict[str, Any], keep: frozenset[str] = MOTO_TYPES) -> dict[str, Any]:
-    """The template without what moto skips; references to it become placeholder strings."""
-    dropped = {k for k, r in template["Resources"].items() if r["Type"] not in keep}
+    """The template without what moto skips; references to it become placeholder strings.
+
+    Schedule rules are left out too: moto matches a rule without a pattern against every
+    event and cannot deliver to a Lambda target; the rehearsal sends scheduled events itself.
+    """
+    dropped = {
+        k
+        for k, r in template["Resources"].items()
+        if r["Type"] not in keep or "ScheduleExpression" in r.get("Properties", {})
+    }
 
     def placeholder(value: Any) -> Any:
         if isinstance(value, dict):
