@@ -47,64 +47,12 @@ from infra.deploy import (
 from infra.inputs import collect
 from infra.template import build as build_stack
 from tests import support
+from tests.rehearsal.world import moto_subset
 
 # Database-independent: run once, in the SQLite pass.
 pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]
 
 REPO = Path(__file__).resolve().parents[2]
-#: Resource types moto's CloudFormation creates (the rest it skips or cannot model).
-MOTO_TYPES = frozenset(
-    {
-        "AWS::S3::Bucket",
-        "AWS::SQS::Queue",
-        "AWS::Events::EventBus",
-        "AWS::Events::Rule",
-        "AWS::IAM::Role",
-        "AWS::Logs::LogGroup",
-        "AWS::DynamoDB::Table",
-        "AWS::SNS::Topic",
-        "AWS::KMS::Key",
-        "AWS::KMS::Alias",
-        "AWS::SSM::Parameter",
-        "AWS::StepFunctions::StateMachine",
-        "AWS::Lambda::EventSourceMapping",
-        "AWS::Lambda::Permission",
-    }
-)
-
-
-def moto_subset(template: dict[str, Any]) -> dict[str, Any]:
-    """The template without what moto skips; references to it become placeholder strings."""
-    dropped = {k for k, r in template["Resources"].items() if r["Type"] not in MOTO_TYPES}
-
-    def placeholder(value: Any) -> Any:
-        if isinstance(value, dict):
-            if value.keys() == {"Ref"} and value["Ref"] in dropped:
-                return f"moto-skipped-{value['Ref']}"
-            if value.keys() == {"Fn::GetAtt"} and value["Fn::GetAtt"][0] in dropped:
-                return f"moto-skipped-{value['Fn::GetAtt'][0]}"
-            return {key: placeholder(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [placeholder(item) for item in value]
-        if isinstance(value, str):
-            for name in dropped:
-                value = value.replace("${" + name + "}", f"moto-skipped-{name}")
-        return value
-
-    subset = dict(template)
-    subset["Resources"] = {}
-    for name, resource in template["Resources"].items():
-        if name in dropped:
-            continue
-        resource = placeholder(resource)
-        if "DependsOn" in resource:
-            depends = resource["DependsOn"]
-            resource["DependsOn"] = [
-                d for d in (depends if isinstance(depends, list) else [depends]) if d not in dropped
-            ]
-        subset["Resources"][name] = resource
-    subset["Outputs"] = placeholder(template.get("Outputs", {}))
-    return subset
 
 
 @pytest.fixture(scope="module")

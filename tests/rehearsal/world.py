@@ -59,16 +59,20 @@ MOTO_TYPES = frozenset(
 SELF_MADE = frozenset({"AWS::StepFunctions::StateMachine", "AWS::Lambda::EventSourceMapping"})
 
 
-def moto_subset(template: dict[str, Any], keep: frozenset[str] = MOTO_TYPES) -> dict[str, Any]:
+def moto_subset(
+    template: dict[str, Any], keep: frozenset[str] = MOTO_TYPES, *, schedules: bool = True
+) -> dict[str, Any]:
     """The template without what moto skips; references to it become placeholder strings.
 
-    Schedule rules are left out too: moto matches a rule without a pattern against every
-    event and cannot deliver to a Lambda target; the rehearsal sends scheduled events itself.
+    ``schedules=False`` leaves out schedule rules too: moto matches a rule without a pattern
+    against every event and cannot deliver to a Lambda target (the rehearsal sends
+    scheduled events itself).
     """
     dropped = {
         k
         for k, r in template["Resources"].items()
-        if r["Type"] not in keep or "ScheduleExpression" in r.get("Properties", {})
+        if r["Type"] not in keep
+        or (not schedules and "ScheduleExpression" in r.get("Properties", {}))
     }
 
     def placeholder(value: Any) -> Any:
@@ -288,7 +292,7 @@ def stand_up(
         Timeout=28,
     )
     cf = session.client("cloudformation")
-    subset = moto_subset(template, MOTO_TYPES - SELF_MADE)
+    subset = moto_subset(template, MOTO_TYPES - SELF_MADE, schedules=False)
     cf.create_stack(
         StackName="nimbus-dev-infra",
         TemplateBody=json.dumps(subset),
