@@ -103,6 +103,10 @@ class Browser:
                 headers_out.setdefault(name.lower(), values[-1])
         raw = result.get("body") or ""
         data = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
+        if result["statusCode"] >= 500:  # never expected: say why, from the function's log
+            raise AssertionError(
+                f"{method} {path} answered {result['statusCode']}: {self.lam.last_error()}"
+            )
         return Response(result["statusCode"], headers_out, data)
 
     def get(self, path: str, **kwargs: Any) -> Response:

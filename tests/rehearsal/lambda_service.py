@@ -178,6 +178,18 @@ class LambdaService:
         for box in self.boxes:
             box.stop()
 
+    def last_error(self) -> str:
+        """The last line of the last exception the function logged (its CloudWatch log)."""
+        found = ""
+        for box in self.boxes:
+            box.log.flush()
+            for line in Path(box.log.name).read_text(errors="replace").splitlines():
+                with contextlib.suppress(ValueError):
+                    record = json.loads(line)
+                    if isinstance(record, dict) and record.get("exception"):
+                        found = str(record["exception"]).strip().splitlines()[-1]
+        return found or "no exception in the function's log"
+
     # -- event source mappings ---------------------------------------------------------
 
     def mappings(self) -> list[tuple[str, int]]:
