@@ -157,6 +157,11 @@ class LambdaService:
 
     def invoke_raw(self, event: Any) -> dict[str, Any]:
         """Lambda's answer to one invocation: ``{"result": ...}`` or its error payload."""
+        # Recorded before it runs: its effects (a row, a status) can be seen by another
+        # invocation before this one has answered.
+        invocation: dict[str, Any] = {"event": event}
+        with self.lock:
+            self.invocations.append(invocation)
         box = self._box()
         try:
             answer = box.invoke(event)
@@ -164,7 +169,7 @@ class LambdaService:
             box.lock.release()
         with self.lock:
             self.calls.extend(answer.get("calls", []))
-            self.invocations.append({"event": event, "answer": answer})
+            invocation["answer"] = answer
         return answer
 
     def invoke(self, event: Any) -> Any:
