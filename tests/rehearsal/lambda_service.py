@@ -291,7 +291,23 @@ class LambdaService:
                 return value
             if not self.poll():
                 time.sleep(0.2)
-        raise AssertionError(f"timed out waiting for {what}")
+        raise AssertionError(f"timed out waiting for {what}; {self.executions_summary()}")
+
+    def executions_summary(self) -> str:
+        """Where each execution on moto's Step Functions stands (for a timeout's message)."""
+        states = self.world.session.client("stepfunctions")
+        lines = []
+        for machine in self.world.state_machines.values():
+            for summary in states.list_executions(stateMachineArn=machine)["executions"]:
+                history = states.get_execution_history(
+                    executionArn=summary["executionArn"], reverseOrder=True, maxResults=4
+                )["events"]
+                last = [
+                    f"{e['type']}{(' ' + str(e.get('taskFailedEventDetails') or e.get('lambdaFunctionFailedEventDetails') or ''))[:200]}"
+                    for e in history
+                ]
+                lines.append(f"{summary['name']} {summary['status']}: {last}")
+        return "executions: " + ("; ".join(lines) or "none")
 
 
 def _millis(value: Any) -> int | None:
