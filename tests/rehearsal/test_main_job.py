@@ -100,11 +100,17 @@ def test_the_signed_callback_approves_and_the_file_downloads(browser, lam, world
 
     from apps.workflows.services import CALLBACK_SALT
 
-    (token,) = [
-        i["event"]["task_token"]
-        for i in lam.invocations
-        if i["event"].get("workflow_step") == "files.review_request_approval"
-    ]
+    # The token of the attempt that succeeded: a retried Task state (the review retries
+    # OperationalError, e.g. SQLite busy under concurrent boxes) gets a new one.
+    def answered() -> list[str]:
+        return [
+            i["event"]["task_token"]
+            for i in lam.invocations
+            if i["event"].get("workflow_step") == "files.review_request_approval"
+            and "result" in i.get("answer", {})
+        ]
+
+    token = lam.pump_until(answered, what="the approval request step to answer")[-1]
     secret_key = json.loads(
         world.session.client("secretsmanager").get_secret_value(SecretId="nimbus-dev/app")[
             "SecretString"
