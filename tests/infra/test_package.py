@@ -183,26 +183,12 @@ def test_unzipped_package_renders_a_page_with_static_urls_and_no_bucket(
 
 
 def test_unzipped_package_serves_healthz_from_a_fresh_isolated_process(unzipped, tmp_path):
-    completed = subprocess.run(
-        [
-            _base_python(),
-            "-I",
-            "-S",
-            "-B",
-            str(HERE / "run_package.py"),
-            str(unzipped / "task"),
-            str(unzipped / "runtime"),
-            str(REPO / "tests" / "aws_events" / "apigw_rest_v1_healthz.json"),
-            *_production_modules(),
-        ],
-        cwd=unzipped / "task",
-        env=_function_environment(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = _serve(
+        unzipped,
+        REPO / "tests" / "aws_events" / "apigw_rest_v1_healthz.json",
+        _function_environment(tmp_path),
+        *_production_modules(),
     )
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
     response = result["response"]
     assert response["statusCode"] == 200, response
     assert json.loads(response["body"]) == {
