@@ -54,12 +54,16 @@ def _backend() -> ApiGatewayPushBackend:
 def _connect(
     backend: ApiGatewayPushBackend, connection_id: str, token: str, ticket: str
 ) -> dict[str, Any]:
-    from apps.push.auth import user_id_for_credentials
+    from apps.push.auth import principal_for_credentials, still_signed_in
 
-    user_id = user_id_for_credentials(token=token, ticket=ticket)
-    if user_id is None:
+    principal = principal_for_credentials(token=token, ticket=ticket)
+    if principal is None:
         return {"statusCode": 401, "body": "not_authenticated"}
-    backend.connection_open(connection_id=connection_id, user_id=user_id)
+    backend.connection_open(connection_id=connection_id, user_id=principal.user_id)
+    if not still_signed_in(principal):
+        # Signed out between the check and the registration: nothing closed this one.
+        backend.connection_close(connection_id=connection_id)
+        return {"statusCode": 401, "body": "not_authenticated"}
     return {"statusCode": 200}
 
 

@@ -11,6 +11,9 @@ Workflow steps reach the owner without events: the workflows app pushes
 ``{"type": "workflow.step", ...}`` itself (``apps.workflows.handlers.file_review_push``
 for the local engine and Step Functions' status changes, ``apps.files.steps._announce``
 for the steps Step Functions runs).
+
+When an account's sessions end (the users app's ``sessions_ended``: sign-out everywhere,
+disabling, deletion, a password change or reset), its open WebSockets are closed.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ import logging
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.dispatch import receiver as signal_receiver
 
 from apps.events.registry import receiver
-from apps.push.services import push_to_user
+from apps.push.services import connections_close, push_to_user
+from apps.users.signals import sessions_ended
 
 logger = logging.getLogger("nimbus.push")
 
@@ -83,3 +88,8 @@ def _owner(detail: dict[str, Any]) -> int | None:
     if not get_user_model().objects.filter(pk=owner_id).exists():
         return None
     return owner_id
+
+
+@signal_receiver(sessions_ended, dispatch_uid="push.close_ended_sessions")
+def close_ended_sessions(sender: Any, *, user_id: int, **kwargs: Any) -> None:
+    connections_close(user_id=user_id)

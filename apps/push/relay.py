@@ -1,8 +1,9 @@
 """Relays ``LiveMessage`` rows written by other processes to this process's channel layer.
 
 Runs inside the server process (daphne) while at least one consumer is connected: polls
-the table a few times a second, ``group_send``s each new row to ``user.<id>`` and prunes
-rows older than a minute. One relay per event loop.
+the table a few times a second, ``group_send``s each new row to ``user.<id>`` (a
+``session.ended`` row closes that user's sockets) and prunes rows older than a minute.
+One relay per event loop.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from apps.push.backends.base import user_group
-from apps.push.backends.local import FRAME_EVENT
+from apps.push.backends.local import layer_event
 
 logger = logging.getLogger("nimbus.push")
 
@@ -49,9 +50,7 @@ class LiveRelay:
                 rows = await _fetch(since=max(started, timezone.now() - WINDOW), seen=seen)
                 for row_id, user_id, frame, created_at in rows:
                     seen[row_id] = created_at
-                    await self.layer.group_send(
-                        user_group(user_id), {"type": FRAME_EVENT, "frame": frame}
-                    )
+                    await self.layer.group_send(user_group(user_id), layer_event(frame))
                 polls += 1
                 if polls % 300 == 0:  # about every 30 s
                     cutoff = timezone.now() - WINDOW

@@ -7,7 +7,9 @@ Frames on the wire are JSON objects with a string ``type``:
   created_at}`` — replaying it (catch-up) re-applies the update;
 * ``{"type": "ref", "notification_id": n}`` when a notification's frame is over the
   128 KB WebSocket limit: the client fetches ``GET /api/notifications/<n>``;
-* ``{"type": "catch_up.done", "last_id": n, "more": bool}`` after a catch-up batch.
+* ``{"type": "catch_up.done", "last_id": n, "more": bool}`` after a catch-up batch;
+* ``{"type": "session.ended"}``, the last frame before the server closes a connection
+  whose user signed out everywhere (or was disabled, deleted, or changed the password).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.push.backends import push_backend
-from apps.push.backends.base import encode_frame
+from apps.push.backends.base import SESSION_ENDED, encode_frame
 from apps.push.exceptions import InvalidMessage, MessageTooLarge, UnknownGroup, UnknownRecipient
 from apps.push.models import Inbox, Notification
 from apps.push.selectors import PAGE_SIZE, notifications_after
@@ -80,6 +82,14 @@ def push_to_group(*, group: str, message: dict[str, Any]) -> int:
     )
     _send_on_commit(user_ids, message)
     return len(user_ids)
+
+
+def connections_close(*, user_id: int) -> None:
+    """Close every open connection of the user once the transaction commits (each gets a
+    last ``{"type": "session.ended"}`` frame); the users app calls it through
+    ``sessions_ended`` when the account signs out everywhere, is disabled or deleted, or
+    its password changes."""
+    transaction.on_commit(partial(_close, [int(user_id)]), robust=True)
 
 
 def notification_create(
@@ -199,7 +209,7 @@ def notifications_prune(*, batch: int = 1000) -> int:
 def _validate(message: Any) -> None:
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise InvalidMessage("A pushed message must be a JSON object with a string 'type'.")
-    if not message["type"] or message["type"] in {"ref", "catch_up.done", "error"}:
+    if not message["type"] or message["type"] in {"ref", "catch_up.done", "error", SESSION_ENDED}:
         raise InvalidMessage(f"Message type {message['type']!r} is reserved.")
     if "notification" in message:
         raise InvalidMessage("The key 'notification' is reserved for stored notifications.")
@@ -227,3 +237,7 @@ def _send_on_commit(user_ids: Sequence[int], frame: dict[str, Any]) -> None:
 
 def _deliver(user_ids: list[int], frame: dict[str, Any]) -> None:
     push_backend().send(user_ids=user_ids, frame=frame)
+
+
+def _close(user_ids: list[int]) -> None:
+    push_backend().close(user_ids=user_ids)

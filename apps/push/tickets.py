@@ -6,6 +6,10 @@ ticket — the user id signed with ``SECRET_KEY`` and stamped, valid for a minut
 connects with ``?ticket=`` (``live.js`` asks for a fresh one before every connect).
 Non-browser clients use ``?token=<access token>`` instead.
 
+A ticket also carries the account's ``tokens_valid_after`` as it was when the ticket was
+issued: once the account signs out everywhere, is disabled, or its password changes or is
+reset, that stamp moves and every outstanding ticket is refused, as its tokens are.
+
 A ticket opens exactly one socket: :func:`connect_ticket_redeem` claims it by inserting
 its digest as the primary key of a :class:`~apps.push.models.ConnectTicketClaim` row, so
 of any number of concurrent redeems (in any Lambda container or server process) exactly
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.core import signing
 from django.db import IntegrityError, transaction
@@ -33,11 +37,16 @@ CLAIM_MARGIN_SECONDS = 300
 
 
 def connect_ticket_issue(*, user_id: int) -> str:
-    return signing.TimestampSigner(salt=SALT).sign(str(int(user_id)))
+    """A ticket for the active account ``user_id`` (``ValueError`` for any other)."""
+    stamp = _stamp(int(user_id))
+    if stamp is None:
+        raise ValueError(f"No active account {user_id}.")
+    return signing.TimestampSigner(salt=SALT).sign(f"{int(user_id)}.{stamp}")
 
 
 def connect_ticket_user(*, ticket: str) -> int | None:
-    """The user id a ticket was issued for, or None if forged, malformed or expired.
+    """The user id a ticket was issued for, or None if forged, malformed or expired, or if
+    the account is disabled, gone, or signed out everywhere since it was issued.
 
     Does not consume the ticket: connecting goes through :func:`connect_ticket_redeem`.
     """
@@ -45,13 +54,19 @@ def connect_ticket_user(*, ticket: str) -> int | None:
         value = signing.TimestampSigner(salt=SALT).unsign(ticket, max_age=MAX_AGE_SECONDS)
     except signing.BadSignature:  # includes SignatureExpired
         return None
-    return int(value) if value.isdigit() else None
+    user_id, _, stamp = value.partition(".")
+    if not user_id.isdigit() or not stamp.isdigit():
+        return None
+    if _stamp(int(user_id)) != stamp:
+        logger.info("WebSocket connect ticket revoked", extra={"code": "ticket_revoked"})
+        return None
+    return int(user_id)
 
 
 def connect_ticket_redeem(*, ticket: str) -> int | None:
     """The user id of a valid ticket the first time it is redeemed; None ever after.
 
-    Forged, malformed and expired tickets are refused before anything is written.
+    Forged, malformed, expired and revoked tickets are refused before anything is written.
     """
     user_id = connect_ticket_user(ticket=ticket)
     if user_id is None:
@@ -60,6 +75,21 @@ def connect_ticket_redeem(*, ticket: str) -> int | None:
         logger.info("WebSocket connect ticket reused", extra={"code": "ticket_used"})
         return None
     return user_id
+
+
+def _stamp(user_id: int) -> str | None:
+    """The active account's ``tokens_valid_after`` in whole microseconds ("0" when never
+    set), or None when there is no such active account."""
+    from django.contrib.auth import get_user_model
+
+    rows = get_user_model().objects.filter(pk=user_id, is_active=True)
+    found = list(rows.values_list("tokens_valid_after", flat=True)[:1])
+    if not found:
+        return None
+    moment: datetime | None = found[0]
+    if moment is None:
+        return "0"
+    return str(int(moment.timestamp()) * 1_000_000 + moment.microsecond)
 
 
 def connect_ticket_claims_prune() -> int:

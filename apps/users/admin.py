@@ -1,4 +1,5 @@
-"""Operators' view of accounts: search, name, groups, disable/enable, resend confirmation.
+"""Operators' view of accounts: search, name, groups, disable/enable, sign out, delete,
+resend confirmation.
 
 Every change goes through :mod:`apps.users.services`, so it reaches the identity provider
 (Cognito or the local one) as well as this database.
@@ -6,6 +7,7 @@ Every change goes through :mod:`apps.users.services`, so it reaches the identity
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -79,6 +81,12 @@ class UserAdmin(admin.ModelAdmin[User]):
                 )
         super().save_model(request, obj, form, change)
 
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        self._each(request, [obj], "Deleted", services.account_delete, quiet=True)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        self._each(request, queryset, "Deleted", services.account_delete, quiet=True)
+
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         if "groups" not in form.changed_data:
@@ -93,9 +101,20 @@ class UserAdmin(admin.ModelAdmin[User]):
                 request, f"{user}: the provider refused the groups: {error.message}", messages.ERROR
             )
 
-    def _each(self, request: HttpRequest, queryset: QuerySet[User], verb: str, fn: Any) -> None:
+    def _each(
+        self,
+        request: HttpRequest,
+        queryset: Iterable[User],
+        verb: str,
+        fn: Any,
+        *,
+        quiet: bool = False,
+    ) -> None:
+        """Apply a service to each account; a refusal is reported and the rest go on.
+
+        ``quiet``: Django's delete views say what they deleted themselves."""
         done = 0
-        for user in queryset:
+        for user in list(queryset):
             try:
                 fn(user=user)
                 done += 1
@@ -103,7 +122,7 @@ class UserAdmin(admin.ModelAdmin[User]):
                 self.message_user(
                     request, f"{user}: {error.message} ({error.code})", messages.ERROR
                 )
-        if done:
+        if done and not quiet:
             self.message_user(request, f"{verb} {done} account(s).", messages.SUCCESS)
 
     @admin.action(description="Disable and sign out everywhere", permissions=["change"])

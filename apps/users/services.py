@@ -8,6 +8,7 @@ provider has accepted the person (sign-up, a verified token, a Cognito trigger).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -69,11 +70,25 @@ def user_for_claims(*, claims: dict[str, Any]) -> User:
 
 
 def _refuse_claims(user: User, claims: dict[str, Any]) -> None:
-    """Refuse tokens of a disabled account, or issued before its last sign-out."""
+    """Refuse tokens of a disabled account, or of a sign-in older than its sessions' end.
+
+    The sign-in's time is ``auth_time`` (Cognito keeps it across refreshes, and so does the
+    local provider), else ``iat``: a token refreshed after the sign-out from a refresh token
+    the provider failed to revoke is still refused here.
+    """
     if not user.is_active:
         raise exc.UserDisabled("This account is disabled.")
-    if user.tokens_valid_after is not None and claims["iat"] < user.tokens_valid_after.timestamp():
+    if user.tokens_valid_after is not None and _signed_in_at(claims) < (
+        user.tokens_valid_after.timestamp()
+    ):
         raise exc.TokenRevoked("This token was revoked by a sign-out.")
+
+
+def _signed_in_at(claims: dict[str, Any]) -> float:
+    value = claims.get("auth_time", claims["iat"])
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise exc.TokenMalformed("The token's auth_time is not a number.")
+    return float(value)
 
 
 @transaction.atomic
@@ -250,14 +265,20 @@ def account_refresh(*, refresh_token: str) -> tuple[User, TokenSet]:
 
 def account_sign_out(*, user: User) -> None:
     """Sign out everywhere: revoke refresh tokens at the provider and refuse every access
-    token and browser session issued before now."""
+    token, browser session, connect ticket and open WebSocket of an earlier sign-in."""
     identity().global_sign_out(email=user.email)
     _revoke_local(user)
 
 
-def _revoke_local(user: User) -> None:
+def _revoke_local(user: User, *, fields: tuple[str, ...] = ()) -> None:
+    """End every session of the account here: stamp ``tokens_valid_after`` (tokens, browser
+    sessions and connect tickets of earlier sign-ins are refused from now on) and, after
+    commit, send ``sessions_ended`` (the push app closes the account's WebSockets)."""
+    from apps.users.signals import sessions_ended_on_commit
+
     user.tokens_valid_after = timezone.now()
-    user.save(update_fields=["tokens_valid_after"])
+    user.save(update_fields=["tokens_valid_after", *fields])
+    sessions_ended_on_commit(user_id=user.pk)
 
 
 # -- passwords ------------------------------------------------------------------------------
@@ -275,20 +296,29 @@ def password_reset(*, email: str, code: str, new_password: str) -> None:
     """Set a new password with an emailed code; signs the account out everywhere."""
     email = _normal_email(email)
     password_validate(password=new_password)
-    identity().confirm_forgot_password(email=email, code=code, new_password=new_password)
+    backend = identity()
+    backend.confirm_forgot_password(email=email, code=code, new_password=new_password)
     user = User.objects.filter(email=email).first()
     if user is not None:
+        backend.global_sign_out(email=email)
         _revoke_local(user)
 
 
 def password_change(*, user: User, old_password: str, new_password: str, ip: str = "") -> None:
-    """Change the password, proving the current one by signing in with it."""
+    """Change the password, proving the current one by signing in with it; then sign out
+    everywhere, as a reset does: every earlier token (the caller's too), connect ticket,
+    WebSocket and other browser session ends. A page keeps its own session with
+    ``update_session_auth_hash``; an API client signs in again with the new password."""
     password_validate(password=new_password)
     _, tokens = account_sign_in(email=user.email, password=old_password, ip=ip)
-    identity().change_password(
+    backend = identity()
+    backend.change_password(
         access_token=tokens.access_token, old_password=old_password, new_password=new_password
     )
+    # Cognito's ChangePassword leaves refresh tokens working; the stamp refuses the rest.
+    backend.global_sign_out(email=user.email)
     user.refresh_from_db()
+    _revoke_local(user)
 
 
 def account_name_set(*, user: User, name: str) -> None:
@@ -321,9 +351,28 @@ def account_disable(*, user: User) -> None:
     """Disable at the provider, sign out everywhere, and refuse the account here."""
     identity().admin_disable(email=user.email)
     user.is_active = False
-    user.tokens_valid_after = timezone.now()
-    user.save(update_fields=["is_active", "tokens_valid_after"])
+    _revoke_local(user, fields=("is_active",))
     logger.info("Disabled account %s", user.pk)
+
+
+def account_delete(*, user: User) -> None:
+    """Delete the account at the provider, then here (its files, codes and notifications
+    go with the row); its open WebSockets close after commit.
+
+    The provider comes first so that nobody can sign in to, or refresh into, an account
+    Nimbus no longer has (a Cognito sign-in would otherwise make it again). An account the
+    provider does not know (made by ``createsuperuser`` and never signed in) is deleted
+    here only; any other refusal deletes nothing.
+    """
+    from apps.users.signals import sessions_ended_on_commit
+
+    with contextlib.suppress(exc.UserNotFound):
+        identity().admin_delete(email=user.email)
+    user_id = user.pk
+    with transaction.atomic():
+        user.delete()
+        sessions_ended_on_commit(user_id=user_id)
+    logger.info("Deleted account %s", user_id)
 
 
 def account_enable(*, user: User) -> None:

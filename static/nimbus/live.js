@@ -4,7 +4,8 @@
 // connect ticket in `?ticket=`), reconnects with exponential backoff and jitter, and after
 // every (re)connect asks for every stored notification after the last id it saw
 // (`{"type": "catch_up", "after": <id>}`), so nothing is lost across a disconnect and
-// nothing is shown twice.
+// nothing is shown twice. A `session.ended` frame (the person signed out everywhere, was
+// disabled, or changed the password) stops it: the server closes the socket after it.
 //
 // Every frame is dispatched on `document` as a `nimbus:message` CustomEvent (the frame is
 // `event.detail`), then applied to the page by data attributes:
@@ -197,7 +198,7 @@ export class LiveConnection {
     });
     socket.addEventListener("message", (event) => this.receive(event.data));
     socket.addEventListener("close", () => {
-      if (this.socket !== socket) return;
+      if (this.socket !== socket || this.stopped) return;
       document.documentElement.dataset.live = "closed";
       clearInterval(this.pinger);
       this.scheduleReconnect();
@@ -238,6 +239,14 @@ export class LiveConnection {
   }
 
   handle(frame) {
+    if (frame.type === "session.ended") {
+      // Signed out everywhere (or disabled, or the password changed): reconnecting would
+      // only be refused, so stop until the page is loaded again.
+      this.stop();
+      document.documentElement.dataset.live = "ended";
+      document.dispatchEvent(new CustomEvent("nimbus:message", { detail: frame }));
+      return;
+    }
     if (frame.type === "catch_up.done") {
       this.cursor = Math.max(this.cursor, Number(frame.last_id) || 0);
       if (frame.more) this.send({ type: "catch_up", after: this.cursor });

@@ -6,7 +6,10 @@ arrived expire by themselves); pushes look up the user's connections through the
 ``by_user`` index and ``post_to_connection`` each one. The management API endpoint comes
 from settings, never from the current event: most pushes are made by EventBridge/SQS or
 workflow invocations that have no WebSocket event. A connection answering
-``GoneException`` is removed from the registry.
+``GoneException`` is removed from the registry. When a user's sessions end, each of
+their connections gets a last ``session.ended`` frame, is closed with
+``DeleteConnection`` and leaves the registry (so nothing reaches it even if the close
+call failed, and its ``$default`` frames are refused as an unknown connection's).
 
 boto3 is imported on first use only (cold start), and clients are built lazily per backend
 instance — backends are per thread (``project.backends``).
@@ -22,7 +25,7 @@ from typing import Any
 
 from django.core import checks
 
-from apps.push.backends.base import PushBackend, encode_frame
+from apps.push.backends.base import SESSION_ENDED, PushBackend, encode_frame
 
 logger = logging.getLogger("nimbus.push")
 
@@ -126,6 +129,25 @@ class ApiGatewayPushBackend(PushBackend):
         for user_id in user_ids:
             for connection_id in self.connections_of(user_id=user_id):
                 self._post(connection_id, data)
+
+    def close(self, *, user_ids: Sequence[int]) -> None:
+        last = encode_frame({"type": SESSION_ENDED})
+        for user_id in user_ids:
+            for connection_id in self.connections_of(user_id=user_id):
+                self._post(connection_id, last)
+                self._delete_connection(connection_id)
+                self.connection_close(connection_id=connection_id)
+
+    def _delete_connection(self, connection_id: str) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.management.delete_connection(ConnectionId=connection_id)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code != "GoneException":
+                # The registry row still goes: nothing is sent to it, its frames are refused.
+                logger.exception("delete_connection failed", extra={"code": code})
 
     def send_to_connection(self, *, connection_id: str, frame: dict[str, Any]) -> bool:
         """Send one frame to one connection; False if it is gone or failed."""

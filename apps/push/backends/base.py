@@ -12,6 +12,9 @@ Contract: :meth:`PushBackend.send` is called after commit with frames that alrea
 ``max_message_bytes`` (services check the size and substitute a reference); it delivers
 at most once per open connection and never raises for a connection that went away
 (live delivery is best effort — stored notifications are the durable path).
+:meth:`PushBackend.close` ends every open connection of some users (their sessions
+ended): each gets a last ``{"type": "session.ended"}`` frame, then is closed and
+receives nothing more.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ from project.backends import Backend
 
 #: API Gateway WebSocket's limit for one message; applied by every backend for parity.
 MAX_MESSAGE_BYTES = 128 * 1024
+
+#: The type of the last frame a connection gets before :meth:`PushBackend.close` ends it
+#: (reserved: no app may push it). Clients stop reconnecting when they see it.
+SESSION_ENDED = "session.ended"
 
 
 def encode_frame(frame: dict[str, Any]) -> bytes:
@@ -45,4 +52,9 @@ class PushBackend(Backend):
 
     def send(self, *, user_ids: Sequence[int], frame: dict[str, Any]) -> None:
         """Deliver ``frame`` to every open connection of each user in ``user_ids``."""
+        raise NotImplementedError
+
+    def close(self, *, user_ids: Sequence[int]) -> None:
+        """Send ``{"type": "session.ended"}`` to, then close, every open connection of
+        each user in ``user_ids``; never raises for a connection that is already gone."""
         raise NotImplementedError

@@ -16,12 +16,21 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.core import checks
 
-from apps.push.backends.base import PushBackend, user_group
+from apps.push.backends.base import SESSION_ENDED, PushBackend, user_group
 
 _pending: set[asyncio.Task[None]] = set()
 
 #: The channel-layer message type handled by ``PushConsumer.push_frame``.
 FRAME_EVENT = "push.frame"
+#: The channel-layer message type handled by ``PushConsumer.push_close``.
+CLOSE_EVENT = "push.close"
+
+
+def layer_event(frame: dict[str, Any]) -> dict[str, Any]:
+    """The channel-layer message for a frame: a ``session.ended`` frame closes the socket."""
+    if frame.get("type") == SESSION_ENDED:
+        return {"type": CLOSE_EVENT}
+    return {"type": FRAME_EVENT, "frame": frame}
 
 
 class ChannelsPushBackend(PushBackend):
@@ -40,6 +49,11 @@ class ChannelsPushBackend(PushBackend):
             return
         self._group_send(user_ids, frame)
 
+    def close(self, *, user_ids: Sequence[int]) -> None:
+        # Through the same path as frames, so `manage.py worker` or an operator's command
+        # reaches the server process's sockets too; the consumer sends the last frame.
+        self.send(user_ids=user_ids, frame={"type": SESSION_ENDED})
+
     def layer(self) -> Any:
         from channels.layers import get_channel_layer
 
@@ -53,7 +67,7 @@ class ChannelsPushBackend(PushBackend):
 
         async def fan_out() -> None:
             for user_id in user_ids:
-                await layer.group_send(user_group(user_id), {"type": FRAME_EVENT, "frame": frame})
+                await layer.group_send(user_group(user_id), layer_event(frame))
 
         try:
             loop = asyncio.get_running_loop()

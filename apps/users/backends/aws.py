@@ -30,6 +30,7 @@ logger = logging.getLogger("nimbus.users.cognito")
 POOL_ACTIONS = frozenset(
     {
         "AdminAddUserToGroup",
+        "AdminDeleteUser",
         "AdminDisableUser",
         "AdminEnableUser",
         "AdminListGroupsForUser",
@@ -191,6 +192,12 @@ class CognitoIdentityBackend(IdentityBackend):
     def admin_enable(self, *, email: str) -> None:
         with self._errors():
             self.client.admin_enable_user(UserPoolId=self.pool_id, Username=email)
+
+    def admin_delete(self, *, email: str) -> None:
+        with self._errors():
+            # Cognito refuses a deleted user's refresh tokens; Nimbus has no row for its
+            # access tokens any more.
+            self.client.admin_delete_user(UserPoolId=self.pool_id, Username=email)
 
     def admin_set_name(self, *, email: str, name: str) -> None:
         with self._errors():

@@ -123,6 +123,11 @@ class IdentityBackend(Backend):
     def admin_enable(self, *, email: str) -> None:
         raise NotImplementedError
 
+    def admin_delete(self, *, email: str) -> None:
+        """Delete the account at the provider, its refresh tokens with it (``UserNotFound``
+        when the provider has no such account). The local row is the caller's to delete."""
+        raise NotImplementedError
+
     def admin_set_name(self, *, email: str, name: str) -> None:
         """Set the account's ``name`` attribute (carried in its id tokens)."""
         raise NotImplementedError

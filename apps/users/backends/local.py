@@ -123,14 +123,18 @@ class LocalIdentityBackend(IdentityBackend):
 
     # -- tokens ---------------------------------------------------------------------------
 
-    def _issue(self, user: User, *, refresh_token: str, origin_jti: str) -> TokenSet:
+    def _issue(
+        self, user: User, *, refresh_token: str, origin_jti: str, auth_time: int | None = None
+    ) -> TokenSet:
+        """Sign a token set; ``auth_time`` is the sign-in's (kept across refreshes, as
+        Cognito does), now for a fresh sign-in."""
         now = int(timezone.now().timestamp())
         groups = sorted(user.groups.values_list("name", flat=True))
         common: dict[str, Any] = {
             "iss": self.issuer,
             "sub": user.subject,
             "iat": now,
-            "auth_time": now,
+            "auth_time": now if auth_time is None else auth_time,
             "origin_jti": origin_jti,
         }
         if groups:  # like Cognito: no claim at all when the account is in no group
@@ -240,7 +244,12 @@ class LocalIdentityBackend(IdentityBackend):
             raise exc.RefreshTokenInvalid("The refresh token is invalid, expired or revoked.")
         if not row.user.is_active:
             raise exc.UserDisabled("This account is disabled.")
-        return self._issue(row.user, refresh_token=refresh_token, origin_jti=row.token_hash[:32])
+        return self._issue(
+            row.user,
+            refresh_token=refresh_token,
+            origin_jti=row.token_hash[:32],
+            auth_time=int(row.created_at.timestamp()),
+        )
 
     def forgot_password(self, *, email: str) -> None:
         user = User.objects.filter(email=email.lower(), is_active=True).first()
@@ -284,6 +293,10 @@ class LocalIdentityBackend(IdentityBackend):
         user = self._user(email)
         user.is_active = True
         user.save(update_fields=["is_active"])
+
+    def admin_delete(self, *, email: str) -> None:
+        # The account row is this provider's record: it goes when the caller deletes it.
+        self._revoke_refresh_tokens(self._user(email))
 
     def admin_set_name(self, *, email: str, name: str) -> None:
         User.objects.filter(pk=self._user(email).pk).update(name=name)

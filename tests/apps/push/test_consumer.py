@@ -239,7 +239,8 @@ async def test_connect_ticket_authenticates(direct_push):
     from apps.push.tickets import connect_ticket_issue
 
     alice = await sync_to_async(make_user)()
-    ws = await connect(path=f"/ws/?ticket={connect_ticket_issue(user_id=alice.pk)}")
+    ticket = await sync_to_async(connect_ticket_issue)(user_id=alice.pk)
+    ws = await connect(path=f"/ws/?ticket={ticket}")
     await sync_to_async(push_to_user)(user_id=alice.pk, message={"type": "hello"})
     assert await ws.receive_json_from(timeout=2) == {"type": "hello"}
     await ws.disconnect()
@@ -250,7 +251,7 @@ async def test_a_connect_ticket_opens_one_socket_only(direct_push):
     from project.asgi import application
 
     alice = await sync_to_async(make_user)()
-    ticket = connect_ticket_issue(user_id=alice.pk)
+    ticket = await sync_to_async(connect_ticket_issue)(user_id=alice.pk)
     first = await connect(path=f"/ws/?ticket={ticket}")
     second = WebsocketCommunicator(application, f"/ws/?ticket={ticket}", headers=[ORIGIN])
     connected, code = await second.connect()

@@ -101,6 +101,13 @@ def test_bearer_post_needs_no_csrf_token(user):
 
 
 def test_change_password_through_the_api(bearer_client, user):
+    weak = bearer_client.post(
+        "/api/auth/password/change",
+        {"old_password": "Corr3ct-Horse!", "new_password": "weak"},
+        content_type="application/json",
+    )
+    assert weak.status_code == 422
+    assert weak.json()["error"]["code"] == "password_too_weak"
     response = bearer_client.post(
         "/api/auth/password/change",
         {"old_password": "Corr3ct-Horse!", "new_password": "N3w-password!"},
@@ -109,13 +116,10 @@ def test_change_password_through_the_api(bearer_client, user):
     assert response.status_code == 200, response.content
     user.refresh_from_db()
     assert user.check_password("N3w-password!")
-    weak = bearer_client.post(
-        "/api/auth/password/change",
-        {"old_password": "N3w-password!", "new_password": "weak"},
-        content_type="application/json",
-    )
-    assert weak.status_code == 422
-    assert weak.json()["error"]["code"] == "password_too_weak"
+    # The change signs the account out everywhere, the token that asked for it included.
+    after = bearer_client.get("/api/me")
+    assert after.status_code == 401
+    assert after.json()["error"]["code"] == "token_revoked"
 
 
 def _apigw_me(aws_event, authorization: str) -> dict:
