@@ -195,8 +195,9 @@ class CognitoIdentityBackend(IdentityBackend):
 
     def admin_delete(self, *, email: str) -> None:
         with self._errors():
-            # Cognito refuses a deleted user's refresh tokens; Nimbus has no row for its
-            # access tokens any more.
+            # Signing out first revokes the refresh tokens explicitly rather than relying
+            # on the deletion to (moto keeps a deleted user's and answers them with a 500).
+            self.client.admin_user_global_sign_out(UserPoolId=self.pool_id, Username=email)
             self.client.admin_delete_user(UserPoolId=self.pool_id, Username=email)
 
     def admin_set_name(self, *, email: str, name: str) -> None:

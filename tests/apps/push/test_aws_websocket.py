@@ -227,3 +227,114 @@ def test_a_ticket_opens_one_connection_only(lambda_entry, lambda_context, aws_pu
     assert lambda_entry(again, lambda_context) == {"statusCode": 401, "body": "not_authenticated"}
     assert not aws.registered("again=")
     assert aws_push.connections_of(user_id=alice.pk) == [CONNECTION]
+
+
+# -- sessions end: every connection of the account is closed ---------------------------
+
+
+def _record_management_calls(backend) -> list[tuple[str, str, bytes | None]]:
+    """(operation, connection id, data) of every management API call the backend makes."""
+    calls: list[tuple[str, str, bytes | None]] = []
+
+    def record(params, model, **kwargs):
+        calls.append((model.name, params["ConnectionId"], params.get("Data")))
+
+    backend.management.meta.events.register(
+        "provide-client-params.apigatewaymanagementapi.*", record
+    )
+    return calls
+
+
+def _connect(lambda_entry, lambda_context, user, connection: str) -> None:
+    event = ws_event("connect", connection=connection, token=access_token_for(user))
+    assert lambda_entry(event, lambda_context) == {"statusCode": 200}
+
+
+def test_signing_out_closes_and_forgets_every_connection_of_the_account(
+    lambda_entry, lambda_context, aws_push, alice, bob, django_capture_on_commit_callbacks
+):
+    from apps.users.services import account_sign_out
+
+    _connect(lambda_entry, lambda_context, alice, "phone=")
+    _connect(lambda_entry, lambda_context, alice, "laptop=")
+    _connect(lambda_entry, lambda_context, bob, "bobs=")
+    calls = _record_management_calls(aws_push)
+    with django_capture_on_commit_callbacks(execute=True):
+        account_sign_out(user=alice)
+
+    ended = json.dumps({"type": "session.ended"}, separators=(",", ":")).encode()
+    assert sorted(calls) == sorted(
+        [
+            ("PostToConnection", "phone=", ended),
+            ("DeleteConnection", "phone=", None),
+            ("PostToConnection", "laptop=", ended),
+            ("DeleteConnection", "laptop=", None),
+        ]
+    )
+    # Each connection heard the last frame before it was closed.
+    assert [c[0] for c in calls if c[1] == "phone="] == ["PostToConnection", "DeleteConnection"]
+    assert aws_push.connections_of(user_id=alice.pk) == []
+    assert aws_push.connections_of(user_id=bob.pk) == ["bobs="]
+    message = ws_event("message", connection="phone=", body={"type": "ping"})
+    assert lambda_entry(message, lambda_context) == {
+        "statusCode": 403,
+        "body": "unknown_connection",
+    }
+
+
+def test_a_connection_that_cannot_be_closed_still_leaves_the_registry(aws_push, alice, caplog):
+    aws_push.connection_open(connection_id="stuck=", user_id=alice.pk)
+    aws_push.connection_open(connection_id="gone=", user_id=alice.pk)
+    with Stubber(aws_push.management) as stubber:
+        for connection_id in aws_push.connections_of(user_id=alice.pk):
+            if connection_id == "gone=":
+                stubber.add_client_error(
+                    "post_to_connection", service_error_code="GoneException", http_status_code=410
+                )
+                stubber.add_client_error(
+                    "delete_connection", service_error_code="GoneException", http_status_code=410
+                )
+            else:
+                stubber.add_response("post_to_connection", {})
+                stubber.add_client_error(
+                    "delete_connection",
+                    service_error_code="ForbiddenException",
+                    http_status_code=403,
+                )
+        aws_push.close(user_ids=[alice.pk])
+        stubber.assert_no_pending_responses()
+    assert aws_push.connections_of(user_id=alice.pk) == []
+    assert "delete_connection failed" in caplog.text
+
+
+def test_a_ticket_issued_before_a_sign_out_opens_nothing(
+    lambda_entry, lambda_context, aws_push, alice
+):
+    from apps.push.tickets import connect_ticket_issue
+    from apps.users.services import account_sign_out
+
+    event = ws_event("connect")
+    event["queryStringParameters"] = {"ticket": connect_ticket_issue(user_id=alice.pk)}
+    account_sign_out(user=alice)
+    assert lambda_entry(event, lambda_context) == {"statusCode": 401, "body": "not_authenticated"}
+    assert not aws.registered(CONNECTION)
+
+
+def test_a_sign_out_between_the_check_and_the_registration_refuses_the_connection(
+    lambda_entry, lambda_context, aws_push, alice, monkeypatch
+):
+    """$connect checks the token, then registers; a sign-out committing in between found
+    nothing to close, so the connection is dropped and refused."""
+    from apps.users.services import account_sign_out
+
+    token = access_token_for(alice)
+    register = aws_push.connection_open
+
+    def signed_out_meanwhile(**kwargs):
+        account_sign_out(user=alice)
+        register(**kwargs)
+
+    monkeypatch.setattr(aws_push, "connection_open", signed_out_meanwhile)
+    response = lambda_entry(ws_event("connect", token=token), lambda_context)
+    assert response == {"statusCode": 401, "body": "not_authenticated"}
+    assert not aws.registered(CONNECTION)

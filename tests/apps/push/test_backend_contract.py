@@ -17,7 +17,7 @@ from moto import mock_aws
 
 from apps.push.backends import MAX_MESSAGE_BYTES, push_backend, user_group
 from apps.push.exceptions import MessageTooLarge
-from apps.push.services import push_to_user
+from apps.push.services import connections_close, push_to_user
 from tests.apps.push import aws
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +34,10 @@ class PushBackendContract:
         raise NotImplementedError
 
     def received(self, connection: Any) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def closed(self, connection: Any) -> bool:
+        """Whether the backend ended the connection (after its last frame)."""
         raise NotImplementedError
 
     def push(self, **kwargs: Any) -> Any:
@@ -81,6 +85,26 @@ class PushBackendContract:
         )
         assert self.received(connection) == [{"type": "ref", "notification_id": big.pk}]
 
+    def test_closing_ends_every_connection_of_that_user_only(self, alice, bob):
+        first, second = self.open_connection(alice.pk), self.open_connection(alice.pk)
+        bobs = self.open_connection(bob.pk)
+        with self.capture(execute=True):
+            connections_close(user_id=alice.pk)
+        assert self.closed(first)
+        assert self.closed(second)
+        assert not self.closed(bobs)
+        self.push(user_id=bob.pk, message={"type": "still.here"})
+        assert self.received(bobs) == [{"type": "still.here"}]
+
+    def test_nothing_is_closed_before_commit(self, alice):
+        connection = self.open_connection(alice.pk)
+        with self.capture(execute=False) as callbacks:
+            connections_close(user_id=alice.pk)
+        assert not self.closed(connection)
+        for callback in callbacks:
+            callback()
+        assert self.closed(connection)
+
     def test_nothing_is_sent_before_commit(self, alice):
         connection = self.open_connection(alice.pk)
         with self.capture(execute=False) as callbacks:
@@ -116,19 +140,26 @@ class TestChannelsBackend(PushBackendContract):
         async_to_sync(self.layer.group_add)(user_group(user_id), channel)
         return channel
 
-    def received(self, connection: str) -> list[dict[str, Any]]:
+    def events(self, connection: str) -> list[dict[str, Any]]:
         async def drain() -> list[dict[str, Any]]:
-            frames = []
+            events = []
             while True:
-                wait = self.drain_seconds if frames else self.first_frame_seconds
+                wait = self.drain_seconds if events else self.first_frame_seconds
                 try:
-                    event = await asyncio.wait_for(self.layer.receive(connection), wait)
+                    events.append(await asyncio.wait_for(self.layer.receive(connection), wait))
                 except TimeoutError:
-                    return frames
-                assert event["type"] == "push.frame"
-                frames.append(event["frame"])
+                    return events
 
         return async_to_sync(drain)()
+
+    def received(self, connection: str) -> list[dict[str, Any]]:
+        events = self.events(connection)
+        assert {event["type"] for event in events} <= {"push.frame"}
+        return [event["frame"] for event in events]
+
+    def closed(self, connection: str) -> bool:
+        # The consumer sends the last frame and closes when it gets this event.
+        return {"type": "push.close"} in self.events(connection)
 
 
 class TestChannelsOverRedis(TestChannelsBackend):
@@ -192,3 +223,8 @@ class TestApiGatewayBackend(PushBackendContract):
         new = frames[self.seen.get(connection, 0) :]
         self.seen[connection] = len(frames)
         return new
+
+    def closed(self, connection: str) -> bool:
+        # Closed and forgotten; test_aws_websocket.py shows the last frame and the
+        # DeleteConnection call (moto drops what a deleted connection received).
+        return not aws.registered(connection)

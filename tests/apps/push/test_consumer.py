@@ -258,3 +258,139 @@ async def test_a_connect_ticket_opens_one_socket_only(direct_push):
     assert not connected
     assert code == 4401
     await first.disconnect()
+
+
+def _sign_out(user) -> None:
+    from apps.users.services import account_sign_out
+
+    try:
+        account_sign_out(user=user)
+    finally:
+        connection.close()
+
+
+async def _assert_closed_by_sign_out(ws: WebsocketCommunicator) -> None:
+    assert await ws.receive_json_from(timeout=2) == {"type": "session.ended"}
+    closed = await ws.receive_output(timeout=2)
+    assert closed == {"type": "websocket.close", "code": 4401}
+
+
+@pytest.mark.parametrize("credential", ["session", "token", "ticket"])
+async def test_signing_out_everywhere_closes_the_open_socket(direct_push, credential):
+    from apps.push.tickets import connect_ticket_issue
+    from tests.apps.users.factories import access_token_for
+
+    alice = await sync_to_async(make_user)()
+    bob = await sync_to_async(make_user)()
+    if credential == "session":
+        ws = await connect(alice)
+    elif credential == "token":
+        ws = await connect(path=f"/ws/?token={await sync_to_async(access_token_for)(alice)}")
+    else:
+        ws = await connect(
+            path=f"/ws/?ticket={await sync_to_async(connect_ticket_issue)(user_id=alice.pk)}"
+        )
+    ws_bob = await connect(bob)
+    await sync_to_async(_sign_out)(alice)
+    await _assert_closed_by_sign_out(ws)
+    await sync_to_async(push_to_user)(user_id=bob.pk, message={"type": "still.here"})
+    assert await ws_bob.receive_json_from(timeout=2) == {"type": "still.here"}
+    await ws_bob.disconnect()
+
+
+async def test_a_sign_out_in_another_process_closes_the_socket_via_the_relay(relayed_push):
+    """An operator's `manage.py` command or the worker: the relay carries the close too."""
+    alice = await sync_to_async(make_user)()
+    ws = await connect(alice)
+    await asyncio.sleep(0.05)
+    await sync_to_async(_sign_out, thread_sensitive=False)(alice)
+    await _assert_closed_by_sign_out(ws)
+
+
+async def test_disabling_in_the_admin_closes_the_open_socket(direct_push):
+    from apps.users import services
+
+    alice = await sync_to_async(make_user)()
+    operator = await sync_to_async(services.User.objects.create_superuser)(
+        "root@example.com", password="Sup3r-secret!"
+    )
+    ws = await connect(alice)
+
+    def disable_in_the_admin() -> None:
+        client = Client()
+        client.force_login(operator)
+        response = client.post(
+            "/admin/users/user/", {"action": "disable_accounts", "_selected_action": [alice.pk]}
+        )
+        assert response.status_code == 302
+        connection.close()
+
+    await sync_to_async(disable_in_the_admin)()
+    await _assert_closed_by_sign_out(ws)
+    assert not (await sync_to_async(services.User.objects.get)(pk=alice.pk)).is_active
+
+
+async def test_a_sign_out_between_the_check_and_joining_the_group_refuses_the_socket(
+    direct_push, monkeypatch
+):
+    from channels.layers import InMemoryChannelLayer
+
+    from project.asgi import application
+
+    alice = await sync_to_async(make_user)()
+    cookie = await sync_to_async(_session_cookie)(alice)
+    group_add = InMemoryChannelLayer.group_add
+
+    async def signed_out_meanwhile(self, group, channel):
+        await sync_to_async(_sign_out)(alice)
+        await group_add(self, group, channel)
+
+    monkeypatch.setattr(InMemoryChannelLayer, "group_add", signed_out_meanwhile)
+    communicator = WebsocketCommunicator(application, "/ws/", headers=[ORIGIN, (b"cookie", cookie)])
+    connected, code = await communicator.connect()
+    assert not connected
+    assert code == 4401
+
+
+# -- Origin: browsers from our hosts may use the cookie; other clients use ?token= -------
+
+
+async def test_a_token_without_an_origin_header_is_accepted(direct_push):
+    """Non-browser clients (the docs tell them to use ?token=) send no Origin."""
+    from project.asgi import application
+    from tests.apps.users.factories import access_token_for
+
+    alice = await sync_to_async(make_user)()
+    token = await sync_to_async(access_token_for)(alice)
+    ws = WebsocketCommunicator(application, f"/ws/?token={token}", headers=[])
+    connected, _ = await ws.connect()
+    assert connected
+    await sync_to_async(push_to_user)(user_id=alice.pk, message={"type": "hello"})
+    assert await ws.receive_json_from(timeout=2) == {"type": "hello"}
+    await ws.disconnect()
+
+
+async def test_the_session_cookie_without_an_origin_header_is_not_enough(direct_push):
+    from project.asgi import application
+
+    alice = await sync_to_async(make_user)()
+    cookie = await sync_to_async(_session_cookie)(alice)
+    ws = WebsocketCommunicator(application, "/ws/", headers=[(b"cookie", cookie)])
+    connected, code = await ws.connect()
+    assert not connected
+    assert code == 4401
+
+
+@pytest.mark.parametrize("with_cookie", [True, False])
+async def test_a_cross_origin_browser_handshake_is_refused(direct_push, with_cookie):
+    from project.asgi import application
+    from tests.apps.users.factories import access_token_for
+
+    alice = await sync_to_async(make_user)()
+    token = await sync_to_async(access_token_for)(alice)
+    headers = [(b"origin", b"https://evil.example")]
+    if with_cookie:
+        headers.append((b"cookie", await sync_to_async(_session_cookie)(alice)))
+    ws = WebsocketCommunicator(application, f"/ws/?token={token}", headers=headers)
+    connected, _ = await ws.connect()
+    assert not connected

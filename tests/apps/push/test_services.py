@@ -73,6 +73,7 @@ def test_notify_stores_the_message_and_pushes_it_with_its_id(
         {"type": 3},
         {"type": ""},
         {"type": "ref"},
+        {"type": "session.ended"},
         {"type": "x", "notification": {}},
         {"type": "x", "when": object()},
     ],

@@ -30,6 +30,41 @@ def test_each_ticket_is_its_own_claim(alice, bob):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("ending", ["sign_out", "disable", "password_change", "delete"])
+def test_a_ticket_issued_before_the_sessions_ended_is_refused(alice, ending):
+    from apps.users import services
+    from tests.apps.users.factories import PASSWORD
+
+    ticket = connect_ticket_issue(user_id=alice.pk)
+    if ending == "sign_out":
+        services.account_sign_out(user=alice)
+    elif ending == "disable":
+        services.account_disable(user=alice)
+    elif ending == "password_change":
+        services.password_change(user=alice, old_password=PASSWORD, new_password="N3w-pass-w0rd!")
+    else:
+        services.account_delete(user=alice)
+    assert connect_ticket_redeem(ticket=ticket) is None
+    assert not ConnectTicketClaim.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_ticket_issued_after_a_sign_out_works(alice):
+    from apps.users import services
+
+    services.account_sign_out(user=alice)
+    assert connect_ticket_redeem(ticket=connect_ticket_issue(user_id=alice.pk)) == alice.pk
+
+
+@pytest.mark.django_db
+def test_no_ticket_is_issued_for_a_disabled_account(alice):
+    alice.is_active = False
+    alice.save()
+    with pytest.raises(ValueError, match="No active account"):
+        connect_ticket_issue(user_id=alice.pk)
+
+
+@pytest.mark.django_db
 def test_forged_tickets_are_refused_without_writing_a_claim(alice):
     _user, stamp, signature = connect_ticket_issue(user_id=alice.pk).split(":")
     assert connect_ticket_redeem(ticket=f"{alice.pk + 1}:{stamp}:{signature}") is None

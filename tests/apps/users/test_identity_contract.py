@@ -237,6 +237,73 @@ class IdentityBackendContract:
         with pytest.raises(CredentialsInvalid):
             services.password_change(user=user, old_password="Wr0ng-pass!", new_password=PASSWORD)
 
+    def test_changing_the_password_revokes_earlier_tokens_and_other_sessions(self, client):
+        email = self.confirmed(client)
+        old = self.tokens(client, email)
+        browser = Client()
+        browser.post("/accounts/signin/", {"email": email, "password": PASSWORD})
+        assert browser.get("/api/me").status_code == 200
+        changed = api(
+            client,
+            "/api/auth/password/change",
+            {"old_password": PASSWORD, "new_password": NEW_PASSWORD},
+            **bearer(old["access_token"]),
+        )
+        assert changed.status_code == 200, changed.content
+
+        me = api(client, "/api/me", **bearer(old["access_token"]))
+        assert me.status_code == 401
+        assert me.json()["error"]["code"] == "token_revoked"
+        refreshed = api(client, "/api/auth/refresh", {"refresh_token": old["refresh_token"]})
+        assert refreshed.status_code == 401
+        assert refreshed.json()["error"]["code"] in ("refresh_token_invalid", "token_revoked")
+        assert browser.get("/api/me").status_code == 401
+        fresh = self.tokens(client, email, NEW_PASSWORD)
+        assert api(client, "/api/me", **bearer(fresh["access_token"])).status_code == 200
+
+    def test_a_reset_revokes_refresh_tokens_too(self, client):
+        email = self.confirmed(client)
+        old = self.tokens(client, email)
+        api(client, "/api/auth/password/forgot", {"email": email})
+        reset = api(
+            client,
+            "/api/auth/password/reset",
+            {"email": email, "code": self.reset_code(email), "new_password": NEW_PASSWORD},
+        )
+        assert reset.status_code == 200, reset.content
+        refreshed = api(client, "/api/auth/refresh", {"refresh_token": old["refresh_token"]})
+        assert refreshed.status_code == 401
+        assert refreshed.json()["error"]["code"] in ("refresh_token_invalid", "token_revoked")
+
+    def test_deleting_the_account_in_the_admin_deletes_it_at_the_provider(
+        self, client, admin_client
+    ):
+        email = self.confirmed(client)
+        tokens = self.tokens(client, email)
+        user = User.objects.get(email=email)
+        response = admin_client.post(
+            "/admin/users/user/",
+            {"action": "delete_selected", "_selected_action": [user.pk], "post": "yes"},
+        )
+        assert response.status_code == 302
+        assert not User.objects.filter(pk=user.pk).exists()
+
+        me = api(client, "/api/me", **bearer(tokens["access_token"]))
+        assert me.status_code == 401
+        assert me.json()["error"]["code"] == "token_user_unknown"
+        refreshed = api(client, "/api/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+        assert refreshed.status_code == 401
+        again = api(client, "/api/auth/token", {"email": email, "password": PASSWORD})
+        assert again.status_code == 401
+        assert again.json()["error"]["code"] == "credentials_invalid"
+        assert not User.objects.filter(email=email).exists()  # nothing made it again
+
+    def test_an_account_the_provider_never_knew_is_deleted_here(self, admin_client):
+        user = User.objects.create_user("made-here@example.com", password=PASSWORD)
+        response = admin_client.post(f"/admin/users/user/{user.pk}/delete/", {"post": "yes"})
+        assert response.status_code == 302
+        assert not User.objects.filter(pk=user.pk).exists()
+
     def test_groups_map_to_django_groups_and_operators_are_staff(self, client):
         email = self.confirmed(client)
         user = User.objects.get(email=email)

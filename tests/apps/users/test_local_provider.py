@@ -189,3 +189,25 @@ def test_local_tokens_verify_against_the_jwks_served_over_http(live_server, user
     tokens = backend.sign_in(email=user.email, password=PASSWORD)
     assert verifier.verify(tokens.access_token, token_use="access")["sub"] == user.subject
     assert verifier.verify(tokens.id_token, token_use="id")["email"] == user.email
+
+
+def test_refreshed_tokens_keep_the_sign_in_time(user):
+    """Like Cognito: ``auth_time`` is the sign-in's, however often the tokens are refreshed."""
+    tokens = identity().sign_in(email=user.email, password=PASSWORD)
+    LocalRefreshToken.objects.update(created_at=timezone.now() - timedelta(hours=2))
+    refreshed = identity().refresh(refresh_token=tokens.refresh_token)
+    claims = identity().verifier().verify(refreshed.access_token, token_use="access")
+    assert claims["iat"] - claims["auth_time"] >= 2 * 3600 - 5
+
+
+def test_a_refresh_token_that_outlived_a_sign_out_gets_no_working_tokens(user):
+    """Should the provider fail to revoke a refresh token (a Cognito sign-out that did not
+    reach it), what it refreshes into is still of the old sign-in, and refused."""
+    tokens = identity().sign_in(email=user.email, password=PASSWORD)
+    LocalRefreshToken.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+    services._revoke_local(user)  # Nimbus's half of a sign-out; the refresh token survives
+    with pytest.raises(exc.TokenRevoked):
+        services.account_refresh(refresh_token=tokens.refresh_token)
+    refreshed = identity().refresh(refresh_token=tokens.refresh_token)
+    with pytest.raises(exc.TokenRevoked):
+        services.user_from_access_token(token=refreshed.access_token)
