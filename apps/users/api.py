@@ -147,7 +147,8 @@ def refresh(request: HttpRequest, payload: RefreshIn) -> TokensOut:
 
 @router.post("/auth/signout", response={204: None}, auth=api_auth, summary="Sign out everywhere")
 def signout(request: HttpRequest) -> Status:
-    """Revokes every refresh token, access token and browser session of the account."""
+    """Revokes every refresh token, access token, browser session and connect ticket of the
+    account, and closes its WebSockets."""
     services.account_sign_out(user=request.auth)  # type: ignore[attr-defined]
     return Status(204, None)
 
@@ -170,7 +171,9 @@ def password_reset(request: HttpRequest, payload: ResetIn) -> Accepted:
     "/auth/password/change", response=Accepted, auth=api_auth, summary="Change the password"
 )
 def password_change(request: HttpRequest, payload: PasswordChangeIn) -> Accepted:
-    """401 ``credentials_invalid`` for a wrong current password; 422 ``password_too_weak``."""
+    """Signs the account out everywhere, this caller's tokens included: sign in again with
+    the new password. 401 ``credentials_invalid`` for a wrong current password; 422
+    ``password_too_weak``."""
     services.password_change(
         user=request.auth,  # type: ignore[attr-defined]
         old_password=payload.old_password,
