@@ -206,6 +206,8 @@ def test_a_refresh_token_that_outlived_a_sign_out_gets_no_working_tokens(user):
     tokens = identity().sign_in(email=user.email, password=PASSWORD)
     LocalRefreshToken.objects.update(created_at=timezone.now() - timedelta(minutes=5))
     services._revoke_local(user)  # Nimbus's half of a sign-out; the refresh token survives
+    # ...a minute ago, so tokens refreshed now are issued well after it.
+    User.objects.filter(pk=user.pk).update(tokens_valid_after=timezone.now() - timedelta(minutes=1))
     with pytest.raises(exc.TokenRevoked):
         services.account_refresh(refresh_token=tokens.refresh_token)
     refreshed = identity().refresh(refresh_token=tokens.refresh_token)
