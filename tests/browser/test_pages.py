@@ -172,3 +172,24 @@ def test_times_read_the_same_in_the_readers_zone_live_and_after_a_reload(
     reloaded = file_row(page, "notes.txt").locator("time")
     expect(reloaded).to_have_text(expected)  # the row the server rendered, in UTC
     assert reloaded.get_attribute("title").endswith("(shown in Asia/Tokyo)")
+
+
+def test_signing_out_everywhere_ends_the_live_connection_of_the_other_device(
+    new_page: Any, account: str
+) -> None:
+    from tests.browser.people import sign_in
+
+    phone, laptop = new_page("phone"), new_page("laptop")
+    for device in (phone, laptop):
+        device.goto("/accounts/signin/")
+        sign_in(device, account)
+        expect(device.locator("html")).to_have_attribute("data-live", "open")
+
+    laptop.goto("/accounts/settings/")
+    laptop.get_by_role("button", name="Sign out everywhere").click()
+    # The phone's socket gets its last frame and closes; live.js stops reconnecting.
+    expect(phone.locator("html")).to_have_attribute("data-live", "ended", timeout=10_000)
+    phone.wait_for_timeout(1_500)  # longer than the first reconnect delay
+    expect(phone.locator("html")).to_have_attribute("data-live", "ended")
+    phone.reload()
+    phone.wait_for_url("**/accounts/signin/**")
