@@ -72,12 +72,13 @@ def _cache() -> BaseCache:
 
 def _refused(scope: str, retry_after: int) -> RateLimited:
     return RateLimited(
-        f"Too many attempts; try again in {_in_words(retry_after)}.",
+        f"Too many attempts; try again in {in_words(retry_after)}.",
         detail={"scope": scope, "retry_after": retry_after},
     )
 
 
-def _in_words(seconds: int) -> str:
+def in_words(seconds: int) -> str:
+    """``45 seconds``, ``3 minutes``: how long to wait, for people."""
     if seconds < 90:
         return f"{seconds} second{'s' if seconds != 1 else ''}"
     minutes = math.ceil(seconds / 60)
