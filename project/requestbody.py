@@ -6,7 +6,7 @@
   pairs, first match wins; ``None`` leaves the cap to the endpoint) with 413
   ``request_too_large``, read from ``Content-Length`` before a byte is read;
 * under ``/api/`` (whose bodies are JSON whatever the ``Content-Type`` says, as
-  django-ninja parses them), a body that is not UTF-8 JSON, nests deeper than
+  django-ninja parses them; form-labelled ones are left to the endpoint), a body that is not UTF-8 JSON, nests deeper than
   ``NIMBUS_JSON_MAX_DEPTH`` (checked on the raw text before parsing, so nothing recurses
   on it) with 400 ``request_malformed``; ``NaN``/``Infinity`` or a number that overflows
   (``1e999``) with 422 ``number_not_finite``; an integer outside 64 bits with 422
@@ -58,6 +58,10 @@ _SECRET_PATHS = ("/api/workflows/callbacks/", "/files/storage/")
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(rb"[\[\]{}]")
 _MISSING = object()
+#: Bodies the guard leaves to the endpoint: an operation without body parameters ignores
+#: them (Django's test client and browsers send an empty form), one with them refuses
+#: what is not JSON (ninja's 400), and json_body still reads JSON sent under these labels.
+_FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 def body_limit(path: str) -> int | None:
@@ -188,5 +192,5 @@ class BodyGuardMiddleware:
             raise RequestTooLarge(
                 f"The request body is over {limit} bytes.", detail={"max_bytes": limit}
             )
-        if request.path.startswith("/api/") and length:
+        if request.path.startswith("/api/") and length and request.content_type not in _FORMS:
             json_body(request)

@@ -139,7 +139,6 @@ def rate_limited_page(request: HttpRequest, exc: RateLimited) -> HttpResponse:
     from django.shortcuts import render
     from django.utils import timezone
 
-
     retry_after = int(exc.detail.get("retry_after", 60))
     context = {
         "message": exc.message,

@@ -119,6 +119,13 @@ class CodeExpired(IdentityError):
     status = 400
 
 
+class CodeAttemptsExceeded(IdentityError):
+    """The code was guessed wrong too often and is void: the person needs a new one."""
+
+    code = "code_attempts_exceeded"
+    status = 400
+
+
 class CodeUsed(IdentityError):
     code = "code_used"
     status = 400

@@ -32,6 +32,7 @@ _FIELD_OF = {
     exc.PasswordTooWeak.code: "password",
     exc.CodeInvalid.code: "code",
     exc.CodeExpired.code: "code",
+    exc.CodeAttemptsExceeded.code: "code",
     exc.CodeUsed.code: "code",
 }
 
@@ -83,7 +84,8 @@ def signup(request: HttpRequest) -> HttpResponse:
             ),
         )
         if ok:
-            messages.success(request, "We emailed you a code. Enter it to confirm your account.")
+            # The same words whether or not the address already had an account (its mail says).
+            messages.success(request, "We emailed you. Enter the code from the email to confirm.")
             return redirect(_with_email("/accounts/confirm/", d["email"]))
         return _page(request, "signup.html", status, form=form)
     return _page(request, "signup.html", form=form)

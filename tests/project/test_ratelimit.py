@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from project.errors import RateLimited
 from project import ratelimit
+from project.errors import RateLimited
 from project.ratelimit import (
     Backoff,
     Limit,

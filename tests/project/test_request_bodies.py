@@ -81,7 +81,7 @@ def test_pages_get_413_too(client):
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
 def test_non_finite_numbers_are_refused_with_422(client, literal):
-    body = '{"outcome": "success", "output": %s}' % literal
+    body = '{"outcome": "success", "output": ' + literal + "}"
     response = client.post(
         "/api/workflows/callbacks/anything", body, content_type="application/json"
     )

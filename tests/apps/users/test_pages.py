@@ -130,10 +130,18 @@ def test_sign_out_is_post_only(user_client):
     assert user_client.get("/accounts/signout/").status_code == 405
 
 
-def test_duplicate_email_shows_on_the_email_field(browser, user):
-    response = csrf_post(browser, "/accounts/signup/", {"email": user.email, "password": PASSWORD})
-    assert response.status_code == 409
-    assert "already exists" in response.content.decode()
+def test_signing_up_with_a_taken_address_looks_like_any_sign_up(browser, user):
+    from django.core import mail
+
+    taken = csrf_post(browser, "/accounts/signup/", {"email": user.email, "password": PASSWORD})
+    new = csrf_post(
+        browser, "/accounts/signup/", {"email": "fresh@example.com", "password": PASSWORD}
+    )
+    assert (taken.status_code, new.status_code) == (302, 302)
+    assert taken["Location"].startswith("/accounts/confirm/?email=")
+    assert [m.subject for m in mail.outbox if m.to == [user.email]] == [
+        "You already have a Nimbus account"
+    ]
 
 
 def test_weak_password_shows_the_policy(browser):
@@ -230,8 +238,10 @@ def test_sign_out_everywhere_ends_other_sessions(user, browser):
     assert other.get("/api/me").status_code == 401
 
 
-def test_sign_in_is_rate_limited_per_account(browser, user, settings):
-    settings.NIMBUS_SIGNIN_RATE_LIMITS = {"per_account": (3, 300), "per_ip": (100, 300)}
+def test_sign_in_slows_down_after_wrong_passwords(browser, user, settings):
+    settings.NIMBUS_SIGNIN_LIMITS = {
+        "per_account_address": {"free": 2, "base": 30, "cap": 900, "window": 900}
+    }
     for _ in range(3):
         assert (
             csrf_post(
@@ -241,6 +251,7 @@ def test_sign_in_is_rate_limited_per_account(browser, user, settings):
         )
     response = csrf_post(browser, "/accounts/signin/", {"email": user.email, "password": PASSWORD})
     assert response.status_code == 429
+    assert "try again in" in response.content.decode()  # says when
     assert "_auth_user_id" not in browser.session
 
 
