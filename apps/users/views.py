@@ -136,8 +136,8 @@ def signin(request: HttpRequest) -> HttpResponse:
             messages.info(request, "Confirm your email address first: enter the code we sent.")
             return redirect(_with_email("/accounts/confirm/", d["email"]))
         except NimbusError as error:
-            form.add_error(None, error.message)
-            return _page(
+            form.add_error(None, error.message)  # a wait says how long ("try again in 8 s")
+            response = _page(
                 request,
                 "signin.html",
                 error.status,
@@ -145,6 +145,9 @@ def signin(request: HttpRequest) -> HttpResponse:
                 next=next_url,
                 federation=_federation_enabled(),
             )
+            if (retry_after := error.detail.get("retry_after")) is not None:
+                response["Retry-After"] = str(retry_after)
+            return response
         login(request, user, backend=MODEL_BACKEND)
         return HttpResponseRedirect(_safe_next(request, next_url))
     return _page(request, "signin.html", form=form, next=next_url, federation=_federation_enabled())

@@ -251,7 +251,9 @@ def test_sign_in_slows_down_after_wrong_passwords(browser, user, settings):
         )
     response = csrf_post(browser, "/accounts/signin/", {"email": user.email, "password": PASSWORD})
     assert response.status_code == 429
-    assert "try again in" in response.content.decode()  # says when
+    said = re.search(r"try again in (\d+) seconds", response.content.decode())  # says when
+    assert said and 0 < int(said.group(1)) <= 30
+    assert response["Retry-After"] == said.group(1)
     assert "_auth_user_id" not in browser.session
 
 
