@@ -58,6 +58,13 @@ DEFAULT_THROTTLES: list[dict[str, Any]] = [
         "per_account": (10, 900),
     },
     {
+        "scope": "signin-link",
+        "methods": ["POST"],
+        "paths": ["/accounts/signin/link/"],
+        "per_ip": (10, 3600),
+        "per_account": (3, 3600),  # each one emails a link to the account's address
+    },
+    {
         "scope": "upload-start",
         "methods": ["POST"],
         "paths": ["/api/files/uploads"],

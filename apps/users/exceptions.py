@@ -158,6 +158,13 @@ class CredentialsInvalid(IdentityError):
     status = 401
 
 
+class SignInLinkInvalid(IdentityError):
+    """A sign-in link that is wrong, used, expired or revoked."""
+
+    code = "signin_link_invalid"
+    status = 400
+
+
 class FederationError(IdentityError):
     """The hosted-UI / OAuth code flow was refused (bad state, nonce, code or token)."""
 

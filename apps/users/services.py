@@ -257,6 +257,61 @@ def account_sign_in(*, email: str, password: str, ip: str = "") -> tuple[User, T
     return user, tokens
 
 
+def signin_link_send(*, email: str) -> None:
+    """Mail a one-time sign-in link to the account's address (apps.users.signin_link).
+
+    The same answer for every address: only an active, confirmed account gets a mail.
+    """
+    from django.core.mail import send_mail
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    from apps.users.signin_link import LINK_MAX_AGE, signin_link_tokens
+
+    user = User.objects.filter(
+        email=_normal_email(email), is_active=True, email_verified=True
+    ).first()
+    if user is None:
+        return
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    site = str(settings.NIMBUS_SITE_URL).rstrip("/")
+    link = f"{site}/accounts/signin/link/{uid}/{signin_link_tokens.make_token(user)}/"
+    send_mail(
+        "Your Nimbus sign-in link",
+        f"Open this link to sign in to Nimbus: {link}\nIt works once, for "
+        f"{LINK_MAX_AGE // 60} minutes. If you did not ask for it, ignore this mail; someone "
+        "may be guessing your password, and signing in this way keeps working meanwhile.",
+        None,
+        [user.email],
+    )
+
+
+def signin_link_check(*, uidb64: str, token: str) -> User:
+    """The account a sign-in link opens (``SignInLinkInvalid`` if it does not)."""
+    from django.utils.http import urlsafe_base64_decode
+
+    from apps.users.signin_link import signin_link_tokens
+
+    try:
+        pk = int(urlsafe_base64_decode(uidb64).decode())
+    except (ValueError, UnicodeDecodeError, OverflowError):
+        pk = 0
+    user = User.objects.filter(pk=pk, is_active=True).first() if 0 < pk < 2**63 else None
+    if user is None or not signin_link_tokens.check_token(user, token):
+        raise exc.SignInLinkInvalid("This sign-in link is not valid any more; ask for a new one.")
+    return user
+
+
+def signin_link_use(*, uidb64: str, token: str, ip: str = "") -> User:
+    """:func:`signin_link_check`, and the address counts as one the owner uses from now on.
+
+    The caller starts the session, which spends the link (it changes ``last_login``).
+    """
+    user = signin_link_check(uidb64=uidb64, token=token)
+    signin_succeeded(email=user.email, ip=ip)
+    return user
+
+
 def _wait_past_sign_out(email: str) -> None:
     # Token ``iat`` has one-second resolution and tokens issued before a sign-out's instant
     # are refused; a sign-in in that same second waits for the next one so its tokens

@@ -138,3 +138,55 @@ def test_sign_in_costs_the_same_for_unknown_and_known_addresses(client, make_use
     known = min(cost(user.email) for _ in range(3))
     unknown = min(cost(f"nobody{i}@example.com") for i in range(3))
     assert unknown > 0.6 * known, (unknown, known)
+
+
+def test_an_owner_kept_waiting_by_an_attack_can_sign_in_with_a_link(settings, user):
+    """From a new address, under attack: the page offers a link by mail; it works once."""
+    import re
+
+    from django.core import mail
+    from django.test import Client
+
+    _limits(settings, per_account={"free": 2, "base": 60, "cap": 300, "window": 900})
+    attacker = Client()
+    for i in range(4):
+        attacker.post(
+            "/accounts/signin/", {"email": user.email, "password": WRONG}, REMOTE_ADDR=f"10.0.0.{i}"
+        )
+    owner = Client(REMOTE_ADDR="192.0.2.50")
+    page = owner.post("/accounts/signin/", {"email": user.email, "password": PASSWORD})
+    assert page.status_code == 429
+    assert "Email me a sign-in link" in page.content.decode()
+
+    assert owner.post("/accounts/signin/link/", {"email": user.email}).status_code == 302
+    assert owner.post("/accounts/signin/link/", {"email": "nobody@example.com"}).status_code == 302
+    assert [m.to for m in mail.outbox] == [[user.email]]  # only the account's address
+    link = re.search(r"http://\S+(/accounts/signin/link/\S+/)", mail.outbox[0].body).group(1)
+
+    shown = owner.get(link)  # a mail scanner's GET does not spend it
+    assert shown.status_code == 200
+    assert "_auth_user_id" not in owner.session
+    assert owner.post(link).status_code == 302
+    assert owner.session["_auth_user_id"] == str(user.pk)
+    # Spent; and the owner's new address now counts as theirs.
+    assert Client().post(link).status_code == 400
+    assert token(Client(), user.email, PASSWORD, ip="192.0.2.50").status_code == 200
+
+
+def test_a_forged_or_expired_sign_in_link_is_refused(client, user, clock):
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    from apps.users.signin_link import LINK_MAX_AGE, signin_link_tokens
+
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    assert client.get(f"/accounts/signin/link/{uid}/1-abc/").status_code == 400
+    assert client.get("/accounts/signin/link/x/y/").status_code == 400
+    stale = signin_link_tokens._make_token_with_timestamp(
+        user,
+        signin_link_tokens._num_seconds(signin_link_tokens._now()) - LINK_MAX_AGE - 1,
+        signin_link_tokens.secret,
+    )
+    assert client.get(f"/accounts/signin/link/{uid}/{stale}/").status_code == 400
+    fresh = signin_link_tokens.make_token(user)
+    assert client.get(f"/accounts/signin/link/{uid}/{fresh}/").status_code == 200
