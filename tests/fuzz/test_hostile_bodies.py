@@ -1,5 +1,5 @@
-"""Every URL pattern and every API operation, sent hostile bodies, anonymous and signed in:
-none may answer 5xx.
+"""Every URL pattern and every API operation, sent hostile bodies (and a hostile query
+string), anonymous and signed in: none may answer 5xx.
 
 The URLs are enumerated from the URLconf (django-ninja's operations are URL patterns in
 it too, and the test checks each OpenAPI path is among them), never listed by hand, so a
@@ -62,6 +62,16 @@ BODIES: dict[str, tuple[bytes, str]] = {
 }
 
 
+HOSTILE_QUERY = {
+    "after": "9" * 30,
+    "limit": "NaN",
+    "unread": "maybe",
+    "page": "-1",
+    "q": "\x00" * 10,
+    "next": "//evil.example/",
+}
+
+
 def _sample(pattern: RoutePattern | RegexPattern, *, huge: bool) -> str:
     if isinstance(pattern, RoutePattern):
 
@@ -121,4 +131,7 @@ def test_no_url_answers_a_hostile_body_with_a_5xx(clients, settings):
                     response = client.generic(method, url, body, content_type=content_type)
                     if response.status_code >= 500:
                         failures.append(f"{who} {method} {url} {name}: {response.status_code}")
+            response = client.get(url, HOSTILE_QUERY)
+            if response.status_code >= 500:
+                failures.append(f"{who} GET {url} hostile query: {response.status_code}")
     assert not failures, "\n".join(failures)

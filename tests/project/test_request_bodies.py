@@ -129,3 +129,19 @@ def test_a_callback_refusal_never_logs_the_token_in_its_path(client, log_lines):
     )
     assert response.status_code == 400
     assert not [line for line in log_lines.lines if token in line]
+
+
+@pytest.mark.parametrize("size", [-1, 2**63])
+def test_an_upload_size_out_of_range_is_422(user_client, size):
+    response = user_client.post(
+        "/api/files/uploads",
+        {"name": "a.png", "content_type": "image/png", "size": size},
+        content_type="application/json",
+    )
+    assert response.status_code == 422
+    assert _error(response)["code"] in ("invalid_input", "number_out_of_range")
+
+
+def test_a_huge_id_in_a_path_or_query_is_422(user_client):
+    assert user_client.get("/api/notifications/" + "9" * 30).status_code == 422
+    assert user_client.get("/api/notifications/", {"after": 2**63}).status_code == 422
