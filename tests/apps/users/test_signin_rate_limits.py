@@ -190,3 +190,23 @@ def test_a_forged_or_expired_sign_in_link_is_refused(client, user, clock):
     assert client.get(f"/accounts/signin/link/{uid}/{stale}/").status_code == 400
     fresh = signin_link_tokens.make_token(user)
     assert client.get(f"/accounts/signin/link/{uid}/{fresh}/").status_code == 200
+
+
+def test_the_admin_sign_in_is_slowed_by_the_same_waits(settings, make_user):
+    from django.test import Client
+
+    _limits(settings, per_account_address={"free": 1, "base": 60, "cap": 60, "window": 900})
+    ops = make_user(groups=["operators"])
+    browser = Client(REMOTE_ADDR="203.0.113.20")
+    for _ in range(2):
+        wrong = browser.post("/admin/login/", {"username": ops.email, "password": WRONG})
+        assert wrong.status_code == 200  # the form again
+    refused = browser.post("/admin/login/", {"username": ops.email, "password": PASSWORD})
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == "60"
+    assert "_auth_user_id" not in browser.session
+    elsewhere = Client(REMOTE_ADDR="198.51.100.20")
+    assert (
+        elsewhere.post("/admin/login/", {"username": ops.email, "password": PASSWORD}).status_code
+        == 302
+    )
