@@ -188,6 +188,10 @@ class BodyGuardMiddleware:
     def _check(request: HttpRequest) -> None:
         limit = body_limit(request.path)
         length = _declared_length(request)
+        if limit is not None and "CONTENT_LENGTH" not in request.META:
+            # A chunked body under ASGI (daphne): Django has it in memory already, up to
+            # DATA_UPLOAD_MAX_MEMORY_SIZE; under WSGI it reads as empty.
+            length = len(_raw(request))
         if limit is not None and length > limit:
             raise RequestTooLarge(
                 f"The request body is over {limit} bytes.", detail={"max_bytes": limit}

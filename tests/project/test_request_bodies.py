@@ -145,3 +145,22 @@ def test_an_upload_size_out_of_range_is_422(user_client, size):
 def test_a_huge_id_in_a_path_or_query_is_422(user_client):
     assert user_client.get("/api/notifications/" + "9" * 30).status_code == 422
     assert user_client.get("/api/notifications/", {"after": 2**63}).status_code == 422
+
+
+async def test_a_chunked_body_without_content_length_is_capped_too():
+    """Under ASGI (make run) a body may come without Content-Length."""
+    from channels.testing import HttpCommunicator
+
+    from project.asgi import application
+
+    body = b'{"email": "' + b"a" * 100_000 + b'"}'
+    communicator = HttpCommunicator(
+        application,
+        "POST",
+        "/api/auth/password/forgot",
+        body=body,
+        headers=[(b"content-type", b"application/json"), (b"host", b"127.0.0.1")],
+    )
+    response = await communicator.get_response()
+    assert response["status"] == 413
+    assert json.loads(response["body"])["error"]["code"] == "request_too_large"
