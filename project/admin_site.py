@@ -105,6 +105,28 @@ class NimbusAdminSite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         return is_operator(request.user)
 
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        """Django's admin sign-in, slowed after wrong passwords like every other sign-in
+        (apps.users.signin_guard), so it is no way around those waits."""
+        if request.method != "POST":
+            return super().login(request, extra_context)
+        from apps.users.signin_guard import signin_check, signin_failed, signin_succeeded
+        from project.errors import RateLimited
+        from project.throttling import rate_limited_page
+
+        email = str(request.POST.get("username", "")).strip().lower()[:254]
+        ip = str(request.META.get("REMOTE_ADDR", ""))
+        try:
+            signin_check(email=email, ip=ip)
+        except RateLimited as exc:
+            return rate_limited_page(request, exc)
+        response = super().login(request, extra_context)
+        if response.status_code == 302 and request.user.is_authenticated:
+            signin_succeeded(email=email, ip=ip)
+        else:
+            signin_failed(email=email, ip=ip)
+        return response
+
     def admin_view(self, view: Callable[..., Any], cacheable: bool = False) -> Any:
         wrapped = super().admin_view(view, cacheable)
 

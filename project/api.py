@@ -7,19 +7,34 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
+from ninja.types import DictStrAny
 
-from project.errors import NimbusError, error_response, nimbus_error_response
+from project.errors import NimbusError, RequestTooLarge, error_response, nimbus_error_response
+from project.requestbody import json_body
 
 logger = logging.getLogger("nimbus.api")
+
+
+class BodyParser(Parser):
+    """Bodies come from :func:`project.requestbody.json_body`, which the throttles read too
+    (BodyGuardMiddleware has refused the ones it cannot parse before any view runs)."""
+
+    def parse_body(self, request: HttpRequest) -> DictStrAny:
+        body: DictStrAny = json_body(request)
+        return body
+
 
 api = NinjaAPI(
     title="Nimbus API",
     version="1.0",
     description="Files, events, workflows and notifications of a Nimbus site.",
     urls_namespace="api",
+    parser=BodyParser(),
 )
 
 
@@ -48,6 +63,11 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return error_response("not_found", str(exc) or "Not found.", 404)
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return nimbus_error_response(RequestTooLarge("The request body is too large."))
 
 
 @api.exception_handler(Exception)

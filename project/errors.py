@@ -59,6 +59,18 @@ class InvalidInput(NimbusError):
     status = 422
 
 
+class RequestMalformed(NimbusError):
+    """A body that cannot be read as what the endpoint takes (bad JSON, too deep)."""
+
+    code = "request_malformed"
+    status = 400
+
+
+class RequestTooLarge(NimbusError):
+    code = "request_too_large"
+    status = 413
+
+
 class RateLimited(NimbusError):
     code = "rate_limited"
     status = 429

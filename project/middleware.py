@@ -6,7 +6,8 @@ import logging
 import uuid
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse
 
 from project.errors import error_response
 from project.logging import bind
@@ -24,6 +25,10 @@ _STATUS_CODES = {
     429: "rate_limited",
     500: "internal_error",
 }
+
+
+#: Exceptions Django itself turns into a 4xx (ninja's ``/api/`` home raises Http404).
+_CLIENT_ERRORS = (Http404, PermissionDenied, SuspiciousOperation, BadRequest)
 
 
 def request_id_for(request: HttpRequest) -> str:
@@ -61,8 +66,8 @@ class RequestIdMiddleware:
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not request.path.startswith("/api/"):
-            return None
+        if not request.path.startswith("/api/") or isinstance(exception, _CLIENT_ERRORS):
+            return None  # Django answers these with their 4xx; __call__ gives it the shape
         logger.exception("Unhandled error in %s %s", request.method, request.path)
         return error_response("internal_error", "Something went wrong on our side.", 500)
 

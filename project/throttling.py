@@ -2,9 +2,11 @@
 
 ``settings.NIMBUS_THROTTLES`` lists rules; each names the requests it covers (methods and
 exact paths, API and page alike) and its limits as ``(hits, seconds)`` per client address,
-per account (the ``email`` in the JSON body or form) and per caller (the session's user,
+per account (the ``email`` of the body, read by the parser the endpoint itself uses:
+:func:`project.requestbody.json_body` under ``/api/`` whatever the ``Content-Type``, the
+form elsewhere) and per caller (the session's user,
 or the bearer token). Every covered request counts as a hit (project.ratelimit, on the
-shared cache); over a limit the answer is 429 with ``Retry-After`` and the API's error shape,
+shared cache, in sliding windows); over a limit the answer is 429 with ``Retry-After`` and the API's error shape,
 and a ``RateLimited`` metric is recorded. Sign-in limits live in apps.users (they count
 failures only).
 """
@@ -12,7 +14,6 @@ failures only).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -21,8 +22,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from project import telemetry
-from project.errors import RateLimited, nimbus_error_response
-from project.ratelimit import Limit, ratelimit_hit
+from project.errors import NimbusError, RateLimited, nimbus_error_response
+from project.ratelimit import Limit, in_words, ratelimit_hit
+from project.requestbody import json_body
 
 logger = logging.getLogger("nimbus.throttling")
 
@@ -56,6 +58,13 @@ DEFAULT_THROTTLES: list[dict[str, Any]] = [
         "per_account": (10, 900),
     },
     {
+        "scope": "signin-link",
+        "methods": ["POST"],
+        "paths": ["/accounts/signin/link/"],
+        "per_ip": (10, 3600),
+        "per_account": (3, 3600),  # each one emails a link to the account's address
+    },
+    {
         "scope": "upload-start",
         "methods": ["POST"],
         "paths": ["/api/files/uploads"],
@@ -71,10 +80,10 @@ def _rules() -> list[dict[str, Any]]:
 
 
 def _account(request: HttpRequest) -> str:
-    if request.content_type == "application/json":
+    if request.path.startswith("/api/"):
         try:
-            body = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
+            body = json_body(request)
+        except NimbusError:  # the endpoint refuses it too (BodyGuardMiddleware)
             return ""
         email = body.get("email", "") if isinstance(body, dict) else ""
     else:
@@ -126,12 +135,24 @@ class ThrottleMiddleware:
         telemetry.metric(telemetry.RATE_LIMITED, scope=scope)
         logger.warning("Rate limited %s %s (%s)", request.method, request.path, exc.detail["scope"])
         if request.path.startswith("/api/"):
-            response: HttpResponse = nimbus_error_response(exc)
-        else:
-            response = HttpResponse(
-                "Too many attempts. Please wait a few minutes and try again.",
-                status=429,
-                content_type="text/plain; charset=utf-8",
-            )
-        response["Retry-After"] = str(exc.detail.get("retry_after", 60))
-        return response
+            return nimbus_error_response(exc)
+        return rate_limited_page(request, exc)
+
+
+def rate_limited_page(request: HttpRequest, exc: RateLimited) -> HttpResponse:
+    """The page people see for a 429: what happened and when to try again (``Retry-After``)."""
+    from datetime import timedelta
+
+    from django.shortcuts import render
+    from django.utils import timezone
+
+    retry_after = int(exc.detail.get("retry_after", 60))
+    context = {
+        "message": exc.message,
+        "retry_in": in_words(retry_after),
+        "retry_at": timezone.now() + timedelta(seconds=retry_after),
+        "back": request.path,
+    }
+    response = render(request, "errors/429.html", context, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response

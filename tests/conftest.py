@@ -188,6 +188,17 @@ def _log_lines_attached(log_lines):
         root.addHandler(log_lines)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Each test starts with no rate-limit counters: every test client is 127.0.0.1, and
+    sign-in failures of earlier tests would otherwise make later ones wait."""
+    from django.core.cache import caches
+
+    for alias in caches:
+        if caches[alias].__class__.__name__ == "LocMemCache":
+            caches[alias].clear()
+
+
 @pytest.fixture
 def never_logged():
     """Call with a secret value (a password, a token) the suite must never log."""

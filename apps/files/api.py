@@ -16,6 +16,7 @@ from apps.files import selectors, services
 from apps.files.backends.base import MultipartPlan, UploadedPart
 from apps.files.models import File
 from apps.users.auth import api_auth
+from project.requestbody import INT64
 
 router = Router(tags=["files"], auth=api_auth)
 
@@ -23,7 +24,7 @@ router = Router(tags=["files"], auth=api_auth)
 class UploadIn(Schema):
     name: str = Field(..., min_length=1, max_length=1024)
     content_type: str = Field(..., min_length=1, max_length=255)
-    size: int = Field(..., description="Bytes the client will send.")
+    size: int = Field(..., ge=0, le=INT64, description="Bytes the client will send.")
 
 
 class PartOut(Schema):

@@ -6,11 +6,13 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Path, Query, Router, Schema
 
 from apps.push import selectors, services
 from apps.push.models import Notification
 from apps.users.auth import api_auth
+from project.requestbody import INT64
+from project.schemas import RowId, RowIdOrZero
 
 router = Router(tags=["notifications"], auth=api_auth)
 
@@ -38,8 +40,8 @@ class UnreadCount(Schema):
 
 
 class MarkRead(Schema):
-    ids: list[int] | None = Field(default=None, max_length=1000)
-    up_to: int | None = Field(default=None, ge=0)
+    ids: list[RowId] | None = Field(default=None, max_length=1000)
+    up_to: RowIdOrZero | None = None
 
 
 class MarkedRead(Schema):
@@ -55,7 +57,7 @@ def _user_id(request: HttpRequest) -> int:
 @router.get("/", response=NotificationList, summary="Notifications after an id")
 def notification_list(
     request: HttpRequest,
-    after: int = Query(0, ge=0),
+    after: int = Query(0, ge=0, le=INT64),
     unread: bool | None = Query(None),
     limit: int = Query(selectors.PAGE_SIZE, ge=1, le=selectors.PAGE_SIZE),
 ) -> dict[str, Any]:
@@ -100,13 +102,17 @@ def connect_ticket(request: HttpRequest) -> dict[str, Any]:
 
 
 @router.get("/{notification_id}", response=NotificationOut, summary="One notification")
-def notification_detail(request: HttpRequest, notification_id: int) -> Notification:
+def notification_detail(
+    request: HttpRequest, notification_id: int = Path(..., ge=1, le=INT64)
+) -> Notification:
     """One notification (what a ``{"type": "ref"}`` frame points to)."""
     return selectors.notification_get(user_id=_user_id(request), notification_id=notification_id)
 
 
 @router.post("/{notification_id}/read", response=MarkedRead, summary="Mark one read")
-def notification_read(request: HttpRequest, notification_id: int) -> dict[str, int]:
+def notification_read(
+    request: HttpRequest, notification_id: int = Path(..., ge=1, le=INT64)
+) -> dict[str, int]:
     user_id = _user_id(request)
     selectors.notification_get(user_id=user_id, notification_id=notification_id)
     marked = services.notifications_mark_read(user_id=user_id, ids=[notification_id])

@@ -76,7 +76,7 @@ class MeOut(Schema):
 
 
 class SignUpOut(Schema):
-    user: MeOut
+    status: str
     confirmation_required: bool
 
 
@@ -107,23 +107,24 @@ def _ip(request: HttpRequest) -> str:
 def signup(request: HttpRequest, payload: SignUpIn) -> Status:
     """Registers with the identity provider, which emails a confirmation code.
 
-    409 ``email_taken``; 422 ``password_too_weak`` (min 8, upper, lower, digit, symbol).
+    The same answer whether or not the address already has an account (that one is
+    mailed instead); 422 ``password_too_weak`` (min 8, upper, lower, digit, symbol).
     """
-    user = services.account_sign_up(
-        email=payload.email, password=payload.password, name=payload.name
-    )
-    return Status(201, SignUpOut(user=_me(user), confirmation_required=True))
+    services.account_sign_up(email=payload.email, password=payload.password, name=payload.name)
+    return Status(201, SignUpOut(status="confirmation_sent", confirmation_required=True))
 
 
 @router.post("/auth/confirm", response=Accepted, summary="Confirm a sign-up code")
 def confirm(request: HttpRequest, payload: ConfirmIn) -> Accepted:
-    """400 ``code_invalid`` / ``code_expired`` / ``code_used``."""
+    """400 ``code_invalid`` (also for an unknown or confirmed address) / ``code_expired`` /
+    ``code_attempts_exceeded`` / ``code_used``."""
     services.account_confirm(email=payload.email, code=payload.code)
     return Accepted(status="confirmed")
 
 
 @router.post("/auth/resend", response={202: Accepted}, summary="Send a new sign-up code")
 def resend(request: HttpRequest, payload: EmailIn) -> Status:
+    """202 whether or not the address has an unconfirmed account."""
     services.account_resend_confirmation(email=payload.email)
     return Status(202, Accepted(status="sent"))
 
@@ -161,6 +162,8 @@ def password_forgot(request: HttpRequest, payload: EmailIn) -> Status:
 
 @router.post("/auth/password/reset", response=Accepted, summary="Reset the password with a code")
 def password_reset(request: HttpRequest, payload: ResetIn) -> Accepted:
+    """400 ``code_invalid`` (also for an unknown address) / ``code_expired`` /
+    ``code_attempts_exceeded`` / ``code_used``; 422 ``password_too_weak``."""
     services.password_reset(
         email=payload.email, code=payload.code, new_password=payload.new_password
     )

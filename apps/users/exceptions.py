@@ -119,6 +119,13 @@ class CodeExpired(IdentityError):
     status = 400
 
 
+class CodeAttemptsExceeded(IdentityError):
+    """The code was guessed wrong too often and is void: the person needs a new one."""
+
+    code = "code_attempts_exceeded"
+    status = 400
+
+
 class CodeUsed(IdentityError):
     code = "code_used"
     status = 400
@@ -149,6 +156,13 @@ class CredentialsInvalid(IdentityError):
 
     code = "credentials_invalid"
     status = 401
+
+
+class SignInLinkInvalid(IdentityError):
+    """A sign-in link that is wrong, used, expired or revoked."""
+
+    code = "signin_link_invalid"
+    status = 400
 
 
 class FederationError(IdentityError):

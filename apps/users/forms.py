@@ -84,6 +84,10 @@ class ForgotForm(forms.Form):
     email = _email()
 
 
+class SignInLinkForm(forms.Form):
+    email = _email(autofocus=False)
+
+
 class ResetForm(_NewPasswordMixin):
     email = _email(autofocus=False)
     code = _code()

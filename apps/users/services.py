@@ -24,22 +24,12 @@ from apps.users import exceptions as exc
 from apps.users.backends import TokenSet, identity
 from apps.users.models import Profile, User
 from apps.users.password_policy import password_validate
+from apps.users.signin_guard import signin_check, signin_failed, signin_succeeded
 from project import telemetry
-from project.ratelimit import Limit, ratelimit_check, ratelimit_hit
 
 logger = logging.getLogger("nimbus.users")
 
 OPERATORS_GROUP = "operators"
-
-
-def _limits() -> tuple[Limit, Limit]:
-    conf = {"per_account": (10, 300), "per_ip": (50, 300)}
-    conf.update(getattr(settings, "NIMBUS_SIGNIN_RATE_LIMITS", {}))
-    account, ip = conf["per_account"], conf["per_ip"]
-    return (
-        Limit(scope="signin-account", limit=account[0], window=account[1]),
-        Limit(scope="signin-ip", limit=ip[0], window=ip[1]),
-    )
 
 
 def _normal_email(email: str) -> str:
@@ -185,17 +175,24 @@ def email_validate(*, email: str) -> None:
         raise exc.EmailInvalid("Enter a valid email address.", detail={"field": "email"}) from None
 
 
-def account_sign_up(*, email: str, password: str, name: str = "") -> User:
-    """Register with the provider (which sends a confirmation code); returns the account.
+def account_sign_up(*, email: str, password: str, name: str = "") -> User | None:
+    """Register with the provider (which sends a confirmation code); the new account.
 
-    The local row is unconfirmed until :func:`account_confirm`; nothing is written here
-    when the provider refuses (duplicate email, weak password).
+    The answer does not tell whether the address already has an account (no
+    enumeration): for one that has, nothing is written and None is returned, and the
+    address is mailed instead — a new confirmation code if it is still unconfirmed,
+    else a "you already have an account" notice. The local row is unconfirmed until
+    :func:`account_confirm`; nothing is written when the provider refuses (weak password).
     """
     email = _normal_email(email)
     email_validate(email=email)
     password_validate(password=password)
     backend = identity()
-    subject = backend.sign_up(email=email, password=password, name=name)
+    try:
+        subject = backend.sign_up(email=email, password=password, name=name)
+    except exc.EmailTaken:
+        _existing_account_notice(email)
+        return None
     with transaction.atomic():
         user = _account_row(issuer=backend.issuer, subject=subject, email=email)
         if user is None:
@@ -207,15 +204,46 @@ def account_sign_up(*, email: str, password: str, name: str = "") -> User:
     return user
 
 
+def _existing_account_notice(email: str) -> None:
+    """Mail the owner of an address someone signed up with again: a new confirmation
+    code while the account is unconfirmed, else a note that it already exists."""
+    from django.core.mail import send_mail
+
+    pending = User.objects.filter(email=email, email_verified=False).exists()
+    if pending:
+        try:
+            identity().resend_confirmation(email=email)
+            return
+        except exc.IdentityError as error:  # confirmed at the provider meanwhile, or down
+            logger.warning("No new confirmation code for a repeated sign-up: %s", error.code)
+    site = str(settings.NIMBUS_SITE_URL).rstrip("/")
+    send_mail(
+        "You already have a Nimbus account",
+        "Someone, we hope you, tried to sign up for Nimbus with this address, which already "
+        f"has an account. Sign in at {site}/accounts/signin/ or, if you forgot the password, "
+        f"reset it at {site}/accounts/password/forgot/. If it was not you, ignore this mail.",
+        None,
+        [email],
+    )
+
+
 def account_confirm(*, email: str, code: str) -> None:
-    """Spend the sign-up code with the provider and mark the account confirmed."""
+    """Spend the sign-up code with the provider and mark the account confirmed.
+
+    An unknown or already confirmed address gets ``CodeInvalid``, as a wrong code does.
+    """
     email = _normal_email(email)
-    identity().confirm_sign_up(email=email, code=code)
+    try:
+        identity().confirm_sign_up(email=email, code=code)
+    except (exc.UserNotFound, exc.UserAlreadyConfirmed):
+        raise exc.CodeInvalid("The code is not correct.") from None
     User.objects.filter(email=email).update(email_verified=True)
 
 
 def account_resend_confirmation(*, email: str) -> None:
-    identity().resend_confirmation(email=_normal_email(email))
+    """Send a new sign-up code; the same answer for unknown and confirmed addresses."""
+    with contextlib.suppress(exc.UserNotFound, exc.UserAlreadyConfirmed):
+        identity().resend_confirmation(email=_normal_email(email))
 
 
 # -- sign-in, refresh, sign-out -----------------------------------------------------------
@@ -224,24 +252,78 @@ def account_resend_confirmation(*, email: str) -> None:
 def account_sign_in(*, email: str, password: str, ip: str = "") -> tuple[User, TokenSet]:
     """Sign in with the provider: the account and its tokens.
 
-    Failed attempts count against the account and the client IP; over either limit the
-    attempt is refused (``RateLimited``) before the provider is asked.
+    Failures slow the caller down (apps.users.signin_guard): while a wait is due the
+    attempt is refused (``RateLimited``, with ``retry_after``) before the provider is
+    asked. The owner signing in from an address they used before is never kept out by
+    failures from other addresses.
     """
     email = _normal_email(email)
-    per_account, per_ip = _limits()
-    ratelimit_check(limit=per_account, key=email)
-    if ip:
-        ratelimit_check(limit=per_ip, key=ip)
+    signin_check(email=email, ip=ip)
     _wait_past_sign_out(email)
     try:
         tokens = identity().sign_in(email=email, password=password)
     except (exc.CredentialsInvalid, exc.UserNotConfirmed, exc.UserDisabled) as error:
         telemetry.metric(telemetry.AUTH_FAILURES, reason=error.code)
-        ratelimit_hit(limit=per_account, key=email)
-        if ip:
-            ratelimit_hit(limit=per_ip, key=ip)
+        signin_failed(email=email, ip=ip)
         raise
-    return account_tokens_accept(tokens), tokens
+    user = account_tokens_accept(tokens)
+    signin_succeeded(email=email, ip=ip)
+    return user, tokens
+
+
+def signin_link_send(*, email: str) -> None:
+    """Mail a one-time sign-in link to the account's address (apps.users.signin_link).
+
+    The same answer for every address: only an active, confirmed account gets a mail.
+    """
+    from django.core.mail import send_mail
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    from apps.users.signin_link import LINK_MAX_AGE, signin_link_tokens
+
+    user = User.objects.filter(
+        email=_normal_email(email), is_active=True, email_verified=True
+    ).first()
+    if user is None:
+        return
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    site = str(settings.NIMBUS_SITE_URL).rstrip("/")
+    link = f"{site}/accounts/signin/link/{uid}/{signin_link_tokens.make_token(user)}/"
+    send_mail(
+        "Your Nimbus sign-in link",
+        f"Open this link to sign in to Nimbus: {link}\nIt works once, for "
+        f"{LINK_MAX_AGE // 60} minutes. If you did not ask for it, ignore this mail; someone "
+        "may be guessing your password, and signing in this way keeps working meanwhile.",
+        None,
+        [user.email],
+    )
+
+
+def signin_link_check(*, uidb64: str, token: str) -> User:
+    """The account a sign-in link opens (``SignInLinkInvalid`` if it does not)."""
+    from django.utils.http import urlsafe_base64_decode
+
+    from apps.users.signin_link import signin_link_tokens
+
+    try:
+        pk = int(urlsafe_base64_decode(uidb64).decode())
+    except (ValueError, UnicodeDecodeError, OverflowError):
+        pk = 0
+    user = User.objects.filter(pk=pk, is_active=True).first() if 0 < pk < 2**63 else None
+    if user is None or not signin_link_tokens.check_token(user, token):
+        raise exc.SignInLinkInvalid("This sign-in link is not valid any more; ask for a new one.")
+    return user
+
+
+def signin_link_use(*, uidb64: str, token: str, ip: str = "") -> User:
+    """:func:`signin_link_check`, and the address counts as one the owner uses from now on.
+
+    The caller starts the session, which spends the link (it changes ``last_login``).
+    """
+    user = signin_link_check(uidb64=uidb64, token=token)
+    signin_succeeded(email=user.email, ip=ip)
+    return user
 
 
 def _wait_past_sign_out(email: str) -> None:
@@ -293,11 +375,17 @@ def password_forgot(*, email: str) -> None:
 
 
 def password_reset(*, email: str, code: str, new_password: str) -> None:
-    """Set a new password with an emailed code; signs the account out everywhere."""
+    """Set a new password with an emailed code; signs the account out everywhere.
+
+    An unknown address gets ``CodeInvalid``, as a wrong code does.
+    """
     email = _normal_email(email)
     password_validate(password=new_password)
     backend = identity()
-    backend.confirm_forgot_password(email=email, code=code, new_password=new_password)
+    try:
+        backend.confirm_forgot_password(email=email, code=code, new_password=new_password)
+    except exc.UserNotFound:  # as for a wrong code: no enumeration
+        raise exc.CodeInvalid("The code is not correct.") from None
     user = User.objects.filter(email=email).first()
     if user is not None:
         backend.global_sign_out(email=email)

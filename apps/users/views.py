@@ -32,6 +32,7 @@ _FIELD_OF = {
     exc.PasswordTooWeak.code: "password",
     exc.CodeInvalid.code: "code",
     exc.CodeExpired.code: "code",
+    exc.CodeAttemptsExceeded.code: "code",
     exc.CodeUsed.code: "code",
 }
 
@@ -83,7 +84,8 @@ def signup(request: HttpRequest) -> HttpResponse:
             ),
         )
         if ok:
-            messages.success(request, "We emailed you a code. Enter it to confirm your account.")
+            # The same words whether or not the address already had an account (its mail says).
+            messages.success(request, "We emailed you. Enter the code from the email to confirm.")
             return redirect(_with_email("/accounts/confirm/", d["email"]))
         return _page(request, "signup.html", status, form=form)
     return _page(request, "signup.html", form=form)
@@ -134,18 +136,54 @@ def signin(request: HttpRequest) -> HttpResponse:
             messages.info(request, "Confirm your email address first: enter the code we sent.")
             return redirect(_with_email("/accounts/confirm/", d["email"]))
         except NimbusError as error:
-            form.add_error(None, error.message)
-            return _page(
+            form.add_error(None, error.message)  # a wait says how long ("try again in 8 s")
+            response = _page(
                 request,
                 "signin.html",
                 error.status,
                 form=form,
                 next=next_url,
                 federation=_federation_enabled(),
+                # The account is under attack: a link by mail still lets its owner in.
+                offer_link=error.detail.get("scope") == "signin-account",
             )
+            if (retry_after := error.detail.get("retry_after")) is not None:
+                response["Retry-After"] = str(retry_after)
+            return response
         login(request, user, backend=MODEL_BACKEND)
         return HttpResponseRedirect(_safe_next(request, next_url))
     return _page(request, "signin.html", form=form, next=next_url, federation=_federation_enabled())
+
+
+@require_POST
+def signin_link_request(request: HttpRequest) -> HttpResponse:
+    """Mail a one-time sign-in link (the same answer for every address)."""
+    form = forms.SignInLinkForm(request.POST)
+    if form.is_valid():
+        services.signin_link_send(email=form.cleaned_data["email"])
+    messages.success(
+        request, "If an account uses that address, we emailed it a sign-in link (15 minutes)."
+    )
+    return redirect("/accounts/signin/")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signin_link(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    """Opening the link shows a button; only the POST signs in (mail scanners GET links)."""
+    try:
+        if request.method == "GET":
+            user = services.signin_link_check(uidb64=uidb64, token=token)
+        else:
+            user = services.signin_link_use(uidb64=uidb64, token=token, ip=_ip(request))
+    except NimbusError as error:
+        response = _page(request, "signin_link.html", error.status, error_message=error.message)
+        response._has_been_logged = True  # type: ignore[attr-defined]  # the path is a credential
+        return response
+    if request.method == "GET":
+        return _page(request, "signin_link.html", email=user.email)
+    login(request, user, backend=MODEL_BACKEND)
+    return HttpResponseRedirect(str(settings.LOGIN_REDIRECT_URL))
 
 
 def _safe_next(request: HttpRequest, next_url: str) -> str:

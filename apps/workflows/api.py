@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from apps.workflows import services
 from apps.workflows.exceptions import CallbackPayloadInvalid
 from project.errors import NimbusError, error_response
+from project.requestbody import json_body
 
 router = Router(tags=["workflows"])
 logger = logging.getLogger("nimbus.workflows")
@@ -60,7 +61,8 @@ def _crashed(token: str) -> HttpResponse:
 
 def _payload(request: HttpRequest) -> CallbackIn:
     try:
-        return CallbackIn.model_validate(json.loads(request.body or b"{}"))
+        body = json_body(request)  # BodyGuardMiddleware refused what it cannot parse
+        return CallbackIn.model_validate({} if body is None else body)
     except (ValueError, ValidationError) as exc:
         errors = exc.errors() if isinstance(exc, ValidationError) else [{"msg": str(exc)}]
         raise CallbackPayloadInvalid(

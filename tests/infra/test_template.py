@@ -299,6 +299,12 @@ def test_user_pool_uses_the_users_apps_password_policy():
     assert "UserPoolDomain" in template["Resources"]
 
 
+def test_the_app_client_does_not_tell_which_addresses_have_accounts():
+    """Cognito answers sign-in, confirmation and reset for unknown users as for known ones."""
+    client = render(collect("dev"))["Resources"]["UserPoolClient"]["Properties"]
+    assert client["PreventUserExistenceErrors"] == "ENABLED"
+
+
 def test_connections_table_has_ttl_and_the_push_apps_schema(inputs):
     table = render(collect("dev"))["Resources"]["ConnectionsTable"]["Properties"]
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}

@@ -1,13 +1,18 @@
-"""project.ratelimit: fixed windows on Django's cache."""
+"""project.ratelimit: sliding windows and progressive delays on Django's cache."""
 
 from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
 
+from project import ratelimit
 from project.errors import RateLimited
 from project.ratelimit import (
+    Backoff,
     Limit,
+    backoff_check,
+    backoff_clear,
+    backoff_fail,
     ratelimit_check,
     ratelimit_count,
     ratelimit_hit,
@@ -30,7 +35,8 @@ def test_hits_up_to_the_limit_pass_then_refuse_with_retry_after():
         ratelimit_hit(limit=LIMIT, key="a")
     assert info.value.status == 429
     assert info.value.retryable
-    assert 0 < info.value.detail["retry_after"] <= 61
+    # The refused hit counts too: four hits slide under three half-way into the next window.
+    assert 30 <= info.value.detail["retry_after"] <= 90
 
 
 def test_check_refuses_without_counting():
@@ -60,6 +66,65 @@ def test_keys_are_not_stored_in_clear():
     stored = list(cache._cache.keys())  # type: ignore[attr-defined]
     assert stored
     assert not any("ana@example.com" in k for k in stored)
+
+
+class _Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = _Clock(6000.0)  # the start of a 60-second window
+    monkeypatch.setattr(ratelimit, "time", fake)
+    return fake
+
+
+def test_a_burst_across_the_window_edge_cannot_try_twice_the_limit(clock):
+    clock.now = 6059.0  # the last second of one fixed window
+    for _ in range(3):
+        ratelimit_hit(limit=LIMIT, key="a")
+    clock.now = 6061.0  # the first seconds of the next
+    with pytest.raises(RateLimited) as info:
+        ratelimit_hit(limit=LIMIT, key="a")
+    # The refused hit counts too; 1 + ceil(3 * (1 - f)) is below 3 from 6060 + 40 on.
+    assert info.value.detail["retry_after"] == 39
+    assert "try again in" in info.value.message
+
+
+def test_the_window_slides_hits_out_gradually(clock):
+    for _ in range(3):
+        ratelimit_hit(limit=LIMIT, key="a")
+    clock.now = 6060.0 + 40  # two thirds of the previous window's hits still count
+    assert ratelimit_count(limit=LIMIT, key="a") == 1
+    ratelimit_hit(limit=LIMIT, key="a")
+    ratelimit_hit(limit=LIMIT, key="a")
+    with pytest.raises(RateLimited):
+        ratelimit_check(limit=LIMIT, key="a")
+    clock.now = 6060.0 + 60 + 59
+    ratelimit_check(limit=LIMIT, key="a")
+
+
+BACKOFF = Backoff(scope="test-bo", free=2, base=2, cap=10, window=900)
+
+
+def test_backoff_doubles_the_wait_after_the_free_failures_and_a_success_clears_it(clock):
+    assert [backoff_fail(backoff=BACKOFF, key="a") for _ in range(2)] == [0, 0]
+    backoff_check(backoff=BACKOFF, key="a")
+    assert backoff_fail(backoff=BACKOFF, key="a") == 2
+    with pytest.raises(RateLimited) as info:
+        backoff_check(backoff=BACKOFF, key="a")
+    assert info.value.detail == {"scope": "test-bo", "retry_after": 2}
+    backoff_check(backoff=BACKOFF, key="b")  # other keys are not slowed
+    clock.now += 2.5
+    backoff_check(backoff=BACKOFF, key="a")
+    assert [backoff_fail(backoff=BACKOFF, key="a") for _ in range(3)] == [4, 8, 10]  # capped
+    backoff_clear(backoff=BACKOFF, key="a")
+    backoff_check(backoff=BACKOFF, key="a")
+    assert backoff_fail(backoff=BACKOFF, key="a") == 0
 
 
 @pytest.mark.django_db

@@ -92,7 +92,48 @@ def test_the_sign_up_page_is_limited_too(client):
         "/accounts/signup/", {"email": "p9@example.com"}, REMOTE_ADDR="192.0.2.50"
     )
     assert response.status_code == 429
-    assert response["Content-Type"].startswith("text/plain")
+    assert response["Content-Type"].startswith("text/html")
+    # A page that says when: the seconds of Retry-After, in words and as a time.
+    retry_after = int(response["Retry-After"])
+    assert 0 < retry_after <= 2 * 3600  # the refused hit counts in the sliding window too
+    page = response.content.decode()
+    assert "Too many attempts" in page
+    assert "You can try again in <strong>" in page
+    assert "<time datetime=" in page
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "application/json; charset=utf-8", ""],
+)
+def test_the_account_limit_reads_the_body_the_api_parses_whatever_its_content_type(
+    client, settings, content_type
+):
+    """A JSON body labelled text/plain was parsed by the API but not counted per account."""
+    import json
+
+    from django.core import mail
+
+    settings.NIMBUS_THROTTLES = [
+        {
+            "scope": "password-forgot",
+            "methods": ["POST"],
+            "paths": ["/api/auth/password/forgot"],
+            "per_account": (3, 300),
+        }
+    ]
+    body = json.dumps({"email": "victim@example.com"})
+    statuses = [
+        client.post(
+            "/api/auth/password/forgot",
+            body,
+            content_type=content_type,
+            REMOTE_ADDR=f"203.0.113.{i}",
+        ).status_code
+        for i in range(6)
+    ]
+    assert statuses == [202, 202, 202, 429, 429, 429]
+    assert len(mail.outbox) <= 3
 
 
 def test_upload_start_is_limited_per_caller(client, django_user_model):

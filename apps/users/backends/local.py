@@ -193,6 +193,7 @@ class LocalIdentityBackend(IdentityBackend):
         password_validate(password=password)
         email = email.lower()
         if User.objects.filter(email=email).exists():
+            _hash_dummy(password)  # as long as creating one: the answer's time says nothing
             raise exc.EmailTaken("An account with this email address already exists.")
         user = User(
             email=email, name=name, issuer=self.issuer, subject=str(uuid.uuid4()), is_active=True
@@ -221,7 +222,12 @@ class LocalIdentityBackend(IdentityBackend):
 
     def sign_in(self, *, email: str, password: str) -> TokenSet:
         user = User.objects.filter(email=email.lower()).first()
-        if user is None or not user.has_usable_password() or not user.check_password(password):
+        if user is None or not user.has_usable_password():
+            # Cost what checking a real password costs, so timing does not tell who has an
+            # account (Django's ModelBackend does the same).
+            _hash_dummy(password)
+            raise exc.CredentialsInvalid("Incorrect email or password.")
+        if not user.check_password(password):
             raise exc.CredentialsInvalid("Incorrect email or password.")
         if not user.is_active:
             raise exc.UserDisabled("This account is disabled.")
@@ -347,8 +353,9 @@ class LocalIdentityBackend(IdentityBackend):
     def _use_code(self, user: User, purpose: str, code: str, *, then: Callable[[], None]) -> None:
         """Spend ``code`` and run ``then`` in one transaction.
 
-        Raises ``CodeInvalid``/``CodeExpired``/``CodeUsed``; a wrong guess is counted even
-        though it raises (the count is committed before the error leaves).
+        Raises ``CodeInvalid``/``CodeExpired``/``CodeAttemptsExceeded``/``CodeUsed``; a
+        wrong guess is counted even though it raises (the count is committed before the
+        error leaves).
         """
         with transaction.atomic():
             refusal = self._spend_code(user, purpose, code.strip())
@@ -366,9 +373,9 @@ class LocalIdentityBackend(IdentityBackend):
                 continue
             if row.used_at is not None:
                 return exc.CodeUsed("This code has already been used.")
-            if row.expires_at <= now or row.failed_attempts >= int(
-                self.options["code_max_attempts"]
-            ):
+            if row.failed_attempts >= int(self.options["code_max_attempts"]):
+                return exc.CodeAttemptsExceeded("Too many wrong codes; ask for a new one.")
+            if row.expires_at <= now:
                 return exc.CodeExpired("This code has expired; ask for a new one.")
             # The filter on used_at makes a concurrent second use lose the race.
             if not LocalCode.objects.filter(pk=row.pk, used_at=None).update(used_at=now):
@@ -384,6 +391,10 @@ class LocalIdentityBackend(IdentityBackend):
         LocalRefreshToken.objects.filter(user=user, revoked_at=None).update(
             revoked_at=timezone.now()
         )
+
+
+def _hash_dummy(password: str) -> None:
+    User().set_password(password)
 
 
 def _sha256(value: str) -> str:

@@ -78,6 +78,7 @@ def cognito_pool(moto_server: str) -> CognitoPool:
         ClientName="nimbus-web",
         GenerateSecret=False,
         ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        PreventUserExistenceErrors="ENABLED",  # as infra/parts/identity.py sets it
     )["UserPoolClient"]
     for group, description in GROUPS.items():
         client.create_group(GroupName=group, UserPoolId=pool["Id"], Description=description)

@@ -66,7 +66,8 @@ def test_too_many_wrong_guesses_void_the_code(pending):
         with pytest.raises(exc.CodeInvalid):
             services.account_confirm(email="ana@example.com", code=wrong)
     assert LocalCode.objects.get().failed_attempts == 5
-    with pytest.raises(exc.CodeExpired):
+    # Not "expired": the person is told what happened and what to do.
+    with pytest.raises(exc.CodeAttemptsExceeded, match="Too many wrong codes; ask for a new one"):
         services.account_confirm(email="ana@example.com", code=pending)
 
 
@@ -77,10 +78,24 @@ def test_a_new_code_supersedes_the_old_one(pending):
     services.account_confirm(email="ana@example.com", code=code_in_last_mail())
 
 
-def test_confirming_twice_is_refused(pending):
+def test_confirming_twice_is_refused_as_a_wrong_code(pending):
     services.account_confirm(email="ana@example.com", code=pending)
-    with pytest.raises(exc.UserAlreadyConfirmed):
+    with pytest.raises(exc.CodeInvalid):  # as for an address without an account
         services.account_confirm(email="ana@example.com", code=pending)
+
+
+def test_signing_up_again_mails_the_address_instead_of_saying_so(pending):
+    from django.core import mail
+
+    assert services.account_sign_up(email="Ana@example.com", password=PASSWORD) is None
+    assert "Your code to confirm your account" in mail.outbox[-1].body  # still unconfirmed
+    services.account_confirm(email="ana@example.com", code=code_in_last_mail())
+    assert services.account_sign_up(email="ana@example.com", password=PASSWORD) is None
+    notice = mail.outbox[-1]
+    assert notice.to == ["ana@example.com"]
+    assert notice.subject == "You already have a Nimbus account"
+    assert "/accounts/password/forgot/" in notice.body
+    assert User.objects.filter(email="ana@example.com").count() == 1
 
 
 def test_confirm_api_reports_code_errors_as_4xx(pending, client):

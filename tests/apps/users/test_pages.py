@@ -130,10 +130,18 @@ def test_sign_out_is_post_only(user_client):
     assert user_client.get("/accounts/signout/").status_code == 405
 
 
-def test_duplicate_email_shows_on_the_email_field(browser, user):
-    response = csrf_post(browser, "/accounts/signup/", {"email": user.email, "password": PASSWORD})
-    assert response.status_code == 409
-    assert "already exists" in response.content.decode()
+def test_signing_up_with_a_taken_address_looks_like_any_sign_up(browser, user):
+    from django.core import mail
+
+    taken = csrf_post(browser, "/accounts/signup/", {"email": user.email, "password": PASSWORD})
+    new = csrf_post(
+        browser, "/accounts/signup/", {"email": "fresh@example.com", "password": PASSWORD}
+    )
+    assert (taken.status_code, new.status_code) == (302, 302)
+    assert taken["Location"].startswith("/accounts/confirm/?email=")
+    assert [m.subject for m in mail.outbox if m.to == [user.email]] == [
+        "You already have a Nimbus account"
+    ]
 
 
 def test_weak_password_shows_the_policy(browser):
@@ -230,8 +238,10 @@ def test_sign_out_everywhere_ends_other_sessions(user, browser):
     assert other.get("/api/me").status_code == 401
 
 
-def test_sign_in_is_rate_limited_per_account(browser, user, settings):
-    settings.NIMBUS_SIGNIN_RATE_LIMITS = {"per_account": (3, 300), "per_ip": (100, 300)}
+def test_sign_in_slows_down_after_wrong_passwords(browser, user, settings):
+    settings.NIMBUS_SIGNIN_LIMITS = {
+        "per_account_address": {"free": 2, "base": 30, "cap": 900, "window": 900}
+    }
     for _ in range(3):
         assert (
             csrf_post(
@@ -241,6 +251,10 @@ def test_sign_in_is_rate_limited_per_account(browser, user, settings):
         )
     response = csrf_post(browser, "/accounts/signin/", {"email": user.email, "password": PASSWORD})
     assert response.status_code == 429
+    said = re.search(r"try again in (\d+) seconds", response.content.decode())  # says when
+    assert said
+    assert 0 < int(said.group(1)) <= 30
+    assert response["Retry-After"] == said.group(1)
     assert "_auth_user_id" not in browser.session
 
 
@@ -257,3 +271,43 @@ def test_sign_up_with_an_address_mail_cannot_reach_is_refused_with_a_code(client
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "email_invalid"
     assert not User.objects.filter(email__icontains=email.split("@")[1]).exists()
+
+
+def test_after_five_wrong_codes_the_confirm_page_asks_for_a_new_one(browser):
+    from django.core import mail
+
+    from apps.users import services
+
+    services.account_sign_up(email="cody@example.com", password=PASSWORD)
+    code = re.search(r"\b(\d{6})\b", mail.outbox[-1].body).group(1)
+    wrong = "999999" if code != "999999" else "111111"
+    for _ in range(5):
+        page = csrf_post(
+            browser, "/accounts/confirm/", {"email": "cody@example.com", "code": wrong}
+        )
+        assert "The code is not correct." in page.content.decode()
+    page = csrf_post(browser, "/accounts/confirm/", {"email": "cody@example.com", "code": code})
+    assert page.status_code == 400
+    assert "Too many wrong codes; ask for a new one." in page.content.decode()
+    assert "expired" not in page.content.decode()
+
+
+def test_the_confirm_page_s_limit_is_a_page_that_says_when(browser, settings):
+    settings.NIMBUS_THROTTLES = [
+        {
+            "scope": "confirm",
+            "methods": ["POST"],
+            "paths": ["/accounts/confirm/"],
+            "per_account": (2, 900),
+        }
+    ]
+    for _ in range(2):
+        csrf_post(browser, "/accounts/confirm/", {"email": "x@example.com", "code": "000000"})
+    page = csrf_post(browser, "/accounts/confirm/", {"email": "x@example.com", "code": "000000"})
+    assert page.status_code == 429
+    text = page.content.decode()
+    retry_after = int(page["Retry-After"])
+    assert 0 < retry_after <= 2 * 900
+    assert '<h1 id="page-title">Too many attempts</h1>' in text
+    assert re.search(r"You can try again in <strong>\d+ (seconds|minutes)</strong>", text)
+    assert '<a href="/accounts/confirm/">Back</a>' in text
