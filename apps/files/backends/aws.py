@@ -137,6 +137,16 @@ class S3UploadBackend(UploadBackend):
             if error.response.get("Error", {}).get("Code") != "NoSuchUpload":
                 raise
 
+    def multipart_sweep(self, *, started_before: datetime) -> int:
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        swept = 0
+        for page in paginator.paginate(Bucket=self.bucket, Prefix="uploads/"):
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"] < started_before:
+                    self.multipart_abort(key=upload["Key"], upload_id=upload["UploadId"])
+                    swept += 1
+        return swept
+
     def read_chunks(self, key: str, *, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
         from botocore.exceptions import ClientError
 

@@ -11,7 +11,7 @@ import hashlib
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from django.utils.http import content_disposition_header
@@ -78,7 +78,7 @@ class DummyUploadBackend(UploadBackend):
     def multipart_start(self, *, key: str, content_type: str) -> str:
         self._record("multipart_start", key=key, content_type=content_type)
         upload_id = uuid.uuid4().hex
-        self.uploads[upload_id] = {"key": key, "parts": {}}
+        self.uploads[upload_id] = {"key": key, "parts": {}, "started": datetime.now(UTC)}
         return upload_id
 
     def multipart_part_url(
@@ -115,6 +115,12 @@ class DummyUploadBackend(UploadBackend):
     def multipart_abort(self, *, key: str, upload_id: str) -> None:
         self._record("multipart_abort", key=key, upload_id=upload_id)
         self.uploads.pop(upload_id, None)
+
+    def multipart_sweep(self, *, started_before: datetime) -> int:
+        old = [u for u, upload in self.uploads.items() if upload["started"] < started_before]
+        for upload_id in old:
+            del self.uploads[upload_id]
+        return len(old)
 
     def read_chunks(self, key: str, *, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
         if key not in self.objects:

@@ -375,7 +375,7 @@ class TestS3UploadBackend(UploadBackendContract):
             hmac.new(key, forged.encode(), hashlib.sha256).hexdigest() != fields["x-amz-signature"]
         )
 
-    def test_the_upload_start_policy_uses_the_configured_limits(
+    def test_the_upload_start_policy_admits_exactly_the_declared_size(
         self, settings, moto_s3, alice, png
     ):
         from apps.files.services import file_upload_start
@@ -385,7 +385,9 @@ class TestS3UploadBackend(UploadBackendContract):
             user=alice, name="p.png", content_type="image/png", size=len(png)
         )
         document = decoded_policy(started.target.fields)
-        assert ["content-length-range", 1, 4096] in document["conditions"]
+        # Exactly the declared size: S3 refuses a byte more or less (EntityTooLarge/Small).
+        assert ["content-length-range", len(png), len(png)] in document["conditions"]
+        assert started.target.max_bytes == len(png)
         assert {"key": f"uploads/{alice.pk}/{started.file.pk}"} in document["conditions"]
         expiration = datetime.strptime(document["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(
             tzinfo=UTC
