@@ -89,7 +89,7 @@ class DummyUploadBackend(UploadBackend):
     def receive_part(self, url: str, body: bytes) -> str:
         upload_id, number = url.rsplit("/", 2)[-2:]
         if upload_id not in self.uploads:
-            raise exc.UploadPartInvalid("No such upload.")
+            raise exc.UploadClosed("No such open upload.")
         etag = hashlib.md5(body, usedforsecurity=False).hexdigest()
         self.uploads[upload_id]["parts"][int(number)] = (etag, body)
         return etag
