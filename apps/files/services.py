@@ -116,10 +116,10 @@ def file_upload_start(*, user: Any, name: str, content_type: str, size: int) -> 
         declared_size=size,
         upload_expires_at=timezone.now() + timedelta(seconds=int(expires_in)),
     )
-    _reserve(backend, file)
+    _reserve(backend, file, multipart=multipart)
     telemetry.metric(telemetry.UPLOADS_STARTED, kind="multipart" if multipart else "single")
     if multipart:
-        return UploadStarted(file=file, plan=_multipart_begin(backend, file))
+        return UploadStarted(file=file, plan=_plan(backend, file, missing_from=[]))
     policy = UploadPolicy(
         key=file.key,
         content_type=content_type,
@@ -146,36 +146,34 @@ def _check_upload_request(backend: UploadBackend, *, content_type: str, size: in
         )
 
 
-def _reserve(backend: UploadBackend, file: File) -> None:
+def _reserve(backend: UploadBackend, file: File, *, multipart: bool) -> None:
     """Write the pending row if the owner's quota holds its declared size, atomically.
 
     The owner's row is locked first (``SELECT ... FOR UPDATE``), so concurrent starts of
     one owner check and write one after another; on SQLite the ``IMMEDIATE`` transaction
-    takes the database's write lock instead. The reservation lasts as long as the row is
-    counted (:data:`apps.files.models.COUNTED`): it ends when the upload is rejected,
-    aborted, expired or deleted.
+    takes the database's write lock instead. A multipart upload is opened in the same
+    transaction (and aborted if the row is not written), so the row is written once,
+    complete. The reservation lasts as long as the row is counted
+    (:data:`apps.files.models.COUNTED`): it ends when the upload is rejected, aborted,
+    expired or deleted.
     """
     quota = int(backend.options["quota_bytes"])
-    with transaction.atomic():
-        get_user_model().objects.select_for_update().only("pk").get(pk=file.owner_id)
-        if file_bytes_used(owner_id=file.owner_id) + file.declared_size > quota:
-            raise QuotaExceeded(
-                "This file would exceed your storage quota.", detail={"quota": quota}
-            )
-        file.save(force_insert=True)
-
-
-def _multipart_begin(backend: UploadBackend, file: File) -> MultipartPlan:
-    """Open the storage's multipart upload for a reserved file (released if that fails)."""
     try:
-        file.multipart_upload_id = backend.multipart_start(
-            key=file.key, content_type=file.declared_type
-        )
+        with transaction.atomic():
+            get_user_model().objects.select_for_update().only("pk").get(pk=file.owner_id)
+            if file_bytes_used(owner_id=file.owner_id) + file.declared_size > quota:
+                raise QuotaExceeded(
+                    "This file would exceed your storage quota.", detail={"quota": quota}
+                )
+            if multipart:
+                file.multipart_upload_id = backend.multipart_start(
+                    key=file.key, content_type=file.declared_type
+                )
+            file.save(force_insert=True)
     except BaseException:
-        File.objects.filter(pk=file.pk).delete()
+        if file.multipart_upload_id:
+            backend.multipart_abort(key=file.key, upload_id=file.multipart_upload_id)
         raise
-    File.objects.filter(pk=file.pk).update(multipart_upload_id=file.multipart_upload_id)
-    return _plan(backend, file, missing_from=[])
 
 
 def _plan(backend: UploadBackend, file: File, *, missing_from: list[UploadedPart]) -> MultipartPlan:
@@ -193,6 +191,8 @@ def _plan(backend: UploadBackend, file: File, *, missing_from: list[UploadedPart
                     upload_id=file.multipart_upload_id,
                     part_number=n,
                     expires_at=file.upload_expires_at,
+                    # Each URL takes exactly its slice: the parts add up to the declaration.
+                    size=min(part_size, file.declared_size - (n - 1) * part_size),
                 ),
             )
             for n in range(1, count + 1)

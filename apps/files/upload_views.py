@@ -157,11 +157,17 @@ def upload_part(request: HttpRequest, token: str) -> HttpResponse:
     try:
         data = _load(token, PART_SALT)
         local_id = LocalUploadBackend._local_id(data["key"], data["upload_id"])
+        _refuse_closed(local_id)
         size = int(request.META.get("CONTENT_LENGTH") or 0)
         if size < 1:
             raise exc.UploadEmpty("The part is empty.")
         if size > int(data["max"]):
             raise exc.UploadTooLarge("The part is larger than the upload allows.")
+        if data.get("size") is not None and size != int(data["size"]):
+            raise exc.UploadSizeMismatch(
+                f"This part must be exactly {data['size']} bytes.",
+                detail={"size": int(data["size"])},
+            )
         etag = _save_part(request, local_id, int(data["part"]), size)
     except signing.BadSignature:
         return _refusal(exc.UploadSignatureInvalid("The part URL's signature is not valid."))

@@ -79,17 +79,26 @@ class S3UploadBackend(UploadBackend):
         return response["UploadId"]
 
     def multipart_part_url(
-        self, *, key: str, upload_id: str, part_number: int, expires_at: datetime
+        self,
+        *,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        expires_at: datetime,
+        size: int | None = None,
     ) -> str:
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "UploadId": upload_id,
+            "PartNumber": part_number,
+        }
+        if size is not None:
+            # Signed as a header (X-Amz-SignedHeaders=content-length;host): S3 refuses a
+            # part of any other length.
+            params["ContentLength"] = size
         return self.client.generate_presigned_url(
-            "upload_part",
-            Params={
-                "Bucket": self.bucket,
-                "Key": key,
-                "UploadId": upload_id,
-                "PartNumber": part_number,
-            },
-            ExpiresIn=self._seconds_until(expires_at),
+            "upload_part", Params=params, ExpiresIn=self._seconds_until(expires_at)
         )
 
     def multipart_parts(self, *, key: str, upload_id: str) -> list[UploadedPart]:

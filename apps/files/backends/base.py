@@ -143,9 +143,19 @@ class UploadBackend(Backend):
         raise NotImplementedError
 
     def multipart_part_url(
-        self, *, key: str, upload_id: str, part_number: int, expires_at: datetime
+        self,
+        *,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        expires_at: datetime,
+        size: int | None = None,
     ) -> str:
-        """A URL taking a ``PUT`` of part ``part_number`` (1-based), valid until expiry."""
+        """A URL taking a ``PUT`` of part ``part_number`` (1-based), valid until expiry.
+
+        Given ``size``, the URL takes a part of exactly that many bytes (on S3 the
+        ``Content-Length`` is signed), so an upload's parts never hold more than planned.
+        """
         raise NotImplementedError
 
     def multipart_parts(self, *, key: str, upload_id: str) -> list[UploadedPart]:

@@ -82,14 +82,24 @@ class DummyUploadBackend(UploadBackend):
         return upload_id
 
     def multipart_part_url(
-        self, *, key: str, upload_id: str, part_number: int, expires_at: datetime
+        self,
+        *,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        expires_at: datetime,
+        size: int | None = None,
     ) -> str:
-        return f"{URL}/part/{upload_id}/{part_number}"
+        url = f"{URL}/part/{upload_id}/{part_number}"
+        return url if size is None else f"{url}?size={size}"
 
     def receive_part(self, url: str, body: bytes) -> str:
-        upload_id, number = url.rsplit("/", 2)[-2:]
+        path, _, query = url.partition("?size=")
+        upload_id, number = path.rsplit("/", 2)[-2:]
         if upload_id not in self.uploads:
             raise exc.UploadClosed("No such open upload.")
+        if query and len(body) != int(query):
+            raise exc.UploadSizeMismatch(f"The part must be exactly {query} bytes.")
         etag = hashlib.md5(body, usedforsecurity=False).hexdigest()
         self.uploads[upload_id]["parts"][int(number)] = (etag, body)
         return etag

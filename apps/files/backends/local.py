@@ -97,7 +97,13 @@ class LocalUploadBackend(UploadBackend):
         return signing.dumps({"key": key, "id": local_id}, salt=PART_SALT + ".id")
 
     def multipart_part_url(
-        self, *, key: str, upload_id: str, part_number: int, expires_at: datetime
+        self,
+        *,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        expires_at: datetime,
+        size: int | None = None,
     ) -> str:
         token = signing.dumps(
             {
@@ -105,6 +111,7 @@ class LocalUploadBackend(UploadBackend):
                 "upload_id": upload_id,
                 "part": part_number,
                 "max": self.options["multipart_max_bytes"],
+                "size": size,
                 "exp": int(expires_at.timestamp()),
             },
             salt=PART_SALT,
