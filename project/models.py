@@ -77,3 +77,24 @@ class AuditEntry(models.Model):
             "target_type": self.target_type,
             "target_id": self.target_id,
         }
+
+
+class WorkerLease(models.Model):
+    """A running local worker (``manage.py worker``), alive while its lease is renewed.
+
+    The worker renews it every third of ``NIMBUS_TASK_LEASE["lease_seconds"]`` and drops
+    it when it stops. Task rows left ``RUNNING`` by a worker whose lease lapsed (it was
+    killed) are recovered by :func:`project.tasks.tasks_recover`.
+    """
+
+    worker_id = models.CharField(max_length=64, primary_key=True)
+    lease_expires_at = models.DateTimeField(db_index=True)
+    started_at = models.DateTimeField()
+    hostname = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"worker {self.worker_id} ({self.hostname}:{self.pid})"

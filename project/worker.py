@@ -74,3 +74,44 @@ class Scheduler(threading.Thread):
 
     def stop(self) -> None:
         self.stopping.set()
+
+
+class Heartbeat(threading.Thread):
+    """Renews the worker's lease every third of its length until stopped.
+
+    A thread of its own, so a long task or a slow periodic job never lets the lease of a
+    live worker lapse; ``kill -9`` stops it with the worker, and the lease lapses.
+    """
+
+    def __init__(self, worker_id: str) -> None:
+        super().__init__(name="nimbus-heartbeat", daemon=True)
+        self.worker_id = worker_id
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        from project.tasks import task_lease_seconds, worker_lease_renew
+
+        while not self.stopping.wait(task_lease_seconds() / 3):
+            try:
+                worker_lease_renew(worker_id=self.worker_id)
+            except Exception:
+                logger.exception("Could not renew the worker's lease")
+            finally:
+                close_old_connections()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def _recover_seconds() -> float:
+    from django.conf import settings
+
+    return float(settings.NIMBUS_TASK_LEASE["recover_seconds"])
+
+
+@every(_recover_seconds(), name="tasks.recover-lost")
+def recover_lost_tasks() -> None:
+    """Locally: run again (or fail) task rows whose worker died (lapsed lease)."""
+    from project.tasks import tasks_recover
+
+    tasks_recover()

@@ -6,7 +6,8 @@ a resent outbox event, a worker re-claiming an expired lease) is acknowledged un
 
 The local bus's deliveries are claimed with a lease (``status=running`` until
 ``lease_expires_at``); a worker killed mid-delivery leaves a running row whose lease
-expires and :func:`deliveries_requeue` (a periodic worker job) hands it out again. The
+expires and :func:`deliveries_requeue` (a periodic worker job) hands it out again
+(:mod:`project.leases`; the worker's own task rows are recovered the same way). The
 attempt counter doubles as a fencing token: a worker whose lease was taken over cannot
 overwrite the new owner's outcome.
 """
@@ -28,6 +29,7 @@ from apps.events import registry
 from apps.events.envelope import EventEnvelope
 from apps.events.models import Delivery, Event, Inbox
 from project import telemetry
+from project.leases import lapsed, lease_end
 from project.logging import bind
 
 logger = logging.getLogger("nimbus.events")
@@ -150,17 +152,16 @@ def deliveries_enqueue(*, delivery_ids: Sequence[int], run_after: datetime | Non
 def delivery_claim(*, delivery_id: int, now: datetime | None = None) -> Delivery | None:
     """Atomically take a due delivery (pending and due, or running with an expired lease)."""
     now = now or timezone.now()
-    lease = timedelta(seconds=float(_options()["lease_seconds"]))
     claimed = (
         Delivery.objects.filter(pk=delivery_id)
         .filter(
             Q(status=Status.PENDING, next_attempt_at__lte=now)
-            | Q(status=Status.RUNNING, lease_expires_at__lt=now)
+            | (Q(status=Status.RUNNING) & lapsed(now=now))
         )
         .update(
             status=Status.RUNNING,
             attempts=F("attempts") + 1,
-            lease_expires_at=now + lease,
+            lease_expires_at=lease_end(now=now, seconds=float(_options()["lease_seconds"])),
             updated_at=now,
         )
     )
@@ -247,7 +248,7 @@ def deliveries_requeue(*, now: datetime | None = None, grace_seconds: float = 60
     """
     now = now or timezone.now()
     due = Delivery.objects.filter(
-        Q(status=Status.RUNNING, lease_expires_at__lt=now)
+        (Q(status=Status.RUNNING) & lapsed(now=now))
         | Q(status=Status.PENDING, next_attempt_at__lte=now - timedelta(seconds=grace_seconds))
     ).values_list("pk", flat=True)[:1000]
     ids = list(due)

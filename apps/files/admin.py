@@ -85,8 +85,8 @@ class FileAdmin(admin.ModelAdmin[File]):
 
     @admin.display(description="Download")
     def download_link(self, obj: File) -> str:
-        if obj.status == FileStatus.PENDING:
-            return "—"
+        if obj.status in (FileStatus.PENDING, FileStatus.REJECTED):
+            return "—"  # no object yet, or a rejected file's, deleted
         url = reverse("admin:files_file_download", args=[obj.pk])
         return format_html('<a href="{}">Download</a>', url)
 
@@ -112,12 +112,14 @@ class FileAdmin(admin.ModelAdmin[File]):
         return own + super().get_urls()  # type: ignore[operator]
 
     def download_view(self, request: HttpRequest, file_id: uuid.UUID) -> HttpResponse:
-        """A short-lived link for an operator, whatever the file's status (not pending)."""
+        """A short-lived link for an operator to any stored object (not pending or rejected)."""
         from apps.files.backends import get_upload_backend
 
         if not self.has_view_permission(request):
             return HttpResponse(status=403)
-        file = get_object_or_404(File.objects.exclude(status=FileStatus.PENDING), pk=file_id)
+        file = get_object_or_404(
+            File.objects.exclude(status__in=[FileStatus.PENDING, FileStatus.REJECTED]), pk=file_id
+        )
         url = get_upload_backend().download_url(
             key=file.key, filename=file.name, content_type=file.declared_type, operator=True
         )

@@ -88,6 +88,20 @@ class UploadPartInvalid(UploadRefused):
     status = 400
 
 
+class UploadSizeMismatch(UploadRefused):
+    """The bytes sent do not add up to the size declared when the upload started."""
+
+    code = "upload_size_mismatch"
+    status = 400
+
+
+class UploadClosed(UploadRefused):
+    """A part sent to an upload that was already completed, aborted or expired."""
+
+    code = "upload_closed"
+    status = 409
+
+
 class DownloadLinkInvalid(PermissionDenied):
     code = "download_link_invalid"
 

@@ -27,7 +27,10 @@ class FileStatus(models.TextChoices):
 
 #: Statuses in which the owner may download the file (it passed inspection).
 DOWNLOADABLE = frozenset({FileStatus.ACCEPTED, FileStatus.AWAITING_APPROVAL, FileStatus.APPROVED})
-#: Statuses whose bytes count against the owner's quota.
+#: Statuses whose bytes count against the owner's quota: every file whose object is (or
+#: may soon be) held in storage. A pending upload counts from its start, so concurrent
+#: starts cannot overbook the quota; a rejected file's object is deleted, so it alone
+#: holds nothing.
 COUNTED = frozenset(
     {
         FileStatus.PENDING,
@@ -35,6 +38,7 @@ COUNTED = frozenset(
         FileStatus.ACCEPTED,
         FileStatus.AWAITING_APPROVAL,
         FileStatus.APPROVED,
+        FileStatus.FAILED,
     }
 )
 

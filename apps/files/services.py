@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -36,6 +37,7 @@ from apps.files.exceptions import (
     FileTooLarge,
     FileTypeNotAllowed,
     QuotaExceeded,
+    UploadSizeMismatch,
 )
 from apps.files.inspection import Verdict, inspect_stream
 from apps.files.models import File, FileStatus, storage_key
@@ -93,17 +95,18 @@ class UploadStarted:
 def file_upload_start(*, user: Any, name: str, content_type: str, size: int) -> UploadStarted:
     """Record a pending file and return where the browser sends its bytes.
 
-    Files under ``multipart_threshold`` get a form POST target; larger ones (up to
-    ``multipart_max_bytes``) a multipart plan. Refuses an empty or oversize file, a type
-    not on the allow-list and a file that would exceed the owner's quota.
+    Files under ``multipart_threshold`` get a form POST target bound to exactly ``size``
+    bytes; larger ones (up to ``multipart_max_bytes``) a multipart plan. Refuses an empty
+    or oversize file, a type not on the allow-list and a file that would exceed the
+    owner's quota. The declared size is reserved against the quota when the pending row
+    is written (:func:`_reserve`), so concurrent starts cannot overbook it.
     """
     backend = get_upload_backend()
     content_type = content_type.strip().lower()
-    _check_upload_request(backend, user=user, content_type=content_type, size=size)
+    _check_upload_request(backend, content_type=content_type, size=size)
     multipart = size >= int(backend.options["multipart_threshold"])
     expires_in = backend.options["multipart_expires_in" if multipart else "expires_in"]
     file_id = uuid.uuid4()
-    telemetry.metric(telemetry.UPLOADS_STARTED, kind="multipart" if multipart else "single")
     file = File(
         id=file_id,
         owner=user,
@@ -113,24 +116,25 @@ def file_upload_start(*, user: Any, name: str, content_type: str, size: int) -> 
         declared_size=size,
         upload_expires_at=timezone.now() + timedelta(seconds=int(expires_in)),
     )
+    _reserve(backend, file, multipart=multipart)
+    telemetry.metric(telemetry.UPLOADS_STARTED, kind="multipart" if multipart else "single")
     if multipart:
-        file.multipart_upload_id = backend.multipart_start(key=file.key, content_type=content_type)
-        file.save()
         return UploadStarted(file=file, plan=_plan(backend, file, missing_from=[]))
-    file.save()
     policy = UploadPolicy(
         key=file.key,
         content_type=content_type,
-        max_bytes=int(backend.options["max_bytes"]),
+        min_bytes=size,
+        max_bytes=size,
         expires_at=file.upload_expires_at,
     )
     return UploadStarted(file=file, target=backend.presign_post(policy))
 
 
-def _check_upload_request(
-    backend: UploadBackend, *, user: Any, content_type: str, size: int
-) -> None:
+def _check_upload_request(backend: UploadBackend, *, content_type: str, size: int) -> None:
     limit = int(backend.options["multipart_max_bytes"])
+    if size < int(backend.options["multipart_threshold"]):
+        # Sent in one POST, whose policy admits exactly the declared size.
+        limit = min(limit, int(backend.options["max_bytes"]))
     if size < 1:
         raise FileEmpty("The file is empty.")
     if size > limit:
@@ -140,9 +144,36 @@ def _check_upload_request(
             f"Files of type {content_type or 'unknown'} cannot be uploaded.",
             detail={"allowed_types": sorted(backend.allowed_types)},
         )
+
+
+def _reserve(backend: UploadBackend, file: File, *, multipart: bool) -> None:
+    """Write the pending row if the owner's quota holds its declared size, atomically.
+
+    The owner's row is locked first (``SELECT ... FOR UPDATE``), so concurrent starts of
+    one owner check and write one after another; on SQLite the ``IMMEDIATE`` transaction
+    takes the database's write lock instead. A multipart upload is opened in the same
+    transaction (and aborted if the row is not written), so the row is written once,
+    complete. The reservation lasts as long as the row is counted
+    (:data:`apps.files.models.COUNTED`): it ends when the upload is rejected, aborted,
+    expired or deleted.
+    """
     quota = int(backend.options["quota_bytes"])
-    if file_bytes_used(owner_id=user.pk) + size > quota:
-        raise QuotaExceeded("This file would exceed your storage quota.", detail={"quota": quota})
+    try:
+        with transaction.atomic():
+            get_user_model().objects.select_for_update().only("pk").get(pk=file.owner_id)
+            if file_bytes_used(owner_id=file.owner_id) + file.declared_size > quota:
+                raise QuotaExceeded(
+                    "This file would exceed your storage quota.", detail={"quota": quota}
+                )
+            if multipart:
+                file.multipart_upload_id = backend.multipart_start(
+                    key=file.key, content_type=file.declared_type
+                )
+            file.save(force_insert=True)
+    except BaseException:
+        if file.multipart_upload_id:
+            backend.multipart_abort(key=file.key, upload_id=file.multipart_upload_id)
+        raise
 
 
 def _plan(backend: UploadBackend, file: File, *, missing_from: list[UploadedPart]) -> MultipartPlan:
@@ -160,6 +191,8 @@ def _plan(backend: UploadBackend, file: File, *, missing_from: list[UploadedPart
                     upload_id=file.multipart_upload_id,
                     part_number=n,
                     expires_at=file.upload_expires_at,
+                    # Each URL takes exactly its slice: the parts add up to the declaration.
+                    size=min(part_size, file.declared_size - (n - 1) * part_size),
                 ),
             )
             for n in range(1, count + 1)
@@ -192,13 +225,39 @@ def file_multipart_resume(
 def file_multipart_complete(
     *, user: Any, file_id: uuid.UUID | str, parts: Iterable[tuple[int, str]]
 ) -> File:
-    """Assemble the listed ``(part_number, etag)`` parts; the object event follows."""
+    """Assemble the listed ``(part_number, etag)`` parts; the object event follows.
+
+    The parts the storage holds under those numbers must add up to the declared size
+    before anything is assembled: fewer bytes are refused (a part is missing or short;
+    the upload stays open to send it), more are refused and end the upload — its parts
+    are discarded and the file rejected (``size_mismatch``), so no excess is ever stored.
+    """
     file = _pending_multipart(user=user, file_id=file_id)
+    backend = get_upload_backend()
     listed = [UploadedPart(int(n), str(etag).strip('"'), 0) for n, etag in parts]
-    get_upload_backend().multipart_complete(
-        key=file.key, upload_id=file.multipart_upload_id, parts=listed
-    )
+    held = {
+        p.part_number: p.size
+        for p in backend.multipart_parts(key=file.key, upload_id=file.multipart_upload_id)
+    }
+    total = sum(held.get(p.part_number, 0) for p in listed)
+    if total > file.declared_size:
+        _multipart_reject_excess(file, total)
+    if total < file.declared_size and all(p.part_number in held for p in listed):
+        raise UploadSizeMismatch(
+            f"The parts hold {total} bytes, not the {file.declared_size} declared.",
+            detail={"declared_size": file.declared_size, "size": total},
+        )
+    backend.multipart_complete(key=file.key, upload_id=file.multipart_upload_id, parts=listed)
     return file
+
+
+def _multipart_reject_excess(file: File, total: int) -> None:
+    message = f"The parts hold {total} bytes, more than the {file.declared_size} declared."
+    with transaction.atomic():
+        locked = File.objects.select_for_update().get(pk=file.pk)
+        if locked.status == FileStatus.PENDING:
+            _reject(locked, "size_mismatch", message)
+    raise UploadSizeMismatch(message, detail={"declared_size": file.declared_size, "size": total})
 
 
 def file_multipart_abort(*, user: Any, file_id: uuid.UUID | str) -> None:
@@ -214,26 +273,31 @@ def file_multipart_abort(*, user: Any, file_id: uuid.UUID | str) -> None:
 def file_upload_complete(*, key: str, size: int, etag: str = "") -> File | None:
     """The storage received the object at ``key``: mark its file ``uploaded``.
 
-    Idempotent for a repeated notification of the same object. An object replacing one
-    already received (a second POST within the policy's lifetime on S3) rejects the file:
-    what was inspected is no longer what is stored. An object with no pending file (an
-    upload finishing after its record was cleaned up) is deleted.
+    Idempotent for a repeated notification of the same object. An object of another size
+    than declared is rejected at once (``size_mismatch``) and deleted. An object replacing
+    one already received (a second POST within the policy's lifetime on S3) rejects the
+    file: what was inspected is no longer what is stored. An object arriving for a
+    rejected file, or with no pending file (an upload finishing after its record was
+    cleaned up), is deleted: storage never holds bytes no counted file claims.
     """
     with transaction.atomic():
         file = File.objects.select_for_update().filter(key=key).first()
-        if file is None:
-            logger.warning("Deleting an object no file record claims: %s", key)
+        if file is None or file.status == FileStatus.REJECTED:
+            logger.warning("Deleting an object no counted file claims: %s", key)
             transaction.on_commit(lambda: get_upload_backend().delete(key))
-            return None
+            return file
         if file.status != FileStatus.PENDING:
-            if etag and file.etag and etag != file.etag and file.status != FileStatus.REJECTED:
+            if etag and file.etag and etag != file.etag:
                 return _reject(file, "upload_replaced", "The object was replaced after upload.")
             return file
-        file.status = FileStatus.UPLOADED
         file.size = size
         file.etag = etag
-        file.multipart_upload_id = ""
         file.uploaded_at = timezone.now()
+        if size != file.declared_size:
+            message = f"The file has {size} bytes, not the {file.declared_size} declared."
+            return _reject(file, "size_mismatch", message)
+        file.status = FileStatus.UPLOADED
+        file.multipart_upload_id = ""
         file.save()
         publish(events.FILE_UPLOADED, event_detail(file))
     return file
@@ -277,13 +341,15 @@ def reinspection_refusal(file: File) -> str | None:
     """Why an operator's re-inspection must leave ``file`` as it is (None: it may run).
 
     A reviewer's decision (approved, or rejected by the review) is final: re-inspecting
-    would make a rejected file downloadable again. A pending file has no object yet, and
-    one awaiting approval is in front of a reviewer.
+    would make a rejected file downloadable again. A rejected file's object was deleted,
+    a pending file has no object yet, and one awaiting approval is in front of a reviewer.
     """
     if file.status == FileStatus.APPROVED:
         return "A reviewer approved this file."
     if file.status == FileStatus.REJECTED and file.reason_code == "review_rejected":
         return "A reviewer rejected this file."
+    if file.status == FileStatus.REJECTED:
+        return "This file was rejected and its object deleted."
     if file.status == FileStatus.AWAITING_APPROVAL:
         return "This file is awaiting a reviewer's decision."
     if file.status == FileStatus.PENDING:
@@ -326,14 +392,35 @@ def _verdict(backend: UploadBackend, file: File) -> Verdict:
 
 
 def _reject(file: File, code: str, message: str) -> File:
+    """Reject ``file`` and, after commit, delete its object and any unfinished parts."""
     file.status = FileStatus.REJECTED
     file.reason_code = code
     file.reason_message = message
+    _discard_after_commit(file)
     file.save()
     publish(events.FILE_REJECTED, event_detail(file))
     telemetry.metric(telemetry.UPLOADS_REJECTED, reason=code)
     logger.info("File %s rejected: %s", file.pk, code)
     return file
+
+
+def _discard_after_commit(file: File) -> None:
+    """Once the transaction commits, delete what storage holds for ``file``.
+
+    A rejected or deleted file counts nowhere, so it must hold nothing: its object, and
+    the parts of a multipart upload it never completed. Clears ``multipart_upload_id``
+    on the instance (the caller saves or deletes it).
+    """
+    backend = get_upload_backend()
+    key, upload_id = file.key, file.multipart_upload_id
+    file.multipart_upload_id = ""
+
+    def discard() -> None:
+        if upload_id:
+            backend.multipart_abort(key=key, upload_id=upload_id)
+        backend.delete(key)
+
+    transaction.on_commit(discard)
 
 
 # ---- the review workflow's transitions ------------------------------------------------
@@ -360,6 +447,8 @@ def _transition(
         file.status = to
         if reason is not None:
             file.reason_code, file.reason_message = reason
+        if to == FileStatus.REJECTED:
+            _discard_after_commit(file)
         file.save()
         publish(event, event_detail(file))
     return file
@@ -423,19 +512,11 @@ def file_delete_any(*, file: File) -> None:
     Publishes ``files.FileDeleted`` and, after commit, aborts an unfinished multipart
     upload and deletes the stored object.
     """
-    backend = get_upload_backend()
-    key, upload_id = file.key, file.multipart_upload_id
     with transaction.atomic():
         detail = event_detail(file, status="deleted")
+        _discard_after_commit(file)
         file.delete()
         publish(events.FILE_DELETED, detail)
-
-        def remove() -> None:
-            if upload_id:
-                backend.multipart_abort(key=key, upload_id=upload_id)
-            backend.delete(key)
-
-        transaction.on_commit(remove)
 
 
 def file_download_url(*, user: Any, file_id: uuid.UUID | str) -> str:
@@ -451,11 +532,20 @@ def file_download_url(*, user: Any, file_id: uuid.UUID | str) -> str:
 
 
 def file_uploads_expire(*, now: datetime | None = None, grace: timedelta | None = None) -> int:
-    """Remove pending files whose upload expired (aborting multipart uploads); returns how many."""
+    """Remove pending files whose upload expired (aborting multipart uploads); returns how many.
+
+    Then discards multipart uploads older than any upload may live (orphaned parts no
+    file record claims), so storage holds no bytes that count nowhere.
+    """
     cutoff = (now or timezone.now()) - (grace or timedelta(hours=1))
     count = 0
     for file in File.objects.filter(status=FileStatus.PENDING, upload_expires_at__lt=cutoff):
         logger.info("Removing abandoned upload %s", file.pk)
         file_delete_any(file=file)
         count += 1
+    backend = get_upload_backend()
+    lifetime = timedelta(seconds=int(backend.options["multipart_expires_in"]))
+    orphans = backend.multipart_sweep(started_before=cutoff - lifetime)
+    if orphans:
+        logger.info("Discarded %d orphaned multipart upload(s)", orphans)
     return count

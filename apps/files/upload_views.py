@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 from django.core import signing
@@ -33,8 +34,10 @@ from apps.files.backends.base import MIN_PART_BYTES, UploadedPart
 from apps.files.backends.local import (
     DOWNLOAD_SALT,
     PART_SALT,
+    PARTS_PREFIX,
     UPLOAD_SALT,
     LocalUploadBackend,
+    open_marker,
     part_name,
     parts_dir,
 )
@@ -154,12 +157,18 @@ def upload_part(request: HttpRequest, token: str) -> HttpResponse:
     try:
         data = _load(token, PART_SALT)
         local_id = LocalUploadBackend._local_id(data["key"], data["upload_id"])
+        _refuse_closed(local_id)
         size = int(request.META.get("CONTENT_LENGTH") or 0)
         if size < 1:
             raise exc.UploadEmpty("The part is empty.")
         if size > int(data["max"]):
             raise exc.UploadTooLarge("The part is larger than the upload allows.")
-        etag = _save_part(request, part_name(local_id, int(data["part"])), size)
+        if data.get("size") is not None and size != int(data["size"]):
+            raise exc.UploadSizeMismatch(
+                f"This part must be exactly {data['size']} bytes.",
+                detail={"size": int(data["size"])},
+            )
+        etag = _save_part(request, local_id, int(data["part"]), size)
     except signing.BadSignature:
         return _refusal(exc.UploadSignatureInvalid("The part URL's signature is not valid."))
     except NimbusError as error:
@@ -169,7 +178,20 @@ def upload_part(request: HttpRequest, token: str) -> HttpResponse:
     return response
 
 
-def _save_part(request: HttpRequest, name: str, size: int) -> str:
+def _refuse_closed(local_id: str) -> None:
+    if not default_storage.exists(open_marker(local_id)):
+        raise exc.UploadClosed("This upload was completed or abandoned; start a new one.")
+
+
+def _save_part(request: HttpRequest, local_id: str, part_number: int, size: int) -> str:
+    """Store one part of an open upload; returns its MD5.
+
+    The upload must be open before the part is written and still open after: a
+    completion or abort that ran meanwhile (and so did not see this part) makes the part
+    delete itself, so no part outlives its upload.
+    """
+    _refuse_closed(local_id)
+    name = part_name(local_id, part_number)
     digest = hashlib.md5(usedforsecurity=False)
     with tempfile.TemporaryFile() as tmp:
         remaining = size
@@ -184,9 +206,16 @@ def _save_part(request: HttpRequest, name: str, size: int) -> str:
             raise exc.UploadPartInvalid("The connection ended before the whole part arrived.")
         tmp.seek(0)
         # S3 replaces a part uploaded again under the same number (a retried part).
+        _refuse_closed(local_id)
         if default_storage.exists(name):
             default_storage.delete(name)
         default_storage.save(name, DjangoFile(tmp))
+    try:
+        _refuse_closed(local_id)
+    except exc.UploadClosed:
+        default_storage.delete(name)
+        discard_parts(local_id)
+        raise
     return digest.hexdigest()
 
 
@@ -217,6 +246,8 @@ class _Concatenation:
 
 def assemble_parts(*, key: str, local_id: str, parts: list[UploadedPart]) -> None:
     """``CompleteMultipartUpload``: check the listed parts, join them at ``key``, announce."""
+    if not default_storage.exists(open_marker(local_id)):
+        raise exc.UploadPartInvalid("There is no such open upload.")
     names = _checked_parts(local_id, parts)
     if default_storage.exists(key):
         raise exc.UploadAlreadyUsed("An object was already stored at this key.")
@@ -263,16 +294,44 @@ def _checked_parts(local_id: str, parts: list[UploadedPart]) -> list[str]:
 
 
 def discard_parts(local_id: str) -> None:
-    """``AbortMultipartUpload``: delete every stored part (idempotent)."""
+    """``AbortMultipartUpload``: close the upload, then delete every stored part (idempotent).
+
+    The open marker goes first, so a part write racing with this sees the upload closed
+    and removes its own part (:func:`_save_part`).
+    """
     directory = parts_dir(local_id)
     if not default_storage.exists(directory):
         return
+    default_storage.delete(open_marker(local_id))
     _, names = default_storage.listdir(directory)
     for name in names:
         default_storage.delete(f"{directory}/{name}")
     location = getattr(default_storage, "path", None)
     if location is not None:
         shutil.rmtree(location(directory), ignore_errors=True)
+
+
+def sweep_parts(*, started_before: datetime) -> int:
+    """Discard part directories of uploads opened before ``started_before``, and closed ones.
+
+    A directory without its open marker belongs to no open upload (a part that lost a
+    race with completion, parts kept before uploads were marked); one whose marker is
+    older than ``started_before`` outlived every upload's expiry.
+    """
+    if not default_storage.exists(PARTS_PREFIX):
+        return 0
+    directories, _ = default_storage.listdir(PARTS_PREFIX)
+    swept = 0
+    for local_id in directories:
+        marker = open_marker(local_id)
+        if (
+            default_storage.exists(marker)
+            and default_storage.get_modified_time(marker) >= started_before
+        ):
+            continue
+        discard_parts(local_id)
+        swept += 1
+    return swept
 
 
 @require_GET

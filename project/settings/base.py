@@ -125,6 +125,9 @@ TASKS: dict[str, dict[str, Any]] = {
 }
 # Retries for tasks declared with project.tasks.background().
 NIMBUS_TASK_RETRY = {"max_attempts": 5, "base_delay": 2.0, "max_delay": 300.0}
+# A local worker's lease (renewed every third of it while it lives); task rows a killed
+# worker left running are recovered once it lapses, checked every recover_seconds.
+NIMBUS_TASK_LEASE = {"lease_seconds": 60.0, "recover_seconds": 15.0}
 
 # Event bus (apps.events): the transactional outbox is delivered by the local DB bus here,
 # by EventBridge in production. Retry/lease options: apps/events/backends/local.py.

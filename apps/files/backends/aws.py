@@ -79,17 +79,26 @@ class S3UploadBackend(UploadBackend):
         return response["UploadId"]
 
     def multipart_part_url(
-        self, *, key: str, upload_id: str, part_number: int, expires_at: datetime
+        self,
+        *,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        expires_at: datetime,
+        size: int | None = None,
     ) -> str:
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "UploadId": upload_id,
+            "PartNumber": part_number,
+        }
+        if size is not None:
+            # Signed as a header (X-Amz-SignedHeaders=content-length;host): S3 refuses a
+            # part of any other length.
+            params["ContentLength"] = size
         return self.client.generate_presigned_url(
-            "upload_part",
-            Params={
-                "Bucket": self.bucket,
-                "Key": key,
-                "UploadId": upload_id,
-                "PartNumber": part_number,
-            },
-            ExpiresIn=self._seconds_until(expires_at),
+            "upload_part", Params=params, ExpiresIn=self._seconds_until(expires_at)
         )
 
     def multipart_parts(self, *, key: str, upload_id: str) -> list[UploadedPart]:
@@ -136,6 +145,16 @@ class S3UploadBackend(UploadBackend):
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "NoSuchUpload":
                 raise
+
+    def multipart_sweep(self, *, started_before: datetime) -> int:
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        swept = 0
+        for page in paginator.paginate(Bucket=self.bucket, Prefix="uploads/"):
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"] < started_before:
+                    self.multipart_abort(key=upload["Key"], upload_id=upload["UploadId"])
+                    swept += 1
+        return swept
 
     def read_chunks(self, key: str, *, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
         from botocore.exceptions import ClientError

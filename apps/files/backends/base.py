@@ -94,7 +94,7 @@ class UploadBackend(Backend):
         "expires_in": 600,
         "multipart_expires_in": 6 * 3600,
         "download_expires_in": 60,
-        # Bytes one user may keep (files that are not rejected or failed).
+        # Bytes one user may hold: every file but rejected ones, pending uploads included.
         "quota_bytes": 10 * GB,
     }
 
@@ -143,9 +143,19 @@ class UploadBackend(Backend):
         raise NotImplementedError
 
     def multipart_part_url(
-        self, *, key: str, upload_id: str, part_number: int, expires_at: datetime
+        self,
+        *,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        expires_at: datetime,
+        size: int | None = None,
     ) -> str:
-        """A URL taking a ``PUT`` of part ``part_number`` (1-based), valid until expiry."""
+        """A URL taking a ``PUT`` of part ``part_number`` (1-based), valid until expiry.
+
+        Given ``size``, the URL takes a part of exactly that many bytes (on S3 the
+        ``Content-Length`` is signed), so an upload's parts never hold more than planned.
+        """
         raise NotImplementedError
 
     def multipart_parts(self, *, key: str, upload_id: str) -> list[UploadedPart]:
@@ -157,7 +167,18 @@ class UploadBackend(Backend):
         raise NotImplementedError
 
     def multipart_abort(self, *, key: str, upload_id: str) -> None:
-        """Discard an unfinished multipart upload and its parts (idempotent)."""
+        """Discard an unfinished multipart upload and its parts (idempotent).
+
+        Once completed or aborted, an upload's part URLs refuse further parts.
+        """
+        raise NotImplementedError
+
+    def multipart_sweep(self, *, started_before: datetime) -> int:
+        """Discard every multipart upload started before ``started_before``; returns how many.
+
+        No file's upload lives that long, so whatever is left is orphaned parts (an abort
+        that failed, a record removed by hand): bytes nothing counts.
+        """
         raise NotImplementedError
 
     # ---- stored objects -----------------------------------------------------------------

@@ -11,7 +11,7 @@ import hashlib
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from django.utils.http import content_disposition_header
@@ -78,18 +78,28 @@ class DummyUploadBackend(UploadBackend):
     def multipart_start(self, *, key: str, content_type: str) -> str:
         self._record("multipart_start", key=key, content_type=content_type)
         upload_id = uuid.uuid4().hex
-        self.uploads[upload_id] = {"key": key, "parts": {}}
+        self.uploads[upload_id] = {"key": key, "parts": {}, "started": datetime.now(UTC)}
         return upload_id
 
     def multipart_part_url(
-        self, *, key: str, upload_id: str, part_number: int, expires_at: datetime
+        self,
+        *,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        expires_at: datetime,
+        size: int | None = None,
     ) -> str:
-        return f"{URL}/part/{upload_id}/{part_number}"
+        url = f"{URL}/part/{upload_id}/{part_number}"
+        return url if size is None else f"{url}?size={size}"
 
     def receive_part(self, url: str, body: bytes) -> str:
-        upload_id, number = url.rsplit("/", 2)[-2:]
+        path, _, query = url.partition("?size=")
+        upload_id, number = path.rsplit("/", 2)[-2:]
         if upload_id not in self.uploads:
-            raise exc.UploadPartInvalid("No such upload.")
+            raise exc.UploadClosed("No such open upload.")
+        if query and len(body) != int(query):
+            raise exc.UploadSizeMismatch(f"The part must be exactly {query} bytes.")
         etag = hashlib.md5(body, usedforsecurity=False).hexdigest()
         self.uploads[upload_id]["parts"][int(number)] = (etag, body)
         return etag
@@ -115,6 +125,12 @@ class DummyUploadBackend(UploadBackend):
     def multipart_abort(self, *, key: str, upload_id: str) -> None:
         self._record("multipart_abort", key=key, upload_id=upload_id)
         self.uploads.pop(upload_id, None)
+
+    def multipart_sweep(self, *, started_before: datetime) -> int:
+        old = [u for u, upload in self.uploads.items() if upload["started"] < started_before]
+        for upload_id in old:
+            del self.uploads[upload_id]
+        return len(old)
 
     def read_chunks(self, key: str, *, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
         if key not in self.objects:

@@ -49,6 +49,11 @@ def part_name(upload_id: str, part_number: int) -> str:
     return f"{parts_dir(upload_id)}/{part_number:05d}"
 
 
+def open_marker(upload_id: str) -> str:
+    """Present while the upload is open: part writes need it; complete and abort remove it."""
+    return f"{parts_dir(upload_id)}/open"
+
+
 def md5_of(name: str) -> str:
     """The S3-style ETag (MD5 hex) of a stored object, streamed."""
     digest = hashlib.md5(usedforsecurity=False)
@@ -85,10 +90,20 @@ class LocalUploadBackend(UploadBackend):
         )
 
     def multipart_start(self, *, key: str, content_type: str) -> str:
-        return signing.dumps({"key": key, "id": uuid.uuid4().hex}, salt=PART_SALT + ".id")
+        from django.core.files.base import ContentFile
+
+        local_id = uuid.uuid4().hex
+        default_storage.save(open_marker(local_id), ContentFile(key.encode()))
+        return signing.dumps({"key": key, "id": local_id}, salt=PART_SALT + ".id")
 
     def multipart_part_url(
-        self, *, key: str, upload_id: str, part_number: int, expires_at: datetime
+        self,
+        *,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        expires_at: datetime,
+        size: int | None = None,
     ) -> str:
         token = signing.dumps(
             {
@@ -96,6 +111,7 @@ class LocalUploadBackend(UploadBackend):
                 "upload_id": upload_id,
                 "part": part_number,
                 "max": self.options["multipart_max_bytes"],
+                "size": size,
                 "exp": int(expires_at.timestamp()),
             },
             salt=PART_SALT,
@@ -125,6 +141,11 @@ class LocalUploadBackend(UploadBackend):
         from apps.files.upload_views import discard_parts
 
         discard_parts(self._local_id(key, upload_id))
+
+    def multipart_sweep(self, *, started_before: datetime) -> int:
+        from apps.files.upload_views import sweep_parts
+
+        return sweep_parts(started_before=started_before)
 
     def read_chunks(self, key: str, *, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
         with default_storage.open(key, "rb") as handle:

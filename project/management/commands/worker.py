@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,7 +11,8 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils.crypto import get_random_string
 from django_tasks_db.management.commands.db_worker import Worker
 
-from project.worker import Scheduler, periodic_jobs
+from project.tasks import task_lease_seconds, worker_lease_drop, worker_lease_renew
+from project.worker import Heartbeat, Scheduler, periodic_jobs
 
 #: The worker checks its connections after every task (``close_old_connections``); with
 #: the web's CONN_MAX_AGE of 0 that reconnects (and re-runs SQLite's init pragmas) per
@@ -24,8 +26,6 @@ def _kept_connections(max_age: int) -> Iterator[None]:
     (read when a connection opens). Broken connections are still dropped after the task
     that broke them, by ``close_old_connections``. The settings are restored afterwards
     (``--batch`` runs inside other processes: tests, the bench)."""
-    import time
-
     from django.db import connections
 
     changed = [a for a in connections if connections.settings[a].get("CONN_MAX_AGE") == 0]
@@ -41,6 +41,23 @@ def _kept_connections(max_age: int) -> Iterator[None]:
         for alias in changed:
             connections.settings[alias]["CONN_MAX_AGE"] = 0
             connections[alias].close_at = before[alias]
+
+
+class LeasedWorker(Worker):
+    """django-tasks-db's worker, holding a lease while it lives (see ``WorkerLease``).
+
+    The :class:`~project.worker.Heartbeat` thread renews the lease; with ``--batch`` (run
+    inside tests and the bench, where no extra thread or connection is wanted) the lease
+    is renewed before a task once a third of it has passed instead.
+    """
+
+    renewed_at = 0.0
+
+    def run_task(self, db_task_result: Any) -> None:
+        if time.monotonic() - self.renewed_at > task_lease_seconds() / 3:
+            worker_lease_renew(worker_id=self.worker_id)
+            self.renewed_at = time.monotonic()
+        super().run_task(db_task_result)
 
 
 class Command(BaseCommand):
@@ -77,7 +94,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Nimbus worker: all queues, {len(periodic_jobs)} periodic job(s). Ctrl-C stops."
         )
-        worker = Worker(
+        worker = LeasedWorker(
             queue_names=["*"],
             interval=interval,
             batch=batch,
@@ -88,8 +105,16 @@ class Command(BaseCommand):
             excluded_queue_names=[],
         )
         worker.configure_signals()
+        worker_lease_renew(worker_id=worker.worker_id, started=True)
+        worker.renewed_at = time.monotonic()
+        heartbeat = None if batch else Heartbeat(worker.worker_id)
+        if heartbeat:
+            heartbeat.start()
         try:
             worker.run()
         finally:
+            if heartbeat:
+                heartbeat.stop()
             if scheduler:
                 scheduler.stop()
+            worker_lease_drop(worker_id=worker.worker_id)

@@ -4,7 +4,7 @@ Real processes on a real database (a file SQLite database; also PostgreSQL when 
 runs on it): events are published, ``manage.py worker`` runs their deliveries and is
 SIGKILLed while one receiver is inside its transaction (effect written, not committed).
 A new worker re-claims that delivery once its lease expires. Every event's effect must
-exist exactly once.
+exist exactly once, and the killed worker's task row must not stay ``RUNNING``.
 """
 
 from __future__ import annotations
@@ -102,6 +102,7 @@ def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
             proc.wait(timeout=10)
 
 
+TASKS_RUNNING = "select count(*) from django_tasks_database_dbtaskresult where status = 'RUNNING'"
 HUNG_DELIVERY = (
     "select d.status, d.attempts from events_delivery d join events_event e "
     "on e.id = d.event_id where {n} = %s"
@@ -147,3 +148,15 @@ def test_worker_killed_mid_delivery_delivers_every_effect_exactly_once(
     assert per_event == list(range(EVENTS))
     assert query("select count(*) from events_inbox") == [(EVENTS,)]
     assert query(HUNG_DELIVERY, HANG_ON) == [("succeeded", 2)]
+    # The killed worker's task row is recovered too once its lease lapses: nothing is
+    # left RUNNING, and the dead worker's lease is gone while the live one holds its own.
+    wait_until(
+        lambda: query(TASKS_RUNNING) == [(0,)],
+        60,
+        "the killed worker's task row to be recovered",
+    )
+    wait_until(
+        lambda: query("select count(*) from nimbus_workerlease") == [(1,)],
+        60,
+        "the killed worker's lease to be forgotten",
+    )

@@ -23,3 +23,4 @@ NIMBUS_EVENTS = {
         },
     }
 }
+NIMBUS_TASK_LEASE = {"lease_seconds": 2.0, "recover_seconds": 0.5}

@@ -95,9 +95,11 @@ def test_the_file_admin_links_to_its_review(
     )
 
 
-def test_the_admin_download_link_serves_even_a_rejected_file(
+def test_a_rejected_files_object_is_deleted_so_the_admin_offers_no_download(
     operator_client, alice_client, exe, django_capture_on_commit_callbacks
 ):
+    from django.core.files.storage import default_storage
+
     response = alice_client.post(
         "/api/files/uploads",
         {"name": "a.png", "content_type": "image/png", "size": len(exe)},
@@ -108,13 +110,14 @@ def test_the_admin_download_link_serves_even_a_rejected_file(
 
     with django_capture_on_commit_callbacks(execute=True):
         form_post(Client(), body["url"], body["fields"], exe)
-    assert File.objects.get(pk=body["file_id"]).status == FileStatus.REJECTED
-    # The owner cannot download it; an operator can look at it.
+    file = File.objects.get(pk=body["file_id"])
+    assert file.status == FileStatus.REJECTED
+    # Rejected bytes count against no quota, so storage does not keep them either.
+    assert not default_storage.exists(file.key)
     assert alice_client.get(f"/api/files/{body['file_id']}/download").status_code == 409
-    redirect = operator_client.get(f"/admin/files/file/{body['file_id']}/download/")
-    assert redirect.status_code == 302
-    served = Client().get(redirect["Location"])
-    assert b"".join(served.streaming_content) == exe
+    assert operator_client.get(f"/admin/files/file/{body['file_id']}/download/").status_code == 404
+    html = operator_client.get(f"/admin/files/file/{body['file_id']}/change/").content.decode()
+    assert f"/admin/files/file/{body['file_id']}/download/" not in html
 
 
 def test_reinspect_action_re_runs_the_inspection(

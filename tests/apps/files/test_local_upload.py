@@ -61,13 +61,22 @@ def test_an_exe_declared_as_png_is_stored_but_rejected_as_type_mismatch(
     assert file.detected_type == "application/x-msdownload"
 
 
-def test_upload_over_the_size_limit_is_refused(alice, settings):
+def test_a_single_post_upload_over_the_size_limit_is_refused_at_the_start(alice, settings):
+    from apps.files.exceptions import FileTooLarge
+
     upload_options(settings, max_bytes=1000)
-    content = b"x" * 1001
-    started = start(alice, content, content_type="text/plain", name="big.txt")
-    response = post(started, content)
-    assert response.status_code == 413
-    assert error_code(response) == "upload_too_large"
+    with pytest.raises(FileTooLarge):
+        start(alice, b"x" * 1001, content_type="text/plain", name="big.txt")
+    assert not File.objects.exists()
+
+
+@pytest.mark.parametrize("sent", [b"x" * 11, b"x" * 9], ids=["more", "fewer"])
+def test_a_post_of_another_size_than_declared_is_refused_and_stores_nothing(alice, sent):
+    started = start(alice, b"x" * 10, content_type="text/plain", name="t.txt")
+    assert started.target.max_bytes == 10
+    response = post(started, sent)
+    assert response.status_code in (400, 413)
+    assert error_code(response) in ("upload_too_large", "upload_empty")
     assert not default_storage.exists(started.file.key)
     assert File.objects.get(pk=started.file.pk).status == FileStatus.PENDING
 
@@ -134,7 +143,7 @@ def test_a_second_upload_to_the_same_url_is_refused(alice, png, django_capture_o
     started = start(alice, png)
     with django_capture_on_commit_callbacks(execute=True):
         assert post(started, png).status_code == 204
-    response = post(started, b"\x89PNG\r\n\x1a\n replaced")
+    response = post(started, png[:-1] + b"!")  # the declared size, other bytes
     assert response.status_code == 409
     assert error_code(response) == "upload_already_used"
     with default_storage.open(started.file.key, "rb") as fh:

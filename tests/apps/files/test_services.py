@@ -103,11 +103,13 @@ def test_re_inspection_never_undoes_a_reviewers_decision(alice, png):
         file_inspect(file_id=file.pk, force=True)
     assert File.objects.get(pk=file.pk).status == FileStatus.APPROVED
 
-    # A rejection by the inspection itself can be re-inspected (the rules may have changed).
+    # A rejection by the inspection itself deleted the object: nothing is left to inspect.
     File.objects.filter(pk=file.pk).update(
         status=FileStatus.REJECTED, reason_code="type_not_allowed"
     )
-    assert file_inspect(file_id=file.pk, force=True).status == FileStatus.ACCEPTED
+    with pytest.raises(FileStateConflict):
+        file_inspect(file_id=file.pk, force=True)
+    assert File.objects.get(pk=file.pk).status == FileStatus.REJECTED
 
 
 def test_the_s3_backend_without_a_bucket_fails_the_system_check(settings):
