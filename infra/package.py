@@ -89,8 +89,8 @@ DROP_PATTERNS = (
     "*.pyx",
     "*.dist-info/RECORD",
     # Unused contrib apps and assets: static files are served from the static bucket
-    # (collectstatic runs from the checkout), ninja renders its docs from the CDN when it
-    # is not an installed app.
+    # (collectstatic runs from the checkout, ninja's Swagger UI included); the package
+    # only needs ninja's templates.
     "django/contrib/gis/*",
     "django/contrib/admin/static/*",
     "django/db/backends/mysql/*",

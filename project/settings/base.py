@@ -32,6 +32,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    # /api/docs renders django-ninja's bundled Swagger UI from our own static files (its
+    # CDN page would be blocked by SECURE_CSP's script-src).
+    "ninja",
     "django_tasks_db",
     "project",
     "apps.users",
