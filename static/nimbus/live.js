@@ -8,7 +8,9 @@
 //
 // Every frame is dispatched on `document` as a `nimbus:message` CustomEvent (the frame is
 // `event.detail`), then applied to the page by data attributes:
-//   file.status     [data-file-status="<id>"], [data-file-id="<id>"][data-live-status],
+//   file.status     status "deleted": tr[data-file-id="<id>"] rows go (the list's empty
+//                   state returns), [data-file-deleted="<id>"] shows, the file's actions go;
+//                   otherwise [data-file-status="<id>"], [data-file-id="<id>"][data-live-status],
 //                   [data-file-id="<id>"] [data-live-status]  → text + class status-<status>
 //                   [data-file-reason="<id>"], [data-file-id="<id>"] [data-live-reason] → reason
 //   notifications   [data-unread-count] → the unread count (data-count too);
@@ -69,8 +71,28 @@ function selectAll(selectors) {
   return document.querySelectorAll(selectors.join(", "));
 }
 
+// The file was deleted (here, in another tab, or by an operator): its rows go.
+export function applyFileDeleted(frame) {
+  const id = CSS.escape(String(frame.file_id));
+  for (const row of document.querySelectorAll(`tr[data-file-id="${id}"]`)) {
+    const table = row.closest("[data-file-table]");
+    row.remove();
+    if (table && !table.querySelector("tr[data-file-id]")) {
+      table.hidden = true;
+      const empty = document.querySelector("[data-empty]");
+      if (empty) empty.hidden = false;
+    }
+  }
+  for (const el of document.querySelectorAll(`[data-file-deleted="${id}"]`)) el.hidden = false;
+  for (const el of document.querySelectorAll(`[data-file-actions="${id}"]`)) el.remove();
+}
+
 export function applyFileStatus(frame) {
   const id = CSS.escape(String(frame.file_id));
+  if (frame.status === "deleted") {
+    applyFileDeleted(frame);
+    return;
+  }
   for (const element of selectAll([
     `[data-file-status="${id}"]`,
     `[data-file-id="${id}"][data-live-status]`,
