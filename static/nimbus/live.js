@@ -14,7 +14,8 @@
 //                   [data-file-id="<id>"] [data-live-status]  → text + class status-<status>
 //                   [data-file-reason="<id>"], [data-file-id="<id>"] [data-live-reason] → reason
 //   notifications   [data-unread-count] → the unread count (data-count too);
-//                   [data-notifications] (a list) → newest first, at most data-limit items
+//                   [data-notifications] (a list) → newest first, at most data-limit items;
+//                   one arriving while that list is on screen is seen, so marked read
 //
 // Times: the server renders "YYYY-MM-DD HH:MM" in UTC inside <time datetime="<ISO>">;
 // every such element, on the page or added later (live rows, the uploader's), is shown in
@@ -281,8 +282,24 @@ export class LiveConnection {
     if (frame.type === "notifications.read") setUnreadCount(frame.unread);
     if (frame.notification) {
       addToLists(frame);
-      if (!frame.notification.read) setUnreadCount(unreadCount() + 1);
+      if (frame.notification.read) return;
+      if (document.querySelector("[data-notifications]") && document.visibilityState === "visible") {
+        // Shown on the open notifications page: seen, so read (the server's reply sets
+        // the badge here and on the other pages).
+        markSeen(frame.notification.id);
+      } else {
+        setUnreadCount(unreadCount() + 1);
+      }
     }
+  }
+}
+
+async function markSeen(id) {
+  try {
+    const { unread } = await api("/api/notifications/read", { method: "POST", body: { ids: [id] } });
+    setUnreadCount(unread);
+  } catch {
+    setUnreadCount(unreadCount() + 1); // not marked: still unread
   }
 }
 
