@@ -33,7 +33,8 @@ def unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
     from apps.push.mail import unsubscribe_user_id
     from apps.users.models import Profile, User
 
-    user = User.objects.filter(pk=unsubscribe_user_id(token)).first()
+    user_id = unsubscribe_user_id(token)
+    user = None if user_id is None else User.objects.filter(pk=user_id).first()
     if user is None:
         return render(request, "push/unsubscribe.html", {"invalid": True}, status=404)
     done = request.method == "POST"

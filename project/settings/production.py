@@ -50,8 +50,9 @@ CSRF_TRUSTED_ORIGINS = [NIMBUS_SITE_URL]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
-# Operator mail (alarms, audit) goes through Amazon SES's SMTP interface; users' sign-up
-# and reset codes are sent by Cognito itself.
+# Operator mail (alarms, audit) and people's e-mails about their files (approved, rejected:
+# apps/push/mail.py) go through Amazon SES's SMTP interface; sign-up and reset codes are
+# sent by Cognito itself.
 MAILERS = {
     "default": {
         "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
