@@ -62,6 +62,9 @@ MAILERS = {
             "use_tls": True,
             "username": env.str("EMAIL_HOST_USER", default=""),
             "password": env.str("EMAIL_HOST_PASSWORD", default=""),
+            # A mail server that does not answer fails the send (retried), rather than
+            # holding the function until Lambda's own timeout.
+            "timeout": 10,
         },
     }
 }
