@@ -89,8 +89,7 @@ DROP_PATTERNS = (
     "*.pyx",
     "*.dist-info/RECORD",
     # Unused contrib apps and assets: static files are served from the static bucket
-    # (collectstatic runs from the checkout), ninja renders its docs from the CDN when it
-    # is not an installed app.
+    # (collectstatic runs from the checkout, ninja's Swagger UI included: STATICFILES_DIRS).
     "django/contrib/gis/*",
     "django/contrib/admin/static/*",
     "django/db/backends/mysql/*",

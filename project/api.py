@@ -5,14 +5,20 @@ OpenAPI at ``/api/openapi.json``, interactive docs at ``/api/docs``.
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI
+from django.shortcuts import render
+from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.types import DictStrAny
+
+
+from ninja.openapi.docs import _csrf_needed
 
 from project.errors import NimbusError, RequestTooLarge, error_response, nimbus_error_response
 from project.requestbody import json_body
@@ -29,8 +35,30 @@ class BodyParser(Parser):
         return body
 
 
+class OfflineSwagger(Swagger):
+    """django-ninja's Swagger UI page from the site's own static files.
+
+    ninja serves its bundled assets only when it is an installed app (which would import
+    it, and pydantic, at every cold start); otherwise its page loads Swagger UI from a CDN,
+    which SECURE_CSP blocks. ``templates/ninja/swagger.html`` names the assets that
+    ``STATICFILES_DIRS`` collects under ``ninja/``.
+    """
+
+    template = "ninja/swagger.html"
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
+        self.settings["url"] = self.get_openapi_url(api, kwargs)
+        context = {
+            "swagger_settings": json.dumps(self.settings),
+            "api": api,
+            "add_csrf": _csrf_needed(api),
+        }
+        return render(request, self.template, context)
+
+
 api = NinjaAPI(
     title="Nimbus API",
+    docs=OfflineSwagger(),
     version="1.0",
     description="Files, events, workflows and notifications of a Nimbus site.",
     urls_namespace="api",

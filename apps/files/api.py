@@ -67,7 +67,9 @@ class FileOut(Schema):
     reason_message: str
     created_at: datetime
     updated_at: datetime
-    download_url: str | None
+    download_url: str | None = Field(
+        description="Where to download the file; null until its review approved it."
+    )
 
 
 class ResumeOut(Schema):
@@ -150,7 +152,11 @@ def file_detail(request: HttpRequest, file_id: str) -> dict[str, Any]:
 
 @router.get("/{file_id}/download", response={302: None}, summary="Download (redirect)")
 def file_download(request: HttpRequest, file_id: str) -> HttpResponse:
-    """A redirect to a short-lived URL of the file (presigned on S3, signed locally)."""
+    """A redirect to a short-lived URL of the file (presigned on S3, signed locally).
+
+    Only once the review approved it: any other status (a file awaiting a reviewer's
+    decision included) is 409 ``file_not_downloadable``.
+    """
     url = services.file_download_url(user=request.user, file_id=file_id)
     response = HttpResponseRedirect(url)
     response["Cache-Control"] = "no-store"

@@ -26,7 +26,10 @@ class FileStatus(models.TextChoices):
 
 
 #: Statuses in which the owner may download the file (it passed inspection).
-DOWNLOADABLE = frozenset({FileStatus.ACCEPTED, FileStatus.AWAITING_APPROVAL, FileStatus.APPROVED})
+#: Owners download a file once its review approved it, never while a reviewer has yet to
+#: decide (``accepted`` leads to that review, ``awaiting_approval`` waits on it); operators
+#: download any stored file from the admin.
+DOWNLOADABLE = frozenset({FileStatus.APPROVED})
 #: Statuses whose bytes count against the owner's quota: every file whose object is (or
 #: may soon be) held in storage. A pending upload counts from its start, so concurrent
 #: starts cannot overbook the quota; a rejected file's object is deleted, so it alone

@@ -520,7 +520,7 @@ def file_delete_any(*, file: File) -> None:
 
 
 def file_download_url(*, user: Any, file_id: uuid.UUID | str) -> str:
-    """A short-lived URL for one of the user's files that passed inspection."""
+    """A short-lived URL for one of the user's files, once its review approved it."""
     file = file_get(user=user, file_id=file_id)
     if not file.is_downloadable:
         raise FileNotDownloadable(

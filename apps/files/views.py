@@ -1,4 +1,4 @@
-"""The files pages: the list with the uploader, and one file's details."""
+"""The files pages: the list with the uploader, one file's details, deleting a file."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import logging
 import uuid
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
 
-from apps.files import selectors
+from apps.files import selectors, services
 from apps.files.backends import get_upload_backend
 from apps.files.exceptions import FileNotFound
 from apps.files.models import File
@@ -32,6 +33,22 @@ def file_list_page(request: HttpRequest) -> HttpResponse:
             "max_bytes": backend.options["multipart_max_bytes"],
         },
     )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def file_delete_page(request: HttpRequest, file_id: uuid.UUID) -> HttpResponse:
+    """GET asks the owner to confirm; POST deletes the file (any status, a stale
+    "Waiting for upload" included) and its stored object, then returns to the list."""
+    try:
+        file = selectors.file_get(user=request.user, file_id=file_id)
+    except FileNotFound as e:
+        raise Http404("No such file.") from e
+    if request.method == "POST":
+        services.file_delete(user=request.user, file_id=file.pk)
+        messages.success(request, f"Deleted {file.name}.")
+        return redirect("files:list")
+    return render(request, "files/delete.html", {"file": file})
 
 
 @require_GET

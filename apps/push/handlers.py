@@ -2,10 +2,12 @@
 
 Every ``files.*`` event carries ``file_id``, ``owner_id``, ``status`` (and ``reason`` /
 ``reason_message`` when refused). The owner's open pages get
-``{"type": "file.status", ...}``; the outcomes a person cares about later — accepted,
-rejected, awaiting approval, approved, failed — are also stored as notifications, in the
-receiver's transaction (so a redelivered event never notifies twice: the events app's
-inbox makes the effect exactly-once).
+``{"type": "file.status", ...}``; each file's outcome — approved, rejected or failed, one
+per file — is also stored as a notification, in the receiver's transaction (so a
+redelivered event never notifies twice: the events app's inbox makes the effect
+exactly-once). The steps on the way (accepted, awaiting approval) are live status only.
+Owners who keep "Email me about my files" on also get an e-mail of an approval or a
+rejection (:func:`email_file_outcome`).
 
 Workflow steps reach the owner without events: the workflows app pushes
 ``{"type": "workflow.step", ...}`` itself (``apps.workflows.handlers.file_review_push``
@@ -25,16 +27,15 @@ from django.contrib.auth import get_user_model
 from django.dispatch import receiver as signal_receiver
 
 from apps.events.registry import receiver
+from apps.files.events import FILE_APPROVED, FILE_REJECTED
 from apps.push.services import connections_close, push_to_user
 from apps.users.signals import sessions_ended
 
 logger = logging.getLogger("nimbus.push")
 
-#: File statuses worth a stored notification, and how to say them.
+#: The outcomes worth a stored notification (one per file), and how to say them.
 FILE_NOTICES: dict[str, str] = {
-    "accepted": "{name} was accepted",
     "rejected": "{name} was rejected",
-    "awaiting_approval": "{name} is awaiting approval",
     "approved": "{name} was approved",
     "failed": "{name} could not be processed",
 }
@@ -67,6 +68,21 @@ def relay_file_status(event: Any) -> None:
         title=(notice or status).format(name=detail.get("name") or "Your file"),
         body=str(detail.get("reason_message") or ""),
     )
+
+
+@receiver({"detail-type": [FILE_APPROVED, FILE_REJECTED]}, name="push.file_outcome_email")
+def email_file_outcome(event: Any) -> None:
+    """E-mail the owner an approval or rejection, unless they turned such e-mails off.
+
+    A receiver of its own, so a mail server that refuses is retried (and dead-lettered)
+    without touching the notification the relay stored.
+    """
+    from apps.push.mail import file_outcome_email_send
+
+    owner_id = _owner(event.detail)
+    if owner_id is None:
+        return
+    file_outcome_email_send(user_id=owner_id, detail=event.detail)
 
 
 def _status_label(status: str) -> str:

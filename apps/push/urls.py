@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from apps.push.views import notification_list_page
+from apps.push.views import notification_list_page, unsubscribe_page
 
 app_name = "push"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("notifications/", notification_list_page, name="notifications"),
+    path("notifications/unsubscribe/<str:token>/", unsubscribe_page, name="unsubscribe"),
 ]

@@ -18,13 +18,13 @@ import time
 from collections.abc import MutableMapping
 from typing import Any
 
-from django.conf import settings
 from django.utils.crypto import constant_time_compare
 
 from apps.users import exceptions as exc
 from apps.users.backends import TokenSet, identity
 from apps.users.models import User
 from apps.users.services import account_tokens_accept
+from project.site import absolute
 
 logger = logging.getLogger("nimbus.users.federation")
 
@@ -47,7 +47,7 @@ def _endpoints() -> tuple[str, str, str]:
 
 
 def redirect_uri() -> str:
-    return str(settings.NIMBUS_SITE_URL).rstrip("/") + "/accounts/callback/"
+    return absolute("/accounts/callback/")
 
 
 def _oauth_client(client_id: str) -> Any:

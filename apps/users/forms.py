@@ -109,4 +109,8 @@ class SettingsForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
     timezone = forms.CharField(label="Time zone", max_length=64, required=False)
-    email_notifications = forms.BooleanField(label="Email me about my files", required=False)
+    email_notifications = forms.BooleanField(
+        label="Email me about my files",
+        required=False,
+        help_text="An e-mail when a file is approved or rejected; each one has an unsubscribe link.",
+    )

@@ -32,6 +32,7 @@ from apps.workflows.exceptions import (
     UnknownWorkflow,
 )
 from apps.workflows.models import Execution, TaskToken
+from project.site import absolute
 
 logger = logging.getLogger("nimbus.workflows")
 
@@ -204,7 +205,7 @@ def callback_url(*, task_token: str, state_name: str = "") -> str:
         },
     )
     signed = signing.dumps(task_token, salt=CALLBACK_SALT, compress=True)
-    return f"{settings.NIMBUS_SITE_URL.rstrip('/')}/api/workflows/callbacks/{signed}"
+    return absolute(f"/api/workflows/callbacks/{signed}")
 
 
 def _unsign(signed: str) -> str:

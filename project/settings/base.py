@@ -7,11 +7,21 @@ The defaults here are the embedded (local) backends; ``production.py`` swaps in 
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
 from typing import Any
 
 from django.utils.csp import CSP
 
 from project.env import BASE_DIR, env
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"{name} is not installed (requirements.txt).")
+    return Path(next(iter(spec.submodule_search_locations)))
+
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
 DEBUG = False
@@ -22,6 +32,10 @@ ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
 NIMBUS_ORIGIN_SECRET = env.str("NIMBUS_ORIGIN_SECRET", default="")
 
 NIMBUS_STAGE = env.str("NIMBUS_STAGE", default="local")
+# The site's public origin (https://files.example.com). Set, it pins every absolute URL
+# Nimbus hands out; empty, they follow the request's own origin (project/site.py).
+# Production requires it: behind CloudFront the request's Host is API Gateway's.
+NIMBUS_SITE_URL = env.str("NIMBUS_SITE_URL", default="")
 
 INSTALLED_APPS = [
     "daphne",  # ASGI runserver (HTTP + WebSocket) for `make run`
@@ -44,6 +58,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "project.middleware.RequestIdMiddleware",
     "project.requestbody.BodyGuardMiddleware",  # size caps, JSON depth: NIMBUS_BODY_LIMITS
+    "project.site.SiteUrlMiddleware",  # absolute URLs on the request's origin (project/site.py)
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -106,7 +121,13 @@ USE_TZ = True
 STATIC_URL = env.str("STATIC_URL", default="/static/")
 # `make package` collects into a temporary STATIC_ROOT to compute the package's manifest.
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS: list[Any] = [
+    BASE_DIR / "static",
+    # django-ninja's bundled Swagger UI for /api/docs (project/api.py): served as our own
+    # static files, since SECURE_CSP refuses its CDN. Found without importing ninja, which
+    # stays off the cold-start path of pages.
+    ("ninja", _package_dir("ninja") / "static" / "ninja"),
+]
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 MEDIA_URL = "/media/"
 
@@ -217,7 +238,7 @@ NIMBUS_LAMBDA_ROUTES: dict[str, str] = {
 }
 
 # Identity: the local provider (accounts in the database, RS256 JWTs shaped like Cognito's,
-# JWKS at <NIMBUS_SITE_URL>/identity/.well-known/jwks.json). local.py generates the signing
+# JWKS at <site>/identity/.well-known/jwks.json). local.py generates the signing
 # key once into var/; production.py selects Cognito.
 NIMBUS_IDENTITY: dict[str, dict[str, Any]] = {
     "default": {

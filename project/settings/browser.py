@@ -3,7 +3,9 @@
 tests/browser/conftest.py starts the ASGI server and the worker with these settings. Both
 processes share one SQLite file (``DATABASE_URL``), one media directory, one mailbox
 directory the tests read confirmation codes from (``NIMBUS_MAIL_DIR``), and a Redis channel
-layer (``REDIS_URL``) so pushes sent by the worker reach the server's WebSockets.
+layer (``REDIS_URL``) so pushes sent by the worker reach the server's WebSockets. As with
+`make run`, the server builds its URLs from each request and only the worker is given the
+address (``NIMBUS_SITE_URL``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 from project.env import env
 from project.settings.local import *  # noqa: F403
 
-NIMBUS_SITE_URL = env.str("NIMBUS_SITE_URL")
 MAILERS = {
     "default": {
         "BACKEND": "django.core.mail.backends.filebased.EmailBackend",

@@ -16,8 +16,7 @@ if not SECRET_KEY:
 
         _key_file.write_text(secrets.token_urlsafe(50))
     SECRET_KEY = _key_file.read_text().strip()
-ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
-NIMBUS_SITE_URL = env.str("NIMBUS_SITE_URL", default="http://127.0.0.1:8000")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 
 # The local identity provider's RS256 signing key, generated once per checkout like the
 # SECRET_KEY above (env NIMBUS_IDENTITY_SIGNING_KEY wins).

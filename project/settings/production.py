@@ -50,8 +50,9 @@ CSRF_TRUSTED_ORIGINS = [NIMBUS_SITE_URL]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
-# Operator mail (alarms, audit) goes through Amazon SES's SMTP interface; users' sign-up
-# and reset codes are sent by Cognito itself.
+# Operator mail (alarms, audit) and people's e-mails about their files (approved, rejected:
+# apps/push/mail.py) go through Amazon SES's SMTP interface; sign-up and reset codes are
+# sent by Cognito itself.
 MAILERS = {
     "default": {
         "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
@@ -61,6 +62,9 @@ MAILERS = {
             "use_tls": True,
             "username": env.str("EMAIL_HOST_USER", default=""),
             "password": env.str("EMAIL_HOST_PASSWORD", default=""),
+            # A mail server that does not answer fails the send (retried), rather than
+            # holding the function until Lambda's own timeout.
+            "timeout": 10,
         },
     }
 }

@@ -9,11 +9,14 @@
 //
 // Every frame is dispatched on `document` as a `nimbus:message` CustomEvent (the frame is
 // `event.detail`), then applied to the page by data attributes:
-//   file.status     [data-file-status="<id>"], [data-file-id="<id>"][data-live-status],
+//   file.status     status "deleted": tr[data-file-id="<id>"] rows go (the list's empty
+//                   state returns), [data-file-deleted="<id>"] shows, the file's actions go;
+//                   otherwise [data-file-status="<id>"], [data-file-id="<id>"][data-live-status],
 //                   [data-file-id="<id>"] [data-live-status]  → text + class status-<status>
 //                   [data-file-reason="<id>"], [data-file-id="<id>"] [data-live-reason] → reason
 //   notifications   [data-unread-count] → the unread count (data-count too);
-//                   [data-notifications] (a list) → newest first, at most data-limit items
+//                   [data-notifications] (a list) → newest first, at most data-limit items;
+//                   one arriving while that list is on screen is seen, so marked read
 //
 // Times: the server renders "YYYY-MM-DD HH:MM" in UTC inside <time datetime="<ISO>">;
 // every such element, on the page or added later (live rows, the uploader's), is shown in
@@ -70,8 +73,28 @@ function selectAll(selectors) {
   return document.querySelectorAll(selectors.join(", "));
 }
 
+// The file was deleted (here, in another tab, or by an operator): its rows go.
+export function applyFileDeleted(frame) {
+  const id = CSS.escape(String(frame.file_id));
+  for (const row of document.querySelectorAll(`tr[data-file-id="${id}"]`)) {
+    const table = row.closest("[data-file-table]");
+    row.remove();
+    if (table && !table.querySelector("tr[data-file-id]")) {
+      table.hidden = true;
+      const empty = document.querySelector("[data-empty]");
+      if (empty) empty.hidden = false;
+    }
+  }
+  for (const el of document.querySelectorAll(`[data-file-deleted="${id}"]`)) el.hidden = false;
+  for (const el of document.querySelectorAll(`[data-file-actions="${id}"]`)) el.remove();
+}
+
 export function applyFileStatus(frame) {
   const id = CSS.escape(String(frame.file_id));
+  if (frame.status === "deleted") {
+    applyFileDeleted(frame);
+    return;
+  }
   for (const element of selectAll([
     `[data-file-status="${id}"]`,
     `[data-file-id="${id}"][data-live-status]`,
@@ -268,8 +291,24 @@ export class LiveConnection {
     if (frame.type === "notifications.read") setUnreadCount(frame.unread);
     if (frame.notification) {
       addToLists(frame);
-      if (!frame.notification.read) setUnreadCount(unreadCount() + 1);
+      if (frame.notification.read) return;
+      if (document.querySelector("[data-notifications]") && document.visibilityState === "visible") {
+        // Shown on the open notifications page: seen, so read (the server's reply sets
+        // the badge here and on the other pages).
+        markSeen(frame.notification.id);
+      } else {
+        setUnreadCount(unreadCount() + 1);
+      }
     }
+  }
+}
+
+async function markSeen(id) {
+  try {
+    const { unread } = await api("/api/notifications/read", { method: "POST", body: { ids: [id] } });
+    setUnreadCount(unread);
+  } catch {
+    setUnreadCount(unreadCount() + 1); // not marked: still unread
   }
 }
 

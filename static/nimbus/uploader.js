@@ -279,11 +279,17 @@ async function addRow(fileId) {
   if (!file || !rows || rows.querySelector(`tr[data-file-id="${fileId}"]`)) return;
   const row = document.createElement("tr");
   row.dataset.fileId = fileId;
-  row.innerHTML = `<td><a></a></td><td></td>
-    <td><span class="status"></span> <span class="reason"></span></td><td><time></time></td>`;
+  row.innerHTML = `<td><a class="file-name"></a></td><td></td>
+    <td><span class="status"></span> <span class="reason"></span></td><td><time></time></td>
+    <td class="file-actions"><a class="button button--small button--secondary">Delete</a></td>`;
   const link = row.querySelector("a");
   link.href = `/files/${fileId}/`;
   link.textContent = file.name;
+  link.title = file.name;
+  const remove = row.querySelector(".file-actions a");
+  remove.href = `/files/${fileId}/delete/`;
+  remove.setAttribute("aria-label", `Delete ${file.name}`);
+  remove.dataset.fileDelete = fileId;
   row.children[1].textContent = formatBytes(file.declared_size);
   // live.js shows it in the reader's time zone, as it does the server-rendered rows.
   row.querySelector("time").dateTime = file.created_at;
@@ -303,7 +309,7 @@ export function showStatus(fileId, status, label, reason = "") {
   }
   for (const el of document.querySelectorAll(`[data-file-reason="${fileId}"]`)) el.textContent = reason || "";
   for (const el of document.querySelectorAll(`[data-file-download="${fileId}"]`)) {
-    el.hidden = !["accepted", "awaiting_approval", "approved"].includes(status);
+    el.hidden = status !== "approved";  // apps.files.models.DOWNLOADABLE
   }
 }
 
@@ -360,7 +366,7 @@ document.addEventListener("nimbus:message", (e) => {
   const id = CSS.escape(String(message.file_id));
   if (message.type === "file.status") {
     for (const el of document.querySelectorAll(`[data-file-download="${id}"]`)) {
-      el.hidden = !["accepted", "awaiting_approval", "approved"].includes(message.status);
+      el.hidden = message.status !== "approved";  // apps.files.models.DOWNLOADABLE
     }
   }
   if (message.type === "workflow.step" && String(message.event || "").endsWith("StateEntered")) {

@@ -157,7 +157,6 @@ def live_nimbus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNimbus
         "DATABASE_URL": f"sqlite:///{root / 'nimbus.sqlite3'}",
         "MEDIA_ROOT": str(root / "media"),
         "NIMBUS_MAIL_DIR": str(root / "mail"),
-        "NIMBUS_SITE_URL": url,
         "REDIS_URL": REDIS_URL,
         "SECRET_KEY": "nimbus-browser-tests-" + "k" * 40,
         "DEBUG": "true",
@@ -189,7 +188,9 @@ def live_nimbus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNimbus
         worker = subprocess.Popen(
             [sys.executable, "manage.py", "worker", "--interval", "0.1"],
             cwd=REPO,
-            env=env,
+            # As `make run` does: the server takes its address from each request, the
+            # worker (callback URLs) is told it.
+            env={**env, "NIMBUS_SITE_URL": url},
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -65,7 +65,9 @@ def choose_file(page: Any, name: str, mime: str, data: bytes) -> None:
 
 
 def file_row(page: Any, name: str) -> Any:
-    return page.locator("[data-file-rows] tr").filter(has=page.get_by_role("link", name=name))
+    return page.locator("[data-file-rows] tr").filter(
+        has=page.get_by_role("link", name=name, exact=True)
+    )
 
 
 def status_of(page: Any, name: str) -> Any:
@@ -73,7 +75,7 @@ def status_of(page: Any, name: str) -> Any:
 
 
 def file_id_of(page: Any, name: str) -> str:
-    href = file_row(page, name).get_by_role("link", name=name).get_attribute("href")
+    href = file_row(page, name).get_by_role("link", name=name, exact=True).get_attribute("href")
     match = re.search(r"/files/([0-9a-f-]{36})/", href or "")
     assert match, f"no file page link for {name}: {href!r}"
     return match.group(1)
@@ -96,7 +98,7 @@ def approve_in_admin(operator: Any, file_id: str) -> None:
 
 
 def download_bytes(page: Any, name: str, tmp_path: Any) -> bytes:
-    file_row(page, name).get_by_role("link", name=name).click()
+    file_row(page, name).get_by_role("link", name=name, exact=True).click()
     page.wait_for_url(re.compile(r".*/files/[0-9a-f-]{36}/$"))
     assert_accessible(page)
     # The review's steps are listed on the file's page, the approval among them.

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, ClassVar
 
-from django.conf import settings
 from django.core import signing
 from django.core.files.storage import default_storage
 from django.urls import reverse
@@ -29,16 +28,13 @@ from apps.files.backends.base import (
     UploadPolicy,
     UploadTarget,
 )
+from project.site import absolute
 
 UPLOAD_SALT = "nimbus.files.upload"
 PART_SALT = "nimbus.files.upload-part"
 DOWNLOAD_SALT = "nimbus.files.download"
 #: Where parts of unfinished multipart uploads wait, in the default storage.
 PARTS_PREFIX = "multipart"
-
-
-def absolute(path: str) -> str:
-    return settings.NIMBUS_SITE_URL.rstrip("/") + path
 
 
 def parts_dir(upload_id: str) -> str:

@@ -5,7 +5,11 @@ username: unconfirmed accounts cannot sign in, confirmation and reset codes are 
 email (Django's mail, so tests read ``django.core.mail.outbox``), codes are single-use,
 expire, are voided after too many wrong guesses and only their HMAC is stored; refresh
 tokens are opaque and only their SHA-256 is stored. Its public keys are served at
-``<issuer>/.well-known/jwks.json`` like Cognito's.
+``<site>/identity/.well-known/jwks.json``.
+
+Its issuer (the tokens' ``iss``, and half of each account's ``(issuer, subject)`` key) is
+the constant :data:`LOCAL_ISSUER`, not the site's address: the same accounts answer on any
+port or host name, and moving the site does not orphan them.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
@@ -32,12 +35,14 @@ from apps.users.backends.base import IdentityBackend, TokenSet
 from apps.users.keys import signing_key_generate
 from apps.users.models import LocalCode, LocalRefreshToken, User
 from apps.users.password_policy import password_validate
+from project.site import site_url
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 __all__ = ["LocalIdentityBackend", "signing_key_generate"]
 
+LOCAL_ISSUER = "urn:nimbus:identity:local"
 LOCAL_ISSUER_PATH = "/identity"
 JWKS_PATH = "/.well-known/jwks.json"
 
@@ -89,9 +94,7 @@ class LocalIdentityBackend(IdentityBackend):
 
     @property
     def issuer(self) -> str:
-        return str(
-            self.options["issuer"] or settings.NIMBUS_SITE_URL.rstrip("/") + LOCAL_ISSUER_PATH
-        )
+        return str(self.options["issuer"] or LOCAL_ISSUER)
 
     @property
     def client_id(self) -> str:
@@ -99,7 +102,7 @@ class LocalIdentityBackend(IdentityBackend):
 
     @property
     def jwks_url(self) -> str:
-        return self.issuer + JWKS_PATH
+        return site_url() + LOCAL_ISSUER_PATH + JWKS_PATH
 
     def jwks_document(self) -> dict[str, Any]:
         """The public JWKS served at :attr:`jwks_url`."""

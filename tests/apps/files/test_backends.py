@@ -48,14 +48,14 @@ class UploadBackendContract:
     def http_get(self, url: str) -> tuple[int, bytes, dict[str, str]]:
         raise NotImplementedError
 
-    def accepted_file(self, owner: Any, key: str) -> File:
+    def approved_file(self, owner: Any, key: str) -> File:
         return File.objects.create(
             owner=owner,
             key=key,
             name="report 2026.png",
             declared_type="image/png",
             declared_size=1,
-            status=FileStatus.ACCEPTED,
+            status=FileStatus.APPROVED,
             upload_expires_at=datetime.now(UTC),
         )
 
@@ -165,7 +165,7 @@ class UploadBackendContract:
     def test_the_download_url_serves_the_object_as_an_attachment(self, backend, png, alice):
         target = backend.presign_post(policy_for(f"uploads/{alice.pk}/d"))
         self.http_post(target.url, target.fields, png)
-        self.accepted_file(alice, f"uploads/{alice.pk}/d")
+        self.approved_file(alice, f"uploads/{alice.pk}/d")
         url = backend.download_url(
             key=f"uploads/{alice.pk}/d", filename="report 2026.png", content_type="image/png"
         )
@@ -247,7 +247,7 @@ class TestLocalUploadBackend(UploadBackendContract):
         key = f"uploads/{alice.pk}/r"
         target = backend.presign_post(policy_for(key))
         self.http_post(target.url, target.fields, png)
-        file = self.accepted_file(alice, key)
+        file = self.approved_file(alice, key)
         url = backend.download_url(key=key, filename="r.png", content_type="image/png")
         File.objects.filter(pk=file.pk).update(status=FileStatus.REJECTED)
         response = Client().get(url)

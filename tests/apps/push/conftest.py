@@ -49,7 +49,12 @@ def push_receivers_only(settings):
         for name in list(registry.receivers):
             if not name.startswith("push."):
                 del registry.receivers[name]
-        for detail_type in ("files.FileAccepted", "files.FileUploaded", "files.FileRejected"):
+        for detail_type in (
+            "files.FileAccepted",
+            "files.FileUploaded",
+            "files.FileRejected",
+            "files.FileApproved",
+        ):
             if detail_type not in registry.event_types:
                 registry.declare_event(detail_type, schema=FILE_SCHEMA)
         yield

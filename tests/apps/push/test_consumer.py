@@ -166,7 +166,7 @@ async def test_disabled_users_session_is_refused(direct_push):
     assert not connected
 
 
-def _publish_file_accepted_like_the_worker(owner_id: int) -> None:
+def _publish_file_approved_like_the_worker(owner_id: int) -> None:
     """A background receiver's work: publish after commit, the local bus runs push's receiver."""
     import uuid
 
@@ -177,11 +177,11 @@ def _publish_file_accepted_like_the_worker(owner_id: int) -> None:
     try:
         with transaction.atomic():
             publish(
-                "files.FileAccepted",
+                "files.FileApproved",
                 {
                     "file_id": str(uuid.uuid4()),
                     "owner_id": str(owner_id),
-                    "status": "accepted",
+                    "status": "approved",
                     "name": "report.pdf",
                     "content_type": "application/pdf",
                     "size": 10,
@@ -199,12 +199,12 @@ async def test_status_change_by_a_background_receiver_reaches_the_open_page_with
     ws = await connect(alice)
     await asyncio.sleep(0.05)
     started = time.monotonic()
-    await sync_to_async(_publish_file_accepted_like_the_worker, thread_sensitive=False)(alice.pk)
+    await sync_to_async(_publish_file_approved_like_the_worker, thread_sensitive=False)(alice.pk)
     frame = await ws.receive_json_from(timeout=1)
     elapsed = time.monotonic() - started
     assert frame["type"] == "file.status"
-    assert frame["status"] == "accepted"
-    assert frame["notification"]["title"] == "report.pdf was accepted"
+    assert frame["status"] == "approved"
+    assert frame["notification"]["title"] == "report.pdf was approved"
     assert elapsed < 1.0, f"took {elapsed:.3f}s"
     await ws.disconnect()
 

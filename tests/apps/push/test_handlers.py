@@ -26,20 +26,32 @@ def file_detail(owner, status: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def test_accepted_file_reaches_its_owner_live_and_as_a_notification(
+def test_approved_file_reaches_its_owner_live_and_as_a_notification(
     alice, bob, dummy_push, push_receivers_only, django_capture_on_commit_callbacks
+):
+    detail = file_detail(alice, "approved")
+    with django_capture_on_commit_callbacks(execute=True):
+        publish("files.FileApproved", detail)
+    (frame,) = dummy_push.frames_for(alice.pk)
+    assert frame["type"] == "file.status"
+    assert frame["file_id"] == detail["file_id"]
+    assert frame["status"] == "approved"
+    assert frame["status_label"] == "Approved"  # the words the file pages use
+    assert frame["notification"]["title"] == "report.pdf was approved"
+    assert dummy_push.frames_for(bob.pk) == []
+    assert Notification.objects.get().user_id == alice.pk
+
+
+def test_an_ordinary_file_gives_one_notification_accepted_then_approved(
+    alice, dummy_push, push_receivers_only, django_capture_on_commit_callbacks
 ):
     detail = file_detail(alice, "accepted")
     with django_capture_on_commit_callbacks(execute=True):
         publish("files.FileAccepted", detail)
-    (frame,) = dummy_push.frames_for(alice.pk)
-    assert frame["type"] == "file.status"
-    assert frame["file_id"] == detail["file_id"]
-    assert frame["status"] == "accepted"
-    assert frame["status_label"] == "Accepted"  # the words the file pages use
-    assert frame["notification"]["title"] == "report.pdf was accepted"
-    assert dummy_push.frames_for(bob.pk) == []
-    assert Notification.objects.get().user_id == alice.pk
+        publish("files.FileApproved", {**detail, "status": "approved"})
+    assert [f["status"] for f in dummy_push.frames_for(alice.pk)] == ["accepted", "approved"]
+    (notification,) = Notification.objects.all()
+    assert notification.title == "report.pdf was approved"
 
 
 def test_rejection_carries_the_reason(
@@ -69,8 +81,77 @@ def test_intermediate_status_is_live_only(
 def test_event_for_a_deleted_owner_is_dropped_quietly(
     alice, dummy_push, push_receivers_only, django_capture_on_commit_callbacks
 ):
-    detail = file_detail(alice, "accepted")
+    detail = file_detail(alice, "approved")
     alice.delete()
     with django_capture_on_commit_callbacks(execute=True):
-        publish("files.FileAccepted", detail)
+        publish("files.FileApproved", detail)
     assert dummy_push.sent == []
+
+
+# ---- e-mail about approvals and rejections ------------------------------------------------
+
+
+def test_an_approval_is_emailed_with_a_link_to_the_file_and_an_unsubscribe_link(
+    alice, dummy_push, push_receivers_only, django_capture_on_commit_callbacks, mailoutbox
+):
+    detail = file_detail(alice, "approved")
+    with django_capture_on_commit_callbacks(execute=True):
+        publish("files.FileApproved", detail)
+    (message,) = mailoutbox
+    assert message.to == [alice.email]
+    assert message.subject == "report.pdf was approved"
+    assert f"http://testserver/files/{detail['file_id']}/" in message.body
+    unsubscribe = message.extra_headers["List-Unsubscribe"].strip("<>")
+    assert unsubscribe.startswith("http://testserver/notifications/unsubscribe/")
+    assert unsubscribe in message.body
+    assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_a_rejection_email_says_why(
+    alice, dummy_push, push_receivers_only, django_capture_on_commit_callbacks, mailoutbox
+):
+    detail = file_detail(alice, "rejected", reason="type_mismatch", reason_message="Not a PDF.")
+    with django_capture_on_commit_callbacks(execute=True):
+        publish("files.FileRejected", detail)
+    (message,) = mailoutbox
+    assert message.subject == "report.pdf was rejected"
+    assert "Reason: Not a PDF." in message.body
+
+
+def test_no_email_for_steps_on_the_way_or_when_the_owner_turned_them_off(
+    alice, dummy_push, push_receivers_only, django_capture_on_commit_callbacks, mailoutbox
+):
+    from apps.users.models import Profile
+
+    with django_capture_on_commit_callbacks(execute=True):
+        publish("files.FileAccepted", file_detail(alice, "accepted"))
+    assert mailoutbox == []
+    Profile.objects.update_or_create(user=alice, defaults={"email_notifications": False})
+    with django_capture_on_commit_callbacks(execute=True):
+        publish("files.FileApproved", file_detail(alice, "approved"))
+    assert mailoutbox == []
+    assert Notification.objects.count() == 1  # the notification still is stored
+
+
+def test_the_unsubscribe_link_asks_then_turns_file_emails_off_without_signing_in(alice, client):
+    from apps.push.mail import unsubscribe_token
+    from apps.users.models import Profile
+
+    Profile.objects.update_or_create(user=alice, defaults={"email_notifications": True})
+    url = f"/notifications/unsubscribe/{unsubscribe_token(user_id=alice.pk)}/"
+    page = client.get(url)  # a link scanner's GET changes nothing
+    assert page.status_code == 200
+    assert "Stop these e-mails" in page.content.decode()
+    assert Profile.objects.get(user=alice).email_notifications is True
+    done = client.post(url)  # RFC 8058 one-click: no session, no CSRF token
+    assert done.status_code == 200
+    assert Profile.objects.get(user=alice).email_notifications is False
+
+
+def test_a_forged_unsubscribe_link_changes_nothing(alice, client):
+    from apps.users.models import Profile
+
+    Profile.objects.update_or_create(user=alice, defaults={"email_notifications": True})
+    response = client.post(f"/notifications/unsubscribe/{alice.pk}:forged/")
+    assert response.status_code == 404
+    assert Profile.objects.get(user=alice).email_notifications is True

@@ -25,7 +25,7 @@ def alice_client(alice) -> Client:
 def test_signed_in_pages_carry_the_badge_and_the_live_client(alice, alice_client, dummy_push):
     push_to_user(user_id=alice.pk, message={"type": "n"}, notify=True)
     last = push_to_user(user_id=alice.pk, message={"type": "n"}, notify=True)
-    html = alice_client.get("/notifications/").content.decode()
+    html = alice_client.get("/files/").content.decode()
     assert 'data-unread-count data-unread-label="unread notifications" data-count="2"' in html
     assert f'<meta name="nimbus-live-after" content="{last.pk}">' in html
     assert "nimbus/live.js" in html
@@ -44,6 +44,23 @@ def test_notifications_page_lists_only_own_notifications(alice, bob, alice_clien
     html = alice_client.get("/notifications/").content.decode()
     assert "Mine" in html
     assert "Theirs" not in html
+
+
+def test_opening_the_notifications_page_is_seeing_them_so_the_badge_clears(
+    alice, alice_client, dummy_push, django_capture_on_commit_callbacks
+):
+    from apps.push.models import Notification
+
+    for _ in range(2):
+        push_to_user(user_id=alice.pk, message={"type": "n"}, notify=True, title="News")
+    with django_capture_on_commit_callbacks(execute=True):
+        html = alice_client.get("/notifications/").content.decode()
+    assert 'data-count="0"' in html  # the badge on this very page
+    assert html.count("notification--unread") == 2  # still marked as new on this visit
+    assert not Notification.objects.filter(user=alice, read=False).exists()
+    # The person's other open pages are told, so their badges clear too.
+    assert {"type": "notifications.read", "unread": 0} in dummy_push.frames_for(alice.pk)
+    assert 'data-count="0"' in alice_client.get("/files/").content.decode()
 
 
 def test_notifications_page_needs_sign_in(client):
