@@ -242,6 +242,18 @@ def account_tokens_accept(tokens: TokenSet, *, nonce: str | None = None) -> User
     ``nonce`` the flow sent (``FederationError``); refuses a disabled account or tokens
     older than its last sign-out. Nothing is written unless every check passed.
     """
+    return user_sync_from_claims(claims=_verified_claims(tokens, nonce=nonce), refuse=True)
+
+
+def account_tokens_link(tokens: TokenSet, *, user: User, nonce: str) -> IdentityLink:
+    """Link the identity of a hosted-UI token set to ``user`` (``account_identity_link``),
+    after the checks of :func:`account_tokens_accept`."""
+    claims = _verified_claims(tokens, nonce=nonce)
+    _refuse_claims(user, {**claims, "iat": time.time()})
+    return account_identity_link(user=user, claims=claims)
+
+
+def _verified_claims(tokens: TokenSet, *, nonce: str | None) -> dict[str, Any]:
     verifier = identity().verifier()
     claims = verifier.verify(tokens.id_token, token_use="id")  # noqa: S106
     verifier.verify(tokens.access_token, token_use="access")  # noqa: S106
@@ -249,7 +261,7 @@ def account_tokens_accept(tokens: TokenSet, *, nonce: str | None = None) -> User
         raise exc.FederationError(
             "The id token's nonce does not match.", code="federation_nonce_invalid"
         )
-    return user_sync_from_claims(claims=claims, refuse=True)
+    return claims
 
 
 # -- sign-up and confirmation -------------------------------------------------------------

@@ -164,6 +164,7 @@ def hosted_ui(settings) -> Iterator[HostedUI]:
                 "issuer": ui.issuer,
                 "jwks_url": ui.issuer + "/.well-known/jwks.json",
                 "hosted_ui_domain": ui.base,
+                "identity_providers": ["Google"],
             },
         }
     }
