@@ -200,3 +200,23 @@ def test_an_unverified_address_signs_in_to_a_new_account_but_never_an_existing_o
     response = _walk(Client(), email_verified=False, email="new@example.com")
     assert response.status_code == 302
     assert not User.objects.get(email="new@example.com").email_verified
+
+
+def test_operators_see_an_accounts_linked_sign_ins_in_the_admin(client, make_user):
+    _walk(Client(), email="pat@example.com")
+    person = User.objects.get(email="pat@example.com")
+    other = make_user(email="kim@example.com")
+    browser = Client()
+    browser.force_login(person)
+    start = browser.post("/accounts/federated/ExampleOIDC/link/")
+    url = str(start["Location"]).removeprefix("http://testserver")
+    callback = _standin_answers(browser, url, provider="ExampleOIDC", email="pat@work.example")
+    browser.get(callback.removeprefix("http://testserver"))
+    root = User.objects.create_superuser("root@example.com", "R00t-password!")
+    client.force_login(root)
+    page = client.get(f"/admin/users/user/{person.pk}/change/").content.decode()
+    assert "Linked sign-ins" in page
+    assert "ExampleOIDC (" in page
+    assert (
+        "ExampleOIDC (" not in client.get(f"/admin/users/user/{other.pk}/change/").content.decode()
+    )
