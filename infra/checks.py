@@ -173,8 +173,28 @@ def problems(
     ]
 
 
-def lint(template: dict[str, Any], *, regions: tuple[str, ...] = ("us-east-1",)) -> list[str]:
-    """cfn-lint's findings (through its in-process API), as ``"<rule> <path>: <message>"``."""
+def lint_scenarios() -> dict[str, dict[str, str]]:
+    """Named stack-parameter sets ``infra lint`` checks the template under, besides the
+    defaults: what each part's conditions switch on (its ``lint_scenarios()``)."""
+    from infra.parts import federation, websocket_domain
+
+    scenarios: dict[str, dict[str, str]] = {}
+    for part in (federation, websocket_domain):
+        scenarios.update(part.lint_scenarios())
+    return scenarios
+
+
+def lint(
+    template: dict[str, Any],
+    *,
+    regions: tuple[str, ...] = ("us-east-1",),
+    parameters: dict[str, str] | None = None,
+) -> list[str]:
+    """cfn-lint's findings (through its in-process API), as ``"<rule> <path>: <message>"``.
+
+    With ``parameters``, cfn-lint checks the template as deployed with those values (the
+    conditions they switch on, the values' own patterns) as well.
+    """
     import json
     import logging
 
@@ -182,7 +202,10 @@ def lint(template: dict[str, Any], *, regions: tuple[str, ...] = ("us-east-1",))
     from cfnlint.api import lint as cfn_lint
 
     logging.getLogger("cfnlint").setLevel(logging.WARNING)
-    matches = cfn_lint(json.dumps(template), config=ManualArgs(regions=list(regions)))
+    args = ManualArgs(regions=list(regions))
+    if parameters:
+        args = ManualArgs(regions=list(regions), parameters=[dict(parameters)])
+    matches = cfn_lint(json.dumps(template), config=args)
     return [
         f"{m.rule.id} {'/'.join(map(str, m.path))}: {m.message}"
         for m in matches

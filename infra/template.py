@@ -19,12 +19,14 @@ from infra.inputs import StackInputs
 from infra.parts import (
     cdn,
     events,
+    federation,
     function,
     identity,
     parameters,
     push,
     security,
     storage,
+    websocket_domain,
     workflows,
 )
 
@@ -39,6 +41,7 @@ def build(inputs: StackInputs) -> Stack:
     stack = Stack(inputs=inputs, template=template)
     stack.export_env("NIMBUS_STAGE", inputs.stage, "Deployment stage")
     parameters.add_parameters(stack)
+    federation.add_parameters(stack)
     cdn.add_site_url(stack)
     security.add_key(stack)
     security.add_secrets(stack)
@@ -46,6 +49,7 @@ def build(inputs: StackInputs) -> Stack:
     storage.add_buckets(stack)
     cdn.add_distribution(stack)
     identity.add_user_pool(stack)
+    federation.add_identity_providers(stack)
     events.add_bus(stack)
     events.add_receiver_queues(stack)
     events.add_receiver_rules(stack)
@@ -55,6 +59,7 @@ def build(inputs: StackInputs) -> Stack:
     workflows.add_state_machines(stack)
     push.add_connections_table(stack)
     push.add_websocket_api(stack)
+    websocket_domain.add_websocket_domain(stack)
     function.add_log_group(stack)
     function.add_function_role(stack)
     add_monitoring(stack)

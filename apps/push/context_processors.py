@@ -40,7 +40,7 @@ def notifications(request: HttpRequest) -> dict[str, Any]:
         backend = push_backend()
         url = ticket_url = ""
         if isinstance(backend, ApiGatewayPushBackend):
-            url = "wss://" + str(backend.options["endpoint_url"]).split("://", 1)[-1]
+            url = backend.websocket_url
             ticket_url = "/api/notifications/ticket"
         return {
             "after": 0 if user_id is None else notification_last_id(user_id=user_id),

@@ -44,6 +44,7 @@ class UserAdmin(admin.ModelAdmin[User]):
         "date_joined",
         "last_login",
         "tokens_valid_after",
+        "linked_sign_ins",
     ]
     # State the provider owns changes only through the actions, never by editing a field.
     readonly_fields = [
@@ -57,9 +58,23 @@ class UserAdmin(admin.ModelAdmin[User]):
         "date_joined",
         "last_login",
         "tokens_valid_after",
+        "linked_sign_ins",
     ]
     filter_horizontal = ["groups"]
     inlines = [ProfileInline]
+
+    @admin.display(description="Linked sign-ins")
+    def linked_sign_ins(self, obj: User) -> str:
+        """Federated identities that sign in to the account (``IdentityLink``)."""
+        links = obj.identity_links.order_by("created_at") if obj.pk else []
+        return (
+            ", ".join(
+                f"{link.provider or 'identity'} ({link.subject}, {link.created_at:%Y-%m-%d})"
+                for link in links
+            )
+            or "—"
+        )
+
     actions = ["disable_accounts", "enable_accounts", "sign_out_everywhere", "resend_confirmation"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

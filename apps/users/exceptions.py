@@ -170,3 +170,30 @@ class FederationError(IdentityError):
 
     code = "federation_failed"
     status = 400
+
+
+class AccountLinkRefused(FederationError):
+    """An identity whose e-mail matches an existing account may not sign in to it."""
+
+    code = "account_link_refused"
+    status = 403
+
+
+class AccountLinkUnverified(AccountLinkRefused):
+    """The provider does not assert the e-mail as verified (``email_verified``)."""
+
+    code = "account_link_unverified_email"
+
+
+class AccountLinkPrivileged(AccountLinkRefused):
+    """The account is an operator's, staff or superuser: only its owner, signed in with the
+    account's own sign-in, links another identity to it (settings page)."""
+
+    code = "account_link_privileged"
+
+
+class IdentityTaken(FederationError):
+    """The identity already signs in to another account."""
+
+    code = "identity_taken"
+    status = 409

@@ -1,12 +1,14 @@
-"""Sign-in through Cognito's hosted UI (and the external IdPs behind it): the OAuth 2.0
+"""Sign-in through Cognito's hosted UI (and the external IdPs behind it) — or, locally,
+the local provider's stand-in for them (``backends/standin.py``): the OAuth 2.0
 authorization-code flow with PKCE, ``state`` and ``nonce``, driven by Authlib.
 
 :func:`federation_start` makes the authorize URL and keeps the flow's secrets (state,
 nonce, PKCE verifier, where to go next) in the caller's session; :func:`federation_finish`
-checks the callback's ``state``, exchanges the code (with the PKCE verifier) at the token
-endpoint, and hands the tokens to ``services.account_tokens_accept`` (as a password sign-in
+checks the callback's ``state``, has the backend redeem the code (with the PKCE verifier;
+Cognito's at its token endpoint, :func:`token_endpoint_redeem`), and hands the tokens to ``services.account_tokens_accept`` (as a password sign-in
 does), which verifies them, checks the id token's ``nonce`` and refuses a disabled account
-before it brings the account up to date. Each refusal is a ``FederationError`` with its
+before it brings the account up to date (an e-mail that already has an account links only
+as ``services.user_sync_from_claims`` allows). Each refusal is a ``FederationError`` with its
 own code; nothing is written before every check passed.
 """
 
@@ -21,9 +23,9 @@ from typing import Any
 from django.utils.crypto import constant_time_compare
 
 from apps.users import exceptions as exc
-from apps.users.backends import TokenSet, identity
+from apps.users.backends import IdentityBackend, TokenSet, identity
 from apps.users.models import User
-from apps.users.services import account_tokens_accept
+from apps.users.services import account_tokens_accept, account_tokens_link
 from project.site import absolute
 
 logger = logging.getLogger("nimbus.users.federation")
@@ -34,16 +36,22 @@ FLOW_MAX_AGE = 600
 SCOPE = "openid email profile"
 
 
-def _endpoints() -> tuple[str, str, str]:
+def _backend() -> IdentityBackend:
     backend = identity()
-    domain = str(backend.options.get("hosted_ui_domain") or "").rstrip("/")
-    if not backend.supports_federation or not domain:
+    if not backend.supports_federation or not backend.hosted_ui_url():
         raise exc.FederationError(
             "Federated sign-in is not configured.", code="federation_unavailable"
         )
-    if not domain.startswith(("https://", "http://")):
-        domain = f"https://{domain}"
-    return domain + "/oauth2/authorize", domain + "/oauth2/token", backend.client_id
+    return backend
+
+
+def federation_providers() -> list[str]:
+    """The federated IdPs the sign-in page offers ("Sign in with <name>"); none when the
+    provider offers no hosted UI."""
+    backend = identity()
+    if not backend.supports_federation or not backend.hosted_ui_url():
+        return []
+    return backend.identity_providers
 
 
 def redirect_uri() -> str:
@@ -65,19 +73,35 @@ def _oauth_client(client_id: str) -> Any:
 
 
 def federation_start(
-    *, session: MutableMapping[str, Any], provider: str = "", next_url: str = ""
+    *,
+    session: MutableMapping[str, Any],
+    provider: str = "",
+    next_url: str = "",
+    link_user: User | None = None,
 ) -> str:
     """The hosted-UI authorize URL; remembers the flow in ``session``.
 
-    ``provider`` names a federated IdP configured on the user pool (``identity_provider``).
+    ``provider`` names a federated IdP configured on the user pool (``identity_provider``;
+    one the backend does not list is refused). With ``link_user`` (signed in with the
+    account's own sign-in) the flow links the identity to that account instead of
+    signing in (``services.account_tokens_link``).
     """
-    authorize, _, client_id = _endpoints()
+    backend = _backend()
+    if provider and provider not in backend.identity_providers:
+        raise exc.FederationError(
+            f"No identity provider named {provider!r} is configured.",
+            code="federation_provider_unknown",
+            detail={"provider": provider, "configured": backend.identity_providers},
+        )
     state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
     extra = {"nonce": nonce}
     if provider:
         extra["identity_provider"] = provider
-    url, _ = _oauth_client(client_id).create_authorization_url(
-        authorize, state=state, code_verifier=verifier, **extra
+    url, _ = _oauth_client(backend.client_id).create_authorization_url(
+        backend.hosted_ui_url() + "/oauth2/authorize",
+        state=state,
+        code_verifier=verifier,
+        **extra,
     )
     session[SESSION_KEY] = {
         "state": state,
@@ -85,16 +109,18 @@ def federation_start(
         "verifier": verifier,
         "next": next_url,
         "started": time.time(),
+        "link": link_user.pk if link_user is not None else None,
     }
     return str(url)
 
 
 def federation_finish(
-    *, session: MutableMapping[str, Any], params: dict[str, str]
+    *, session: MutableMapping[str, Any], params: dict[str, str], user: Any = None
 ) -> tuple[User, TokenSet, str]:
     """Complete the flow from the callback's query ``params``: (account, tokens, next URL).
 
-    The flow is single-use: its secrets leave the session before anything is checked.
+    The flow is single-use: its secrets leave the session before anything is checked. A
+    linking flow completes only for the account that started it (``user``, the request's).
     """
     flow = session.pop(SESSION_KEY, None)
     if params.get("error"):
@@ -110,19 +136,31 @@ def federation_finish(
         raise exc.FederationError(
             "The sign-in state does not match.", code="federation_state_invalid"
         )
-    tokens = _exchange(params.get("code", ""), flow["verifier"])
-    user = account_tokens_accept(tokens, nonce=str(flow["nonce"]))
-    return user, tokens, str(flow.get("next") or "")
+    linking = flow.get("link")
+    if linking is not None and (user is None or getattr(user, "pk", None) != linking):
+        raise exc.FederationError(
+            "This link was started by another account.", code="federation_state_invalid"
+        )
+    code = params.get("code", "")
+    if not code:
+        raise exc.FederationError("The callback carries no code.", code="federation_code_rejected")
+    tokens = _backend().redeem_code(
+        code=code, verifier=flow["verifier"], redirect_uri=redirect_uri()
+    )
+    nonce = str(flow["nonce"])
+    if linking is not None:
+        account_tokens_link(tokens, user=user, nonce=nonce)
+        return user, tokens, str(flow.get("next") or "")
+    account = account_tokens_accept(tokens, nonce=nonce)
+    return account, tokens, str(flow.get("next") or "")
 
 
-def _exchange(code: str, verifier: str) -> TokenSet:
-    """Trade the authorization code (and the PKCE verifier) for tokens."""
+def token_endpoint_redeem(token_url: str, *, client_id: str, code: str, verifier: str) -> TokenSet:
+    """Trade the authorization code (and the PKCE verifier) for tokens at an OAuth 2.0
+    token endpoint over HTTPS (Cognito's hosted UI)."""
     from authlib.integrations.base_client.errors import OAuthError
     from requests import RequestException
 
-    if not code:
-        raise exc.FederationError("The callback carries no code.", code="federation_code_rejected")
-    _, token_url, client_id = _endpoints()
     try:
         token = _oauth_client(client_id).fetch_token(
             token_url, grant_type="authorization_code", code=code, code_verifier=verifier

@@ -75,6 +75,33 @@ class User(AbstractBaseUser, PermissionsMixin):
         ).hexdigest()
 
 
+class IdentityLink(models.Model):
+    """Another identity that signs in to an account: a federated sign-in (Google, an OIDC
+    or SAML provider behind the user pool) joined to an account that already existed.
+
+    ``(issuer, subject)`` is that identity's key, as in its id tokens. A link only lets the
+    identity sign in; the account's own identity keeps its name and groups
+    (``services.user_sync_from_claims``).
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="identity_links")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    #: The federated provider's name (the id token's ``identities[0].providerName``).
+    provider = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issuer", "subject"], name="users_identitylink_unique_subject"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider or 'identity'} link of {self.user}"
+
+
 class Profile(models.Model):
     """What Nimbus keeps about a person beyond what the identity provider holds."""
 

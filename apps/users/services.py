@@ -17,12 +17,13 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from apps.users import exceptions as exc
 from apps.users.backends import TokenSet, identity
-from apps.users.models import Profile, User
+from apps.users.models import IdentityLink, Profile, User
 from apps.users.password_policy import password_validate
 from apps.users.signin_guard import signin_check, signin_failed, signin_succeeded
 from project import telemetry
@@ -52,10 +53,19 @@ def user_from_access_token(*, token: str) -> User:
 
 def user_for_claims(*, claims: dict[str, Any]) -> User:
     """The account named by verified claims; refuses disabled and signed-out ones."""
-    user = User.objects.filter(issuer=claims["iss"], subject=claims["sub"]).first()
+    user = _identity_account(User.objects.all(), issuer=claims["iss"], subject=claims["sub"])
     if user is None:
         raise exc.TokenUserUnknown("No account here matches this token.")
     _refuse_claims(user, claims)
+    return user
+
+
+def _identity_account(rows: QuerySet[User], *, issuer: str, subject: str) -> User | None:
+    """The account this identity signs in to: its own, or the one it is linked to."""
+    user = rows.filter(issuer=issuer, subject=subject).first()
+    if user is None:
+        linked = IdentityLink.objects.filter(issuer=issuer, subject=subject)
+        user = rows.filter(pk__in=linked.values("user_id")).first()
     return user
 
 
@@ -87,18 +97,27 @@ def user_sync_from_claims(
 ) -> User:
     """Create or update the account described by verified id-token claims.
 
-    Matches on ``iss`` + ``sub``, then adopts an account with the same email that no
-    provider has keyed yet (made by ``createsuperuser``); copies email, name, verification
-    and (``with_groups``) ``cognito:groups``, where no claim means no groups (members of
-    ``operators`` are staff). Never re-enables a disabled account, and never re-keys an
-    account another identity owns (``EmailTaken``). With ``refuse``, a disabled account
+    Matches on ``iss`` + ``sub`` (the account's own identity or a linked one). An identity
+    new here whose e-mail already has an account signs in to that account only as
+    :func:`_account_row` allows — never when the provider does not assert the e-mail as
+    verified, and a federated identity never onto an operator's, staff or superuser
+    account — and is then linked to it (``IdentityLink``); otherwise a new account is
+    made. The account's own identity copies email, name, verification and
+    (``with_groups``) ``cognito:groups``, where no claim means no groups (members of
+    ``operators`` are staff); a linked identity changes nothing but the last sign-in.
+    Never re-enables a disabled account. With ``refuse``, a disabled account
     (``UserDisabled``) or tokens older than its last sign-out (``TokenRevoked``) are
     refused before anything is written.
     """
     email = _normal_email(str(claims.get("email", "")))
-    user = _account_row(issuer=claims["iss"], subject=claims["sub"], email=email)
+    user, link = _account_row(claims=claims, email=email)
     if user is not None and refuse:
         _refuse_claims(user, claims)
+    if link and user is not None:
+        _identity_link_create(user=user, claims=claims)
+        return user
+    if user is not None and not _owns_identity(user, claims):
+        return user  # a linked identity signing in again
     if user is None:
         if not email:
             raise exc.TokenMalformed("The id token carries no email address.")
@@ -108,7 +127,7 @@ def user_sync_from_claims(
     if email:
         user.email = email
     user.name = str(claims.get("name", user.name) or user.name)
-    user.email_verified = claims.get("email_verified") in (True, "true") or user.email_verified
+    user.email_verified = _email_verified(claims) or user.email_verified
     user.save()
     Profile.objects.get_or_create(user=user)
     if with_groups:
@@ -117,21 +136,98 @@ def user_sync_from_claims(
     return user
 
 
-def _account_row(*, issuer: str, subject: str, email: str) -> User | None:
-    """The row for this identity (locked), an unkeyed row to adopt, or None.
+def _owns_identity(user: User, claims: dict[str, Any]) -> bool:
+    return (user.issuer, user.subject) == (claims["iss"], claims["sub"]) or not user.subject
 
-    Raises ``EmailTaken`` when the email belongs to an account of another identity: a
-    second identity with the same address must not take the account over.
+
+def _email_verified(claims: dict[str, Any]) -> bool:
+    return claims.get("email_verified") in (True, "true")
+
+
+def _federated_provider(claims: dict[str, Any]) -> str:
+    """The external IdP behind a federated id token (Cognito's ``identities`` claim), or ""."""
+    identities = claims.get("identities")
+    if not isinstance(identities, list) or not identities:
+        return ""
+    first = identities[0] if isinstance(identities[0], dict) else {}
+    return str(first.get("providerName") or "federated")
+
+
+def account_is_privileged(user: User) -> bool:
+    """Operators, staff and superusers: accounts no e-mail match may link onto."""
+    return bool(
+        user.is_staff or user.is_superuser or user.groups.filter(name=OPERATORS_GROUP).exists()
+    )
+
+
+def _account_row(*, claims: dict[str, Any], email: str) -> tuple[User | None, bool]:
+    """(the account for this identity (locked) or None, whether to link the identity to it).
+
+    An account of another identity with the same e-mail is taken only when the provider
+    asserts the e-mail as verified (else ``AccountLinkUnverified``); a federated identity
+    is linked to it unless it is privileged (``AccountLinkPrivileged``: its owner links
+    from the settings page after the account's own sign-in); a non-federated one adopts it
+    only when no provider keyed it yet (made by ``createsuperuser``), else ``EmailTaken``.
     """
     rows = User.objects.select_for_update()
-    user = rows.filter(issuer=issuer, subject=subject).first()
+    user = _identity_account(rows, issuer=claims["iss"], subject=claims["sub"])
     others = rows.filter(email=email) if email else rows.none()
     if user is not None:
-        others = others.exclude(pk=user.pk)
+        if others.exclude(pk=user.pk).exists():
+            raise exc.EmailTaken("Another account already uses this email address.")
+        return user, False
     other = others.first()
-    if other is not None and (user is not None or other.subject):
+    if other is None:
+        return None, False
+    if not _email_verified(claims):
+        raise exc.AccountLinkUnverified(
+            "An account with this e-mail address exists, and the identity provider does not "
+            "assert the address as verified: sign in to that account instead.",
+            detail={"email": email},
+        )
+    if _federated_provider(claims):
+        if account_is_privileged(other):
+            raise exc.AccountLinkPrivileged(
+                "This e-mail address belongs to an operator's account: sign in with that "
+                "account first, then link this sign-in on its settings page.",
+                detail={"email": email},
+            )
+        return other, True
+    if other.subject:
         raise exc.EmailTaken("Another account already uses this email address.")
-    return user or other
+    return other, False
+
+
+def _identity_link_create(*, user: User, claims: dict[str, Any]) -> IdentityLink:
+    link = IdentityLink.objects.create(
+        user=user,
+        issuer=claims["iss"],
+        subject=claims["sub"],
+        provider=_federated_provider(claims)[:64],
+    )
+    Profile.objects.get_or_create(user=user)
+    logger.info("Linked a %s identity to account %s", link.provider or "second", user.pk)
+    return link
+
+
+@transaction.atomic
+def account_identity_link(*, user: User, claims: dict[str, Any]) -> IdentityLink:
+    """Link the identity of verified id-token ``claims`` to ``user``, who is signed in
+    with the account's own sign-in (how operators add a federated sign-in).
+
+    Refuses an identity that is already some account's (``IdentityTaken``); linking the
+    same identity again changes nothing.
+    """
+    owner = _identity_account(
+        User.objects.select_for_update(), issuer=claims["iss"], subject=claims["sub"]
+    )
+    if owner is not None and owner.pk != user.pk:
+        raise exc.IdentityTaken("This sign-in already belongs to another account.")
+    if owner is not None:
+        return IdentityLink.objects.get_or_create(
+            user=user, issuer=claims["iss"], subject=claims["sub"]
+        )[0]
+    return _identity_link_create(user=user, claims=claims)
 
 
 def user_groups_apply(*, user: User, groups: list[str]) -> None:
@@ -151,6 +247,18 @@ def account_tokens_accept(tokens: TokenSet, *, nonce: str | None = None) -> User
     ``nonce`` the flow sent (``FederationError``); refuses a disabled account or tokens
     older than its last sign-out. Nothing is written unless every check passed.
     """
+    return user_sync_from_claims(claims=_verified_claims(tokens, nonce=nonce), refuse=True)
+
+
+def account_tokens_link(tokens: TokenSet, *, user: User, nonce: str) -> IdentityLink:
+    """Link the identity of a hosted-UI token set to ``user`` (``account_identity_link``),
+    after the checks of :func:`account_tokens_accept`."""
+    claims = _verified_claims(tokens, nonce=nonce)
+    _refuse_claims(user, {**claims, "iat": time.time()})
+    return account_identity_link(user=user, claims=claims)
+
+
+def _verified_claims(tokens: TokenSet, *, nonce: str | None) -> dict[str, Any]:
     verifier = identity().verifier()
     claims = verifier.verify(tokens.id_token, token_use="id")  # noqa: S106
     verifier.verify(tokens.access_token, token_use="access")  # noqa: S106
@@ -158,7 +266,7 @@ def account_tokens_accept(tokens: TokenSet, *, nonce: str | None = None) -> User
         raise exc.FederationError(
             "The id token's nonce does not match.", code="federation_nonce_invalid"
         )
-    return user_sync_from_claims(claims=claims, refuse=True)
+    return claims
 
 
 # -- sign-up and confirmation -------------------------------------------------------------
@@ -194,7 +302,14 @@ def account_sign_up(*, email: str, password: str, name: str = "") -> User | None
         _existing_account_notice(email)
         return None
     with transaction.atomic():
-        user = _account_row(issuer=backend.issuer, subject=subject, email=email)
+        user = _identity_account(
+            User.objects.select_for_update(), issuer=backend.issuer, subject=subject
+        )
+        existing = user or User.objects.select_for_update().filter(email=email).first()
+        if existing is not None and user is None:
+            # An account made here before (createsuperuser) waits for the confirmed
+            # address: the post-confirmation trigger or the first verified token adopts it.
+            return existing
         if user is None:
             user = User(email=email)
             user.set_unusable_password()

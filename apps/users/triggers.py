@@ -34,7 +34,9 @@ def trigger_pre_token_generation(*, issuer: str, attributes: dict[str, Any]) -> 
     if not subject:
         raise exc.IdentityError("The trigger event carries no sub.")
     disabled = User.objects.filter(is_active=False)
-    named = Q(issuer=issuer, subject=subject)
+    named = Q(issuer=issuer, subject=subject) | Q(
+        identity_links__issuer=issuer, identity_links__subject=subject
+    )
     if email:
         named |= Q(email=email.strip().lower())
     if disabled.filter(named).exists():

@@ -5,10 +5,13 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 from django.views.generic import RedirectView
 
-from apps.users import views, views_jwks
+from apps.users import views, views_jwks, views_standin
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("identity/.well-known/jwks.json", views_jwks.jwks, name="identity-jwks"),
+    # The local provider's stand-in for federated IdPs (404 under Cognito).
+    path("identity/oauth2/authorize", views_standin.authorize, name="identity-authorize"),
+    path("identity/oauth2/token", views_standin.token, name="identity-token"),
     path("accounts/", RedirectView.as_view(url="/accounts/settings/"), name="account"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/confirm/", views.confirm, name="signup-confirm"),
@@ -25,6 +28,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "accounts/federated/<slug:provider>/start/",
         views.federated_start,
         name="federated-start-provider",
+    ),
+    path(
+        "accounts/federated/<slug:provider>/link/",
+        views.federated_link,
+        name="federated-link",
     ),
     # The app client's registered callback URL (infra/parts/identity.py).
     path("accounts/callback/", views.federated_callback, name="federated-callback"),

@@ -56,11 +56,11 @@ def _page(request: HttpRequest, template: str, status: int = 200, **context: Any
     return render(request, f"users/{template}", context, status=status)
 
 
-def _federation_enabled() -> bool:
-    from apps.users.backends import identity
+def _federation_providers() -> list[str]:
+    """The "Sign in with …" buttons: the federated IdPs the identity backend has."""
+    from apps.users.federation import federation_providers
 
-    backend = identity()
-    return bool(backend.supports_federation and backend.options.get("hosted_ui_domain"))
+    return federation_providers()
 
 
 def _ip(request: HttpRequest) -> str:
@@ -143,7 +143,7 @@ def signin(request: HttpRequest) -> HttpResponse:
                 error.status,
                 form=form,
                 next=next_url,
-                federation=_federation_enabled(),
+                providers=_federation_providers(),
                 # The account is under attack: a link by mail still lets its owner in.
                 offer_link=error.detail.get("scope") == "signin-account",
             )
@@ -152,7 +152,9 @@ def signin(request: HttpRequest) -> HttpResponse:
             return response
         login(request, user, backend=MODEL_BACKEND)
         return HttpResponseRedirect(_safe_next(request, next_url))
-    return _page(request, "signin.html", form=form, next=next_url, federation=_federation_enabled())
+    return _page(
+        request, "signin.html", form=form, next=next_url, providers=_federation_providers()
+    )
 
 
 @require_POST
@@ -296,8 +298,14 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         if ok:
             messages.success(request, "Your settings are saved.")
             return redirect("/accounts/settings/")
-        return _page(request, "settings.html", status, form=form)
-    return _page(request, "settings.html", form=form)
+        return _page(request, "settings.html", status, form=form, **_sign_ins(user))
+    return _page(request, "settings.html", form=form, **_sign_ins(user))
+
+
+def _sign_ins(user: Any) -> dict[str, Any]:
+    """The settings page's linked sign-ins and the providers it can link."""
+    links = list(user.identity_links.order_by("provider", "created_at"))
+    return {"identity_links": links, "providers": _federation_providers()}
 
 
 @never_cache
@@ -317,14 +325,42 @@ def federated_start(request: HttpRequest, provider: str = "") -> HttpResponse:
 
 
 @never_cache
-@require_http_methods(["GET"])
-def federated_callback(request: HttpRequest) -> HttpResponse:
-    """Back from the hosted UI: check everything, then (only then) start a session."""
-    from apps.users.federation import federation_finish
+@login_required
+@require_POST
+def federated_link(request: HttpRequest, provider: str) -> HttpResponse:
+    """From the settings page: sign in with ``provider`` to link it to this account."""
+    from apps.users.federation import federation_start
 
     try:
-        user, _, next_url = federation_finish(session=request.session, params=request.GET.dict())
+        url = federation_start(
+            session=request.session,
+            provider=provider,
+            next_url="/accounts/settings/",
+            link_user=request.user,  # type: ignore[arg-type]
+        )
     except NimbusError as error:
+        messages.error(request, error.message)
+        return redirect("/accounts/settings/")
+    return HttpResponseRedirect(url)
+
+
+@never_cache
+@require_http_methods(["GET"])
+def federated_callback(request: HttpRequest) -> HttpResponse:
+    """Back from the hosted UI: check everything, then (only then) start a session — or,
+    for a link started on the settings page, link the identity to the signed-in account."""
+    from apps.users.federation import SESSION_KEY, federation_finish
+
+    linking = (request.session.get(SESSION_KEY) or {}).get("link") is not None
+    current = request.user if request.user.is_authenticated else None
+    try:
+        user, _, next_url = federation_finish(
+            session=request.session, params=request.GET.dict(), user=current
+        )
+    except NimbusError as error:
+        if linking and current is not None:
+            messages.error(request, error.message)
+            return redirect("/accounts/settings/")
         return _page(
             request,
             "signin.html",
@@ -332,7 +368,10 @@ def federated_callback(request: HttpRequest) -> HttpResponse:
             form=forms.SignInForm(),
             error_message=error.message,
             error_code=error.code,
-            federation=_federation_enabled(),
+            providers=_federation_providers(),
         )
-    login(request, user, backend=MODEL_BACKEND)
+    if linking:
+        messages.success(request, "That sign-in is linked to your account.")
+    else:
+        login(request, user, backend=MODEL_BACKEND)
     return HttpResponseRedirect(_safe_next(request, next_url))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from troposphere import GetAtt, If, Join, NoValue, Ref, Sub, awslambda, cognito
 
 from infra.context import Stack
+from infra.parts import federation
 
 GROUPS = {"operators": "Operators reach the Django admin."}
 TRIGGERS = ("PreSignUp", "PostConfirmation", "PreTokenGeneration")
@@ -62,7 +63,7 @@ def add_user_pool(stack: Stack) -> None:
             AllowedOAuthFlowsUserPoolClient=True,
             AllowedOAuthFlows=["code"],
             AllowedOAuthScopes=["openid", "email", "profile"],
-            SupportedIdentityProviders=["COGNITO"],
+            SupportedIdentityProviders=federation.supported_identity_providers(),
             CallbackURLs=[callback],
             LogoutURLs=[Join("", [stack.named["SiteUrl"], "/"])],
             AccessTokenValidity=60,

@@ -144,8 +144,4 @@ def add_websocket_api(stack: Stack) -> None:
         Sub(f"https://${{WebSocketApi}}.execute-api.${{AWS::Region}}.amazonaws.com/{stage}"),
         "WebSocket management endpoint (post_to_connection)",
     )
-    stack.export_env(
-        "NIMBUS_WEBSOCKET_URL",
-        Sub(f"wss://${{WebSocketApi}}.execute-api.${{AWS::Region}}.amazonaws.com/{stage}"),
-        "WebSocket URL browsers connect to",
-    )
+    # The URL browsers connect to: infra/parts/websocket_domain.py (the site's domain).

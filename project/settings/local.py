@@ -29,3 +29,9 @@ if not NIMBUS_IDENTITY["default"]["OPTIONS"].get("signing_key"):
         _identity_key_file.write_text(signing_key_generate())
         _identity_key_file.chmod(0o600)
     NIMBUS_IDENTITY["default"]["OPTIONS"]["signing_key"] = _identity_key_file.read_text()
+# "Sign in with …" locally: the local provider's stand-ins for the federated IdPs a stack
+# can put behind its user pool (Google, an OIDC and a SAML provider; DEPLOY.md).
+NIMBUS_IDENTITY["default"]["OPTIONS"].setdefault(
+    "identity_providers",
+    env.list("NIMBUS_IDENTITY_PROVIDERS", default=["Google", "ExampleOIDC", "ExampleSAML"]),
+)

@@ -77,6 +77,8 @@ NIMBUS_PUSH = {
         "OPTIONS": {
             "table": _push["PUSH_CONNECTIONS_TABLE"],
             "endpoint_url": _push["WEBSOCKET_API_ENDPOINT"],
+            # wss://ws.<domain> when the stack has the WebSocket's custom domain.
+            "websocket_url": env.str("NIMBUS_WEBSOCKET_URL", default=""),
             "region_name": AWS_REGION,
         },
     }
@@ -168,6 +170,8 @@ NIMBUS_IDENTITY = {
             "issuer": _cognito["COGNITO_ISSUER"],
             "jwks_url": _cognito["COGNITO_JWKS_URL"],
             "hosted_ui_domain": env.str("COGNITO_HOSTED_UI_DOMAIN", default=""),
+            # The federated IdPs the stack put on the pool ("Sign in with ..." buttons).
+            "identity_providers": env.list("COGNITO_IDENTITY_PROVIDERS", default=[]),
         },
     }
 }
@@ -196,8 +200,15 @@ _csp_origins = [
     for bucket in [env.str("NIMBUS_UPLOADS_BUCKET", default="")]
     if bucket
 ]
-if _ws := env.str("WEBSOCKET_API_ENDPOINT", default=""):
-    _csp_origins.append("wss://" + _ws.split("://", 1)[-1].split("/", 1)[0])
+# The management endpoint's host and the one pages connect to (the custom domain's).
+_csp_origins += dict.fromkeys(
+    "wss://" + url.split("://", 1)[-1].split("/", 1)[0]
+    for url in (
+        env.str("WEBSOCKET_API_ENDPOINT", default=""),
+        env.str("NIMBUS_WEBSOCKET_URL", default=""),
+    )
+    if url
+)
 SECURE_CSP = {
     **SECURE_CSP,
     "connect-src": [*SECURE_CSP["connect-src"], *_csp_origins],

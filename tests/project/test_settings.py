@@ -88,3 +88,29 @@ def test_check_deploy_warns_when_requests_cannot_be_proven_to_come_through_cloud
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode != 0
     assert "nimbus.W005" in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_the_stacks_websocket_domain_and_identity_providers_reach_the_pages():
+    script = (
+        "from django.conf import settings\n"
+        "from apps.push.backends import push_backend\n"
+        "from apps.users.federation import federation_providers\n"
+        "print(push_backend().websocket_url)\n"
+        "print(','.join(federation_providers()))\n"
+        "print(' '.join(settings.SECURE_CSP['connect-src']))\n"
+    )
+    env = {
+        **PRODUCTION_ENV,
+        "NIMBUS_WEBSOCKET_URL": "wss://ws.nimbus.example.com",
+        "COGNITO_HOSTED_UI_DOMAIN": "nimbus-prod-123456789012.auth.us-east-1.amazoncognito.com",
+        # What the stack's output says with Google and SAML on and OIDC off.
+        "COGNITO_IDENTITY_PROVIDERS": "Google,,Corporate",
+    }
+    done = _manage("shell", "--no-imports", "-c", script, env=env)
+    assert done.returncode == 0, done.stderr
+    url, providers, connect = done.stdout.strip().splitlines()[-3:]
+    assert url == "wss://ws.nimbus.example.com"
+    assert providers == "Google,Corporate"
+    assert "wss://ws.nimbus.example.com" in connect.split()
+    assert "wss://ws123.execute-api.us-east-1.amazonaws.com" in connect.split()

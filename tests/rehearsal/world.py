@@ -105,6 +105,10 @@ def moto_subset(
     return subset
 
 
+#: What ``Ref: AWS::NoValue`` resolves to: dropped from the list or object holding it.
+NO_VALUE: Any = type("NoValue", (), {"__repr__": lambda self: "AWS::NoValue"})()
+
+
 class Resolver:
     """Evaluates CloudFormation intrinsics of the template against physical ids.
 
@@ -131,6 +135,8 @@ class Resolver:
         return bool(self(self.template["Conditions"][name]))
 
     def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name in self.pseudo:
             return self.pseudo[name]
         if name in self.parameters:
@@ -141,7 +147,7 @@ class Resolver:
 
     def __call__(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self(v) for v in value if v != {"Ref": "AWS::NoValue"}]
+            return [r for r in map(self, value) if r is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -177,7 +183,8 @@ class Resolver:
                 return self(arg[1])[int(self(arg[0]))]
             if key == "Fn::Split":
                 return str(self(arg[1])).split(arg[0])
-        return {k: self(v) for k, v in value.items() if v != {"Ref": "AWS::NoValue"}}
+        resolved = {k: self(v) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
 
     def _sub(self, name: str) -> Any:
         if "." in name:
@@ -351,6 +358,13 @@ def _user_pool(world: World) -> None:
     world.resolver.attributes[(pool_logical, "ProviderName")] = (
         f"cognito-idp.{REGION}.amazonaws.com/{pool['Id']}"
     )
+    for logical in world.of_type("AWS::Cognito::UserPoolIdentityProvider"):
+        if not world.active(logical):
+            continue
+        props = resolve_dynamic_references(world, world.properties(logical))
+        props.pop("UserPoolId")
+        cognito.create_identity_provider(UserPoolId=pool["Id"], **props)
+        world.resolver.physical[logical] = props["ProviderName"]
     for logical in world.of_type("AWS::Cognito::UserPoolClient"):
         props = world.properties(logical)
         props.pop("UserPoolId")
@@ -364,6 +378,26 @@ def _user_pool(world: World) -> None:
         world.resolver.physical[logical] = props["GroupName"]
     for logical in world.of_type("AWS::Cognito::UserPoolDomain"):
         world.resolver.physical[logical] = world.properties(logical).get("Domain", "")
+
+
+def resolve_dynamic_references(world: World, value: Any) -> Any:
+    """``{{resolve:secretsmanager:<id>:SecretString:<key>}}`` replaced by the secret's
+    value, as CloudFormation does when it creates the resource."""
+    if isinstance(value, dict):
+        return {k: resolve_dynamic_references(world, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_dynamic_references(world, v) for v in value]
+    if not isinstance(value, str):
+        return value
+    manager = world.session.client("secretsmanager")
+
+    def secret(match: re.Match[str]) -> str:
+        content = manager.get_secret_value(SecretId=match[1])["SecretString"]
+        return str(json.loads(content)[match[2]])
+
+    return re.sub(
+        r"\{\{resolve:secretsmanager:(.+?):SecretString:([^:}]+)(?::[^}]*)?\}\}", secret, value
+    )
 
 
 def _generated(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -413,6 +447,20 @@ def _websocket_api(world: World) -> None:
         props = world.properties(logical)
         gateway.create_stage(ApiId=world.websocket_api_id, StageName=props["StageName"])
         world.resolver.physical[logical] = props["StageName"]
+    for logical in world.of_type("AWS::ApiGatewayV2::DomainName"):
+        if not world.active(logical):
+            continue
+        props = world.properties(logical)
+        domain = gateway.create_domain_name(**props)
+        world.resolver.physical[logical] = domain["DomainName"]
+        (config,) = domain["DomainNameConfigurations"]
+        for attribute in ("RegionalDomainName", "RegionalHostedZoneId"):
+            world.resolver.attributes[(logical, attribute)] = str(config.get(attribute, ""))
+    for logical in world.of_type("AWS::ApiGatewayV2::ApiMapping"):
+        if world.active(logical):
+            props = world.properties(logical)
+            mapping = gateway.create_api_mapping(**props)
+            world.resolver.physical[logical] = mapping["ApiMappingId"]
 
 
 def _state_machines(world: World) -> None:

@@ -56,10 +56,19 @@ class ApiGatewayPushBackend(PushBackend):
     default_options = {
         "table": "",
         "endpoint_url": "",
+        #: What browsers connect to (wss://ws.<site domain> on a custom domain); empty:
+        #: the management endpoint's own address.
+        "websocket_url": "",
         "region_name": None,
         # API Gateway closes every WebSocket after 2 hours; keep rows a little longer.
         "connection_ttl": 2 * 3600 + 600,
     }
+
+    @property
+    def websocket_url(self) -> str:
+        """The ``wss://`` URL pages connect to."""
+        url = str(self.options["websocket_url"] or "")
+        return url or "wss://" + str(self.options["endpoint_url"]).split("://", 1)[-1]
 
     # -- clients -------------------------------------------------------------------------
 

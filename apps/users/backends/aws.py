@@ -59,6 +59,7 @@ class CognitoIdentityBackend(IdentityBackend):
         "jwks_url": "",
         "endpoint_url": None,
         "hosted_ui_domain": "",
+        "identity_providers": [],
         "leeway": 30,
         "jwks_max_age": 3600,
         "jwks_min_refresh": 30,
@@ -79,6 +80,22 @@ class CognitoIdentityBackend(IdentityBackend):
     @property
     def jwks_url(self) -> str:
         return str(self.options["jwks_url"] or self.issuer + "/.well-known/jwks.json")
+
+    def hosted_ui_url(self) -> str:
+        domain = str(self.options["hosted_ui_domain"] or "").rstrip("/")
+        if domain and not domain.startswith(("https://", "http://")):
+            domain = f"https://{domain}"
+        return domain
+
+    def redeem_code(self, *, code: str, verifier: str, redirect_uri: str) -> TokenSet:
+        from apps.users.federation import token_endpoint_redeem
+
+        return token_endpoint_redeem(
+            self.hosted_ui_url() + "/oauth2/token",
+            client_id=self.client_id,
+            code=code,
+            verifier=verifier,
+        )
 
     @property
     def pool_id(self) -> str:

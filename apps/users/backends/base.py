@@ -49,6 +49,27 @@ class IdentityBackend(Backend):
     #: True when the provider offers a hosted-UI / OAuth authorization-code flow.
     supports_federation: ClassVar[bool] = False
 
+    # -- federated sign-in (``apps.users.federation``) -----------------------------------
+
+    @property
+    def identity_providers(self) -> list[str]:
+        """The federated IdPs configured behind the provider (the sign-in page offers
+        "Sign in with <name>" for each): option ``identity_providers``."""
+        names = self.options.get("identity_providers") or []
+        if isinstance(names, str):
+            names = names.split(",")
+        return [str(name).strip() for name in names if str(name).strip()]
+
+    def hosted_ui_url(self) -> str:
+        """Base URL of the OAuth endpoints (``/oauth2/authorize``, ``/oauth2/token``), or
+        "" when the provider offers none."""
+        return ""
+
+    def redeem_code(self, *, code: str, verifier: str, redirect_uri: str) -> TokenSet:
+        """Trade an authorization code and its PKCE verifier for tokens (``FederationError``
+        when refused)."""
+        raise NotImplementedError
+
     # -- how its tokens are verified ---------------------------------------------------
 
     @property

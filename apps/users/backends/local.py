@@ -49,6 +49,9 @@ JWKS_PATH = "/.well-known/jwks.json"
 
 class LocalIdentityBackend(IdentityBackend):
     is_local = True
+    #: Through the stand-in for federated IdPs (``standin``) when ``identity_providers``
+    #: names some.
+    supports_federation = True
     default_options: ClassVar[dict[str, Any]] = {
         "signing_key": "",
         "issuer": "",
@@ -59,6 +62,8 @@ class LocalIdentityBackend(IdentityBackend):
         "confirm_code_ttl": 24 * 3600,
         "reset_code_ttl": 3600,
         "code_max_attempts": 5,
+        "identity_providers": [],
+        "authorization_code_ttl": 120,
         "leeway": 30,
         "jwks_max_age": 3600,
         "jwks_min_refresh": 30,
@@ -163,13 +168,14 @@ class LocalIdentityBackend(IdentityBackend):
             "jti": str(uuid.uuid4()),
         }
         return TokenSet(
-            id_token=self._sign(id_claims),
-            access_token=self._sign(access),
+            id_token=self.sign(id_claims),
+            access_token=self.sign(access),
             refresh_token=refresh_token,
             expires_in=int(self.options["access_token_ttl"]),
         )
 
-    def _sign(self, claims: dict[str, Any]) -> str:
+    def sign(self, claims: dict[str, Any]) -> str:
+        """A JWT of ``claims`` signed with the provider's key (RS256, its ``kid``)."""
         import jwt
 
         return jwt.encode(claims, self._private_key, algorithm="RS256", headers={"kid": self.kid})
@@ -182,6 +188,22 @@ class LocalIdentityBackend(IdentityBackend):
             expires_at=timezone.now() + timedelta(seconds=int(self.options["refresh_token_ttl"])),
         )
         return token, _sha256(token)[:32]
+
+    # -- federated sign-in through the stand-in IdPs ------------------------------------
+
+    def hosted_ui_url(self) -> str:
+        return self.issuer if self.identity_providers else ""
+
+    def authorization_code_issue(self, **grant: Any) -> str:
+        """The code the stand-in IdP answers the callback with (``standin.code_issue``)."""
+        from apps.users.backends import standin
+
+        return standin.code_issue(self, **grant)
+
+    def redeem_code(self, *, code: str, verifier: str, redirect_uri: str) -> TokenSet:
+        from apps.users.backends import standin
+
+        return standin.code_redeem(self, code=code, verifier=verifier, redirect_uri=redirect_uri)
 
     # -- accounts -------------------------------------------------------------------------
 

@@ -130,22 +130,25 @@ class Command(BaseCommand):
         self.stdout.write(f"{path} ({len(template['Resources'])} resources)")
 
     def do_lint(self, *, stages: list[str], **_: Any) -> None:
-        from infra.checks import lint, problems
+        from infra.checks import lint, lint_scenarios, problems
 
         failed = False
+        scenarios = {"defaults": {}, **lint_scenarios()}
         for stage in stages:
             stack = self._stack(stage)
             template = json.loads(stack.template.to_json())
-            found = lint(template) + problems(
+            found = problems(
                 template,
                 function_timeout=stack.inputs.function_timeout,
                 event_types=stack.inputs.declared_types,
             )
+            for scenario, parameters in scenarios.items():
+                found += [f"[{scenario}] {line}" for line in lint(template, parameters=parameters)]
             for line in found:
                 self.stderr.write(f"{stage}: {line}")
             failed = failed or bool(found)
             if not found:
-                self.stdout.write(self.style.SUCCESS(f"{stage}: clean"))
+                self.stdout.write(self.style.SUCCESS(f"{stage}: clean ({', '.join(scenarios)})"))
         if failed:
             raise CommandError("The template has problems (listed above).")
 

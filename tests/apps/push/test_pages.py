@@ -77,6 +77,13 @@ def test_on_aws_pages_point_the_client_at_the_websocket_api_with_a_ticket(alice_
     assert '<meta name="nimbus-live-ticket" content="/api/notifications/ticket">' in html
 
 
+def test_on_the_sites_domain_pages_connect_to_the_websockets_custom_domain(alice_client, settings):
+    options = {**aws.AWS_PUSH["default"]["OPTIONS"], "websocket_url": "wss://ws.nimbus.example.com"}
+    settings.NIMBUS_PUSH = {"default": {**aws.AWS_PUSH["default"], "OPTIONS": options}}
+    html = alice_client.get("/notifications/").content.decode()
+    assert '<meta name="nimbus-live-url" content="wss://ws.nimbus.example.com">' in html
+
+
 def test_ticket_names_the_signed_in_user(alice, alice_client):
     body = alice_client.get("/api/notifications/ticket").json()
     assert body["expires_in"] == 60

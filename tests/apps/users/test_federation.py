@@ -47,7 +47,15 @@ class HostedUI:
         return {"keys": [{**jwk, "kid": "fed1", "alg": "RS256", "use": "sig"}]}
 
     def authorize(
-        self, url: str, *, email: str = "fed@example.com", nonce: str | None = None, groups=()
+        self,
+        url: str,
+        *,
+        email: str = "fed@example.com",
+        nonce: str | None = None,
+        groups=(),
+        verified: bool = True,
+        provider: str | None = "Google",
+        sub: str = "",
     ) -> str:
         """What the hosted UI does after the person signs in: a code bound to the request."""
         query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
@@ -59,6 +67,9 @@ class HostedUI:
             "email": email,
             "groups": list(groups),
             "redirect_uri": query["redirect_uri"],
+            "verified": verified,
+            "provider": provider,
+            "sub": sub,
         }
         return code
 
@@ -75,7 +86,8 @@ class HostedUI:
         return 200, self.tokens(grant)
 
     def tokens(self, grant: dict[str, Any]) -> dict[str, Any]:
-        now, sub = int(time.time()), str(uuid.uuid5(uuid.NAMESPACE_URL, grant["email"]))
+        now = int(time.time())
+        sub = grant.get("sub") or str(uuid.uuid5(uuid.NAMESPACE_URL, grant["email"]))
         common = {"iss": self.issuer, "sub": sub, "iat": now, "auth_time": now, "exp": now + 3600}
         if grant["groups"]:
             common["cognito:groups"] = grant["groups"]
@@ -84,10 +96,14 @@ class HostedUI:
             "token_use": "id",
             "aud": CLIENT_ID,
             "email": grant["email"],
-            "email_verified": True,
+            "email_verified": grant.get("verified", True),
             "nonce": grant["nonce"],
-            "identities": [{"providerName": "Google"}],
         }
+        if grant.get("provider", "Google"):
+            # Cognito's marker of a user who signed in through an external IdP.
+            id_token["identities"] = [
+                {"providerName": grant.get("provider", "Google"), "userId": "1234567890"}
+            ]
         access = {
             **common,
             "token_use": "access",
@@ -148,6 +164,7 @@ def hosted_ui(settings) -> Iterator[HostedUI]:
                 "issuer": ui.issuer,
                 "jwks_url": ui.issuer + "/.well-known/jwks.json",
                 "hosted_ui_domain": ui.base,
+                "identity_providers": ["Google"],
             },
         }
     }
@@ -322,3 +339,92 @@ def test_not_configured_under_the_local_provider(client):
     response = client.get("/accounts/federated/start/")
     assert response.status_code == 302
     assert response["Location"] == "/accounts/signin/"
+
+
+# -- an e-mail that already has an account ----------------------------------------------------
+
+
+def _sign_in_via_ui(hosted_ui: HostedUI, **grant: Any) -> tuple[Client, Any]:
+    browser = Client()
+    url = start(browser)
+    code = hosted_ui.authorize(url, **grant)
+    return browser, browser.get("/accounts/callback/", {"code": code, "state": state_of(url)})
+
+
+def test_an_unverified_email_never_takes_over_an_unlinked_superuser(hosted_ui):
+    root = User.objects.create_superuser("fed@example.com", "R00t-password!")
+    browser, response = _sign_in_via_ui(hosted_ui, verified=False, provider=None)
+    assert response.status_code == 403
+    assert response.context["error_code"] == "account_link_unverified_email"
+    assert not signed_in(browser)
+    root.refresh_from_db()
+    assert (root.issuer, root.subject) == ("", "")
+    assert root.is_superuser
+    assert User.objects.count() == 1
+    assert not root.identity_links.exists()
+
+
+def test_an_unverified_federated_email_never_links_to_an_existing_account(hosted_ui, make_user):
+    person = make_user(email="fed@example.com")
+    browser, response = _sign_in_via_ui(hosted_ui, verified=False)
+    assert response.context["error_code"] == "account_link_unverified_email"
+    assert not signed_in(browser)
+    assert not person.identity_links.exists()
+    assert User.objects.count() == 1
+
+
+@pytest.mark.parametrize("kind", ["superuser", "staff", "operator"])
+def test_a_verified_federated_email_never_links_onto_a_privileged_account(
+    hosted_ui, make_user, kind
+):
+    if kind == "superuser":
+        account = User.objects.create_superuser("fed@example.com", "R00t-password!")
+    elif kind == "staff":
+        account = make_user(email="fed@example.com")
+        User.objects.filter(pk=account.pk).update(is_staff=True)
+    else:
+        account = make_user(email="fed@example.com", groups=["operators"])
+    before = (account.issuer, account.subject)
+    browser, response = _sign_in_via_ui(hosted_ui)
+    assert response.status_code == 403
+    assert response.context["error_code"] == "account_link_privileged"
+    assert not signed_in(browser)
+    account.refresh_from_db()
+    assert (account.issuer, account.subject) == before
+    assert not account.identity_links.exists()
+    assert User.objects.count() == 1
+
+
+def test_a_verified_federated_email_links_to_the_existing_account_and_changes_nothing(
+    hosted_ui, make_user
+):
+    from apps.users.services import user_from_access_token
+
+    person = make_user(email="fed@example.com", name="Ana", groups=["editors"])
+    own_identity = (person.issuer, person.subject)
+    browser, response = _sign_in_via_ui(hosted_ui)
+    assert response.status_code == 302
+    assert browser.session["_auth_user_id"] == str(person.pk)
+    person.refresh_from_db()
+    assert (person.issuer, person.subject) == own_identity  # its own sign-in still works
+    (link,) = person.identity_links.all()
+    assert (link.issuer, link.provider) == (hosted_ui.issuer, "Google")
+    assert person.name == "Ana"
+    assert list(person.groups.values_list("name", flat=True)) == ["editors"]
+    # The second time the link is found, not made again; its access tokens name the account.
+    again, response = _sign_in_via_ui(hosted_ui)
+    assert again.session["_auth_user_id"] == str(person.pk)
+    assert person.identity_links.count() == 1
+    tokens = hosted_ui.tokens(
+        {"email": "fed@example.com", "groups": [], "nonce": "n", "verified": True}
+    )
+    assert user_from_access_token(token=tokens["access_token"]) == person
+
+
+def test_a_linked_identity_of_a_disabled_account_is_refused(hosted_ui, make_user):
+    person = make_user(email="fed@example.com")
+    _sign_in_via_ui(hosted_ui)
+    User.objects.filter(pk=person.pk).update(is_active=False)
+    browser, response = _sign_in_via_ui(hosted_ui)
+    assert response.context["error_code"] == "user_disabled"
+    assert not signed_in(browser)
