@@ -130,16 +130,23 @@ class Command(BaseCommand):
         self.stdout.write(f"{path} ({len(template['Resources'])} resources)")
 
     def do_lint(self, *, stages: list[str], **_: Any) -> None:
-        from infra.checks import lint, problems
+        from infra.checks import lint, lint_variants, problems
 
         failed = False
         for stage in stages:
             stack = self._stack(stage)
             template = json.loads(stack.template.to_json())
-            found = lint(template) + problems(
-                template,
-                function_timeout=stack.inputs.function_timeout,
-                event_types=stack.inputs.declared_types,
+            # The template as written, then as each combination of the switching
+            # parameters (create or bring the network and database, NAT or endpoints, ...)
+            # leaves it: a reference to a resource the combination removes fails there.
+            found = (
+                lint(template)
+                + lint_variants(template)
+                + problems(
+                    template,
+                    function_timeout=stack.inputs.function_timeout,
+                    event_types=stack.inputs.declared_types,
+                )
             )
             for line in found:
                 self.stderr.write(f"{stage}: {line}")
