@@ -52,6 +52,21 @@ MOTO_TYPES = frozenset(
         "AWS::StepFunctions::StateMachine",
         "AWS::Lambda::EventSourceMapping",
         "AWS::Lambda::Permission",
+        # The network (infra/parts/network.py); moto strips security groups' egress
+        # rules, inline or not (AWS::EC2::SecurityGroupEgress is not modelled).
+        "AWS::EC2::VPC",
+        "AWS::EC2::Subnet",
+        "AWS::EC2::RouteTable",
+        "AWS::EC2::Route",
+        "AWS::EC2::SubnetRouteTableAssociation",
+        "AWS::EC2::InternetGateway",
+        "AWS::EC2::VPCGatewayAttachment",
+        "AWS::EC2::EIP",
+        "AWS::EC2::NatGateway",
+        "AWS::EC2::VPCEndpoint",
+        "AWS::EC2::SecurityGroup",
+        "AWS::EC2::SecurityGroupIngress",
+        "AWS::RDS::DBSubnetGroup",
     }
 )
 #: Of those, what the rehearsal creates itself: state machines through the API (moto's

@@ -208,7 +208,7 @@ class Command(BaseCommand):
         self.do_outputs(stage=stage)
 
     def do_outputs(self, *, stage: str, **_: Any) -> None:
-        from infra.deploy import environment, outputs, write_zappa_overlay
+        from infra.deploy import environment, outputs, vpc_config, write_zappa_overlay
 
         stack_outputs = outputs(self._session(), stage)
         mapping = {var: key for var, (key, _value) in self._stack(stage).environment.items()}
@@ -221,6 +221,7 @@ class Command(BaseCommand):
             env,
             stack_outputs.get("FunctionRoleArn"),
             self._build_dir() / "zappa_settings.json",
+            vpc=vpc_config(stack_outputs),
         )
         self.stdout.write(f"Wrote {overlay} (zappa <command> {stage} -s {overlay})")
 
