@@ -55,6 +55,7 @@ from infra.deploy import (
     write_zappa_overlay,
 )
 from infra.inputs import collect
+from infra.release import alias_serves
 from infra.template import build as build_stack
 from tests import support
 from tests.rehearsal.world import moto_subset
@@ -442,6 +443,10 @@ def test_stack_then_zappa_deploy_update_undeploy(aws, zappa_shims, package, tmp_
     # The update published a version and moved the alias (and so every trigger) to it.
     updated_alias = lam.get_alias(FunctionName="nimbus-dev", Name=FUNCTION_ALIAS)
     assert int(updated_alias["FunctionVersion"]) > int(deployed_alias["FunctionVersion"])
+    # What `infra release` checks after Zappa's update: the alias serves this package.
+    assert alias_serves(aws, "dev", package.path).startswith(
+        f"{FUNCTION_ALIAS} → version {updated_alias['FunctionVersion']}"
+    )
     _check_rest_api_invokes(aws, FUNCTION_ALIAS)
     variables = configured["Environment"]["Variables"]
     assert variables["NIMBUS_UPLOADS_BUCKET"] == env["NIMBUS_UPLOADS_BUCKET"]

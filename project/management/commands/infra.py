@@ -328,11 +328,13 @@ class Command(BaseCommand):
         return f"s3://{bucket}/{location}/ holds all {len(set(manifest.values()))} files the package names"
 
     def _release_code(self, stage: str, verb: str, overlay: Path, package: Path) -> str:
-        from infra.release import StepFailed
+        from infra.release import StepFailed, alias_serves
 
         if code := self._zappa([verb, stage, "-s", str(overlay), "-z", str(package)]):
             raise StepFailed(f"zappa {verb} exited {code}; its output is above")
-        return f"nimbus-{stage} runs {package.name}"
+        return f"nimbus-{stage} runs {package.name}; " + alias_serves(
+            self._session(), stage, package
+        )
 
     def _release_migrate(self, stage: str, overlay: Path) -> str:
         from infra.release import StepFailed
