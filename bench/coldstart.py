@@ -1,12 +1,14 @@
 """One cold start, measured inside a fresh interpreter (run by bench/run.py, not imported).
 
 Usage: python -I -S coldstart.py <package dir> <handler module:function> <event.json>...
-          [--warm N]
+          [--warm N] [--snapshot]
 
 The package directory plays /var/task: it is the working directory and the only entry on
 sys.path besides the standard library, as on Lambda. Prints one JSON object: milliseconds
 to import the handler, to answer each event in turn, and (with --warm) the latency of N
-further invocations of each event.
+further invocations of each event. ``--snapshot`` plays SnapStart after the import: the
+before-snapshot hooks the handler registered (``snapshot_ms``), then the after-restore
+hooks (``restore_ms``), as Lambda runs them around a snapshot, before the events.
 """
 
 import json
@@ -24,6 +26,9 @@ def main() -> None:
         i = args.index("--warm")
         warm = int(args[i + 1])
         del args[i : i + 2]
+    snapshot = "--snapshot" in args
+    if snapshot:
+        args.remove("--snapshot")
     package, target, *event_paths = args
     events = []
     for path in event_paths:
@@ -38,6 +43,17 @@ def main() -> None:
     t_import = time.perf_counter()
     result = {"import_ms": (t_import - t0) * 1000, "responses": []}
     last = t_import
+    if snapshot:
+        import snapshot_restore_py as runtime
+
+        for func, hook_args, kwargs in runtime.get_before_snapshot():
+            func(*hook_args, **kwargs)
+        t_snapshot = time.perf_counter()
+        for func, hook_args, kwargs in runtime.get_after_restore():
+            func(*hook_args, **kwargs)
+        last = time.perf_counter()
+        result["snapshot_ms"] = (t_snapshot - t_import) * 1000
+        result["restore_ms"] = (last - t_snapshot) * 1000
     for event in events:
         response = handler(event, _Context())
         now = time.perf_counter()

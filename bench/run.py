@@ -87,6 +87,7 @@ def cold_runs(
     runs: int,
     runtime: Path,
     warm: int = 0,
+    snapshot: bool = False,
 ) -> list[dict[str, Any]]:
     results = []
     for _ in range(runs):
@@ -105,6 +106,8 @@ def cold_runs(
         ]
         if warm:
             cmd += ["--warm", str(warm)]
+        if snapshot:
+            cmd.append("--snapshot")
         proc = subprocess.run(
             cmd,
             env={"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8", **env},
@@ -127,6 +130,28 @@ _BOOT = (
     "import sys, runpy; rt = sys.argv[1]; script = sys.argv[2]; sys.argv = sys.argv[2:]; "
     "sys.path.append(rt); runpy.run_path(script, run_name='__main__')"
 )
+
+
+def _snapstart(results: list[dict[str, Any]]) -> dict[str, float]:
+    """What SnapStart moves out of a cold start (bench/README.md, "SnapStart")."""
+    if {r["responses"][0]["status"] for r in results} | {
+        r["responses"][1]["status"] for r in results
+    } != {200}:
+        raise RuntimeError("Nimbus did not answer 200 after a simulated restore")
+
+    def median(values: Any) -> float:
+        return round(statistics.median(values), 1)
+
+    return {
+        "snapstart_init_ms": median(r["import_ms"] + r["snapshot_ms"] for r in results),
+        "snapstart_restore_hooks_ms": median(r["restore_ms"] for r in results),
+        "snapstart_first_response_ms": median(
+            r["restore_ms"] + r["responses"][0]["ms"] for r in results
+        ),
+        "snapstart_first_auth_response_ms": median(
+            r["restore_ms"] + r["responses"][0]["ms"] + r["responses"][1]["ms"] for r in results
+        ),
+    }
 
 
 def median_first(results: list[dict[str, Any]]) -> float:
@@ -217,6 +242,17 @@ def measure(package_zip: Path, work: Path, runs: int, warm: int) -> dict[str, An
     nimbus_cold = cold_runs(
         nimbus, "project.entrypoints:lambda_handler", [healthz, me_event], env, runs, runtime
     )
+    # SnapStart: the same cold starts with the snapshot hooks run after the import, as
+    # Lambda runs them once per version; a restored environment pays only what follows.
+    snap_cold = cold_runs(
+        nimbus,
+        "project.entrypoints:lambda_handler",
+        [healthz, me_event],
+        env,
+        runs,
+        runtime,
+        snapshot=True,
+    )
     base_cold = cold_runs(base, "handler:lambda_handler", [healthz], base_env, runs, runtime)
     floor_cold = cold_runs(floor, "handler:lambda_handler", [healthz], base_env, runs, runtime)
     nimbus_warm = cold_runs(
@@ -243,6 +279,7 @@ def measure(package_zip: Path, work: Path, runs: int, warm: int) -> dict[str, An
         "floor_cold_start_ms": round(floor_ms, 1),
         "cold_start_ratio": round(cold / base_cold_ms, 3),
         "cold_start_vs_floor": round(cold / floor_ms, 3),
+        **_snapstart(snap_cold),
         "warm_p50_ms": round(warm_p50, 3),
         "warm_p99_ms": round(percentile(nimbus_warm["warm_ms"][0], 99), 3),
         "warm_auth_p50_ms": round(percentile(nimbus_warm["warm_ms"][1], 50), 3),

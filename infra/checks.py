@@ -173,6 +173,18 @@ def problems(
     ]
 
 
+def lint_variants(template: dict[str, Any]) -> list[str]:
+    """cfn-lint's findings on each :func:`variants` of the template, naming the variant.
+
+    A parameter the variant's branch does not use is expected there (W2001 is skipped).
+    """
+    found = []
+    for parameters, variant in variants(template):
+        label = ", ".join(f"{k}={v or '(empty)'}" for k, v in parameters.items())
+        found += [f"[{label}] {line}" for line in lint(variant) if not line.startswith("W2001 ")]
+    return found
+
+
 def lint_scenarios() -> dict[str, dict[str, str]]:
     """Named stack-parameter sets ``infra lint`` checks the template under, besides the
     defaults: what each part's conditions switch on (its ``lint_scenarios()``)."""
@@ -232,3 +244,117 @@ def _known_false_positive(
         else:
             node = node.get(key, {}) if isinstance(node, dict) else {}
     return isinstance(node, dict) and node.get("Type") == "Succeed"
+
+
+#: Stack parameters whose values switch parts of the template on and off, with a value
+#: for each side; :func:`variants` lints every combination (``infra lint``).
+SWITCHES: dict[str, tuple[str, ...]] = {
+    "VpcId": ("", "vpc-0123456789abcdef0"),
+    "SubnetIds": ("", "subnet-0123456789abcdef0,subnet-0fedcba9876543210"),
+    "Egress": ("nat", "endpoints"),
+    "DatabaseSecretArn": (
+        "",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:existing-db-AbCdEf",
+    ),
+    "RdsProxy": ("true", "false"),
+    "DatabaseSecurityGroupId": ("", "sg-0123456789abcdef0"),
+    "DatabaseHost": ("", "db.example.internal"),
+}
+#: Switches set together: an existing VPC comes with its subnets; an existing database's
+#: security group and host are linted both given and both left out.
+_TOGETHER = (("VpcId", "SubnetIds"), ("DatabaseSecurityGroupId", "DatabaseHost"))
+
+
+def variants(template: dict[str, Any]) -> Iterator[tuple[dict[str, str], dict[str, Any]]]:
+    """``(parameters, template)`` for each combination of :data:`SWITCHES` the template
+    declares, specialised (:func:`specialise`); combinations that leave the same
+    conditions true are given once."""
+    import itertools
+
+    declared = [name for name in SWITCHES if name in template.get("Parameters", {})]
+    seen: set[tuple[bool, ...]] = set()
+    for values in itertools.product(*(SWITCHES[name] for name in declared)):
+        chosen = dict(zip(declared, values, strict=True))
+        if any(len({bool(chosen.get(n)) for n in group if n in chosen}) > 1 for group in _TOGETHER):
+            continue
+        conditions = _conditions(template, chosen)
+        key = tuple(conditions[name] for name in sorted(conditions))
+        if key in seen:
+            continue
+        seen.add(key)
+        yield chosen, specialise(template, chosen)
+
+
+def _conditions(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, bool]:
+    values = {
+        name: spec.get("Default", "") for name, spec in template.get("Parameters", {}).items()
+    } | parameters
+    definitions = template.get("Conditions", {})
+    found: dict[str, bool] = {}
+
+    def evaluate(node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1:
+            ((key, arg),) = node.items()
+            if key == "Ref":
+                return values.get(arg, arg)
+            if key == "Condition":
+                return condition(arg)
+            if key == "Fn::Equals":
+                return _as_text(evaluate(arg[0])) == _as_text(evaluate(arg[1]))
+            if key == "Fn::Not":
+                return not evaluate(arg[0])
+            if key == "Fn::And":
+                return all(evaluate(item) for item in arg)
+            if key == "Fn::Or":
+                return any(evaluate(item) for item in arg)
+        return node
+
+    def condition(name: str) -> bool:
+        if name not in found:
+            found[name] = bool(evaluate(definitions[name]))
+        return found[name]
+
+    for name in definitions:
+        condition(name)
+    return found
+
+
+def _as_text(value: Any) -> str:
+    return ",".join(value) if isinstance(value, list) else str(value)
+
+
+def specialise(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+    """The template as CloudFormation sees it with ``parameters``: resources and outputs
+    whose condition is false removed, every ``Fn::If`` replaced by the branch taken,
+    the parameters' defaults set to the given values.
+
+    cfn-lint then checks the references of what is left: a resource that names one its
+    condition removes fails the lint, as it would fail the deploy.
+    """
+    conditions = _conditions(template, parameters)
+
+    def pick(node: Any) -> Any:
+        if isinstance(node, dict):
+            if len(node) == 1 and "Fn::If" in node:
+                name, yes, no = node["Fn::If"]
+                return pick(yes if conditions[name] else no)
+            return {k: pick(v) for k, v in node.items() if v != {"Ref": "AWS::NoValue"}}
+        if isinstance(node, list):
+            return [pick(item) for item in node if item != {"Ref": "AWS::NoValue"}]
+        return node
+
+    def kept(section: dict[str, Any]) -> dict[str, Any]:
+        return {
+            name: {k: v for k, v in pick(item).items() if k != "Condition"}
+            for name, item in section.items()
+            if conditions.get(item.get("Condition", ""), True)
+        }
+
+    result = {k: v for k, v in template.items() if k not in ("Conditions", "Resources", "Outputs")}
+    result["Parameters"] = {
+        name: {**spec, "Default": parameters.get(name, spec.get("Default", ""))}
+        for name, spec in template.get("Parameters", {}).items()
+    }
+    result["Resources"] = kept(template.get("Resources", {}))
+    result["Outputs"] = kept(template.get("Outputs", {}))
+    return result

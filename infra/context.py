@@ -14,6 +14,13 @@ from troposphere import AWSObject, GetAtt, Output, Ref, Sub, Template
 
 from infra.inputs import StackInputs
 
+#: The alias every trigger invokes: the one Zappa maintains when ``snap_start`` is on
+#: (``zappa.core.SNAPSTART_LAMBDA_ALIAS``). Each ``zappa deploy``/``update`` publishes a
+#: version and moves it there once the version is active (its snapshot taken), and
+#: ``zappa rollback`` moves it back, so triggers follow every release and rollback.
+#: SnapStart applies to published versions only: a trigger on ``$LATEST`` never uses it.
+FUNCTION_ALIAS = "snapstart"
+
 
 @dataclass
 class Stack:
@@ -49,10 +56,24 @@ class Stack:
         return GetAtt(self.named[name], "Arn")
 
     def function_arn(self) -> Sub:
-        """The ARN of the function Zappa deploys (``nimbus-<stage>``), known before it exists."""
+        """The ARN of the function Zappa deploys (``nimbus-<stage>``), known before it exists.
+
+        Unqualified, it means ``$LATEST`` to an invoker: triggers take :meth:`alias_arn`.
+        """
         return Sub(
             f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{self.prefix}"
         )
+
+    def alias_arn(self) -> Sub:
+        """The ARN of the function's :data:`FUNCTION_ALIAS`, which every trigger invokes."""
+        return Sub(
+            "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
+            f"{self.alias_name()}"
+        )
+
+    def alias_name(self) -> str:
+        """``nimbus-<stage>:<alias>``: a qualified name (event source mappings, permissions)."""
+        return f"{self.prefix}:{FUNCTION_ALIAS}"
 
     def export_env(self, variable: str, value: Any, description: str = "") -> None:
         """Make ``value`` a stack output named for the environment variable it fills."""

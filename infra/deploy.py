@@ -249,17 +249,31 @@ def environment(stack_outputs: Mapping[str, str], mapping: Mapping[str, str]) ->
     return {var: stack_outputs[key] for var, key in mapping.items() if key in stack_outputs}
 
 
+def vpc_config(stack_outputs: Mapping[str, str]) -> dict[str, list[str]] | None:
+    """Zappa's ``vpc_config`` (the function's subnets and security group) from the
+    outputs ``infra.parts.network`` makes; None when the stack has none."""
+    from infra.parts.network import SECURITY_GROUP_OUTPUT, SUBNETS_OUTPUT
+
+    subnets = [s for s in stack_outputs.get(SUBNETS_OUTPUT, "").split(",") if s.strip()]
+    group = stack_outputs.get(SECURITY_GROUP_OUTPUT, "").strip()
+    if not subnets or not group:
+        return None
+    return {"SubnetIds": [s.strip() for s in subnets], "SecurityGroupIds": [group]}
+
+
 def write_zappa_overlay(
     settings_file: Path,
     stage: str,
     env: Mapping[str, str],
     role_arn: str | None,
     output: Path,
+    vpc: Mapping[str, list[str]] | None = None,
 ) -> Path:
-    """zappa_settings.json with the stage's Lambda environment and role from the stack.
+    """zappa_settings.json with the stage's Lambda environment, role and VPC from the stack.
 
     Values go to ``aws_environment_variables`` (the function's environment), not into the
     package; they are pointers and names, never secrets (those stay in Secrets Manager).
+    ``vpc`` (:func:`vpc_config`) becomes the stage's ``vpc_config``.
     """
     settings = json.loads(settings_file.read_text())
     stage_settings = settings[stage]
@@ -269,6 +283,8 @@ def write_zappa_overlay(
     }
     if role_arn:
         stage_settings["role_arn"] = role_arn
+    if vpc:
+        stage_settings["vpc_config"] = {key: list(value) for key, value in vpc.items()}
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(settings, indent=2) + "\n")
     return output

@@ -45,8 +45,9 @@ LAMBDA_TASK_ROOT = "/var/task"
 # The static manifest the package carries, at its root (project/static_storage.py).
 STATIC_MANIFEST = "staticfiles.json"
 
-# Provided by the Lambda python3.13 runtime.
-RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
+# Provided by the Lambda python3.13 runtime. snapshot-restore-py must come from there: the
+# runtime calls the SnapStart hooks registered in its own copy (project/snapshot.py).
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "snapshot-restore-py"})
 # Of Zappa's own requirements, the ones its handler imports at run time; the rest
 # (troposphere, pip, setuptools, wheel, tqdm, hjson, ...) only serve its CLI.
 ZAPPA_RUNTIME_REQUIREMENTS = frozenset(

@@ -6,7 +6,11 @@ A release is four steps, each of which must finish before the next starts:
    manifest of this release (or, with ``--skip-package``, check that a given zip does);
 2. **collectstatic** — upload the static files to the static bucket, then check that every
    hashed name in the package's manifest is there;
-3. **zappa update** (``zappa deploy`` while the function does not exist) — switch the code;
+3. **zappa update** (``zappa deploy`` while the function does not exist) — switch the code.
+   With ``snap_start``, Zappa publishes a version and moves the alias every trigger
+   invokes (``infra.context.FUNCTION_ALIAS``) to it once the version is active; the step
+   then checks that the alias serves this package (:func:`alias_serves`), since a trigger
+   on any other version would go on running the previous release;
 4. **migrate** — ``zappa manage <stage> migrate``, then ``createcachetable``.
 
 Files go up before the code that names them, and the code names only files from its own
@@ -17,9 +21,14 @@ keep the previous release working (add, then use; stop using, then drop).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from infra.context import FUNCTION_ALIAS
 
 
 class StepFailed(Exception):
@@ -69,6 +78,33 @@ def function_exists(session: Any, stage: str) -> bool:
     except client.exceptions.ResourceNotFoundException:
         return False
     return True
+
+
+def alias_serves(session: Any, stage: str, package: Path) -> str:
+    """Check that the function's alias points at a version running ``package``; a line
+    naming the version and its SnapStart state. Raises :class:`StepFailed` otherwise."""
+    client = session.client("lambda")
+    name = f"nimbus-{stage}"
+    try:
+        alias = client.get_alias(FunctionName=name, Name=FUNCTION_ALIAS)
+    except client.exceptions.ResourceNotFoundException:
+        raise StepFailed(
+            f"{name} has no alias {FUNCTION_ALIAS!r}, which every trigger invokes "
+            "(is snap_start set in zappa_settings.json?)"
+        ) from None
+    version = alias["FunctionVersion"]
+    config = client.get_function_configuration(FunctionName=name, Qualifier=version)
+    expected = base64.b64encode(hashlib.sha256(package.read_bytes()).digest()).decode()
+    if config.get("CodeSha256") != expected:
+        raise StepFailed(
+            f"{name}:{FUNCTION_ALIAS} points at version {version}, which does not run "
+            f"{package.name}: the triggers would keep running the previous release"
+        )
+    snap = config.get("SnapStart", {})
+    return (
+        f"{FUNCTION_ALIAS} → version {version} "
+        f"(SnapStart {snap.get('ApplyOn', '?')}, {snap.get('OptimizationStatus', '?')})"
+    )
 
 
 def bucket_keys(session: Any, bucket: str, prefix: str) -> set[str]:

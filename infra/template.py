@@ -18,10 +18,12 @@ from infra.context import Stack
 from infra.inputs import StackInputs
 from infra.parts import (
     cdn,
+    database,
     events,
     federation,
     function,
     identity,
+    network,
     parameters,
     push,
     security,
@@ -42,10 +44,14 @@ def build(inputs: StackInputs) -> Stack:
     stack.export_env("NIMBUS_STAGE", inputs.stage, "Deployment stage")
     parameters.add_parameters(stack)
     federation.add_parameters(stack)
+    network.add_network_parameters(stack)
+    database.add_database_parameters(stack)
     cdn.add_site_url(stack)
     security.add_key(stack)
     security.add_secrets(stack)
     security.add_operators_topic(stack)
+    network.add_network(stack)
+    database.add_database(stack)
     storage.add_buckets(stack)
     cdn.add_distribution(stack)
     identity.add_user_pool(stack)
@@ -64,6 +70,7 @@ def build(inputs: StackInputs) -> Stack:
     function.add_function_role(stack)
     add_monitoring(stack)
     security.add_parameters_store(stack)
+    database.export_host(stack)  # after the store: an existing database may have no host
     return stack
 
 

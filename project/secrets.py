@@ -11,8 +11,11 @@ that is *missing* from the environment:
   ``COGNITO_POOL_ID``).
 * ``NIMBUS_SECRETS_ARN``: one or more (comma-separated) Secrets Manager secrets holding a
   JSON object. Keys become variables (``{"SECRET_KEY": ...}``). A secret shaped like the
-  ones RDS/Aurora manage (``username``, ``password``, ``host``, ``port``, ``dbname``,
-  ``engine``) becomes ``DATABASE_URL``.
+  ones RDS/Aurora manage (``username``, ``password``, and ``host``, ``port``, ``dbname``,
+  ``engine`` when it has them) becomes ``DATABASE_URL``. The master-user secret Aurora
+  keeps for a cluster the stack created holds only ``username`` and ``password``: the host
+  is then ``NIMBUS_DATABASE_HOST`` (the stack's RDS Proxy endpoint), which also wins over a
+  ``host`` in the secret (the proxy in front of an existing database).
 
 The environment always wins, so an operator can override one value without touching the
 store. Reads go through aws-lambda-powertools Parameters, which caches values for
@@ -37,6 +40,7 @@ logger = logging.getLogger("nimbus.config")
 
 PARAMETERS_PATH_VAR = "NIMBUS_PARAMETERS_PATH"
 SECRETS_ARN_VAR = "NIMBUS_SECRETS_ARN"
+DATABASE_HOST_VAR = "NIMBUS_DATABASE_HOST"
 #: Seconds a fetched value is reused before Parameter Store / Secrets Manager is asked again.
 DEFAULT_MAX_AGE = 300
 
@@ -53,8 +57,9 @@ def variable_name(parameter: str) -> str:
     return _NAME.sub("_", parameter.strip("/")).strip("_").upper()
 
 
-def database_url(secret: dict[str, Any]) -> str:
-    """A ``DATABASE_URL`` from an RDS-managed secret (credentials are URL-quoted)."""
+def database_url(secret: dict[str, Any], host: str | None = None) -> str:
+    """A ``DATABASE_URL`` from an RDS-managed secret (credentials are URL-quoted);
+    ``host``, when given, instead of the secret's."""
     engine = str(secret.get("engine", "postgres"))
     scheme = _DB_SCHEMES.get(engine)
     if scheme is None:
@@ -63,11 +68,16 @@ def database_url(secret: dict[str, Any]) -> str:
     password = quote(str(secret["password"]), safe="")
     port = secret.get("port") or 5432
     name = secret.get("dbname") or secret.get("dbName") or "nimbus"
-    return f"{scheme}://{user}:{password}@{secret['host']}:{port}/{name}"
+    host = host or secret.get("host")
+    if not host:
+        raise ImproperlyConfigured(
+            f"The database secret names no host and {DATABASE_HOST_VAR} is not set."
+        )
+    return f"{scheme}://{user}:{password}@{host}:{port}/{name}"
 
 
 def _is_database_secret(secret: dict[str, Any]) -> bool:
-    return {"username", "password", "host"} <= set(secret)
+    return {"username", "password"} <= set(secret)
 
 
 def fetch_parameters(path: str) -> dict[str, str]:
@@ -78,15 +88,16 @@ def fetch_parameters(path: str) -> dict[str, str]:
     return {variable_name(name): str(value) for name, value in values.items()}
 
 
-def fetch_secret(arn: str) -> dict[str, str]:
-    """One Secrets Manager secret as ``{VARIABLE_NAME: value}`` (cached)."""
+def fetch_secret(arn: str, *, database_host: str | None = None) -> dict[str, str]:
+    """One Secrets Manager secret as ``{VARIABLE_NAME: value}`` (cached); a database
+    secret's ``DATABASE_URL`` names ``database_host`` when given."""
     from aws_lambda_powertools.utilities import parameters
 
     raw = parameters.get_secret(arn, transform="json", max_age=_max_age())
     if not isinstance(raw, dict):
         raise ImproperlyConfigured(f"Secret {arn} must hold a JSON object.")
     if _is_database_secret(raw):
-        return {"DATABASE_URL": database_url(raw)}
+        return {"DATABASE_URL": database_url(raw, database_host)}
     return {variable_name(key): str(value) for key, value in raw.items()}
 
 
@@ -100,8 +111,9 @@ def load_aws_configuration(environ: MutableMapping[str, str] | None = None) -> l
     found: dict[str, str] = {}
     if path := environ.get(PARAMETERS_PATH_VAR, "").strip():
         found.update(fetch_parameters(path))
+    host = environ.get(DATABASE_HOST_VAR, "").strip() or None
     for arn in filter(None, (a.strip() for a in environ.get(SECRETS_ARN_VAR, "").split(","))):
-        found.update(fetch_secret(arn))
+        found.update(fetch_secret(arn, database_host=host))
     filled = sorted(name for name, value in found.items() if not environ.get(name) and value)
     for name in filled:
         environ[name] = found[name]

@@ -106,7 +106,7 @@ def _consumed_queue(stack: Stack, group: str) -> None:
             logical_id("Mapping", group),
             Condition="FunctionReady",
             EventSourceArn=GetAtt(queue_id, "Arn"),
-            FunctionName=stack.prefix,
+            FunctionName=stack.alias_name(),
             BatchSize=10,
             MaximumBatchingWindowInSeconds=1,
             # Zappa cannot set this: only the failed records of a batch are retried.
@@ -303,7 +303,7 @@ def add_schedules(stack: Stack) -> None:
                 State="ENABLED",
                 Targets=[
                     events.Target(
-                        Id="function", Arn=stack.function_arn(), **_rule_target_extras(stack)
+                        Id="function", Arn=stack.alias_arn(), **_rule_target_extras(stack)
                     )
                 ],
             )
@@ -312,7 +312,7 @@ def add_schedules(stack: Stack) -> None:
             awslambda.Permission(
                 f"{rule_id}Invoke",
                 Condition="FunctionReady",
-                FunctionName=stack.prefix,
+                FunctionName=stack.alias_name(),
                 Action="lambda:InvokeFunction",
                 Principal="events.amazonaws.com",
                 SourceArn=GetAtt(rule_id, "Arn"),

@@ -2,15 +2,19 @@
 
 Every statement names the resources this stack creates; ``Resource: "*"`` appears only for
 actions that take no resource (X-Ray, ``cloudwatch:PutMetricData`` with a namespace
-condition, Step Functions task-token callbacks). :data:`STAR_ACTIONS` lists them, and the
-template checks refuse any other wildcard.
+condition, Step Functions task-token callbacks, the network-interface calls Lambda makes to
+put the function in its VPC). :data:`STAR_ACTIONS` lists them, and the template checks
+refuse any other wildcard.
+
+Zappa's REST API integration invokes the function with this role as its credentials
+(``role_name``), so API Gateway may assume it, and it may invoke the function's alias.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from troposphere import GetAtt, If, Join, Output, Ref, Sub, iam, logs
+from troposphere import GetAtt, Join, Output, Ref, Sub, iam, logs
 
 from apps.users.backends.aws import POOL_ACTIONS
 from infra.context import Stack
@@ -35,7 +39,18 @@ STAR_ACTIONS = frozenset(
         "logs:PutResourcePolicy",
         "logs:DescribeResourcePolicies",
         "logs:DescribeLogGroups",
+        # AWSLambdaVPCAccessExecutionRole: Lambda creates and lists the function's
+        # network interfaces before any exists, so these take no resource ARN.
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
     }
+)
+#: What Lambda does with the function's network interfaces in its VPC, scoped to them.
+NETWORK_INTERFACE_ACTIONS = (
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
 )
 
 
@@ -83,6 +98,22 @@ def add_function_role(stack: Stack) -> None:
             "*",
         ),
         _statement(
+            "VpcNetworkInterfaces",
+            [
+                "ec2:CreateNetworkInterface",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeSubnets",
+            ],
+            "*",
+        ),
+        _statement(
+            "VpcOwnNetworkInterfaces",
+            list(NETWORK_INTERFACE_ACTIONS),
+            _arn("ec2", "network-interface/*"),
+        ),
+        # Zappa's REST API integration assumes this role to invoke the function.
+        _statement("InvokeAlias", ["lambda:InvokeFunction"], stack.alias_arn()),
+        _statement(
             "Metrics",
             ["cloudwatch:PutMetricData"],
             "*",
@@ -126,7 +157,7 @@ def add_function_role(stack: Stack) -> None:
             [
                 Ref("AppSecret"),
                 Ref("OriginSecret"),
-                If("CreateDatabaseSecret", Ref("DatabaseSecret"), Ref("DatabaseSecretArn")),
+                stack.named["DatabaseSecretRef"],
             ],
         ),
         _statement(
@@ -226,7 +257,14 @@ def add_function_role(stack: Stack) -> None:
                         "Effect": "Allow",
                         "Principal": {"Service": "lambda.amazonaws.com"},
                         "Action": "sts:AssumeRole",
-                    }
+                    },
+                    {
+                        # Zappa's REST API integration (its ``Credentials``).
+                        "Effect": "Allow",
+                        "Principal": {"Service": "apigateway.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                        "Condition": {"StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")}},
+                    },
                 ],
             },
             Policies=[

@@ -12,7 +12,7 @@ TRIGGERS = ("PreSignUp", "PostConfirmation", "PreTokenGeneration")
 
 
 def add_user_pool(stack: Stack) -> None:
-    function = stack.function_arn()
+    function = stack.alias_arn()
     stack.add(
         cognito.UserPool(
             "UserPool",
@@ -40,7 +40,7 @@ def add_user_pool(stack: Stack) -> None:
         awslambda.Permission(
             "UserPoolInvoke",
             Condition="FunctionReady",
-            FunctionName=stack.prefix,
+            FunctionName=stack.alias_name(),
             Action="lambda:InvokeFunction",
             Principal="cognito-idp.amazonaws.com",
             SourceArn=GetAtt("UserPool", "Arn"),

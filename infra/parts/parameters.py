@@ -20,8 +20,12 @@ def add_parameters(stack: Stack) -> None:
         ("CertificateArn", "ACM certificate (us-east-1) for DomainName; empty: one is issued", ""),
         ("AlarmEmail", "Address subscribed to the operators topic; empty: none", ""),
         ("ApiOriginDomain", "Zappa's REST API host (<id>.execute-api.<region>.amazonaws.com)", ""),
-        ("DatabaseSecretArn", "An RDS-managed secret for the database; empty: one is created", ""),
-        ("DatabaseHost", "Database (or RDS Proxy) host for the created secret", "localhost"),
+        (
+            "DatabaseSecretArn",
+            "An existing database's RDS-shaped secret; empty: the stack creates the database",
+            "",
+        ),
+        ("DatabaseHost", "Existing database: its (or its proxy's) host, if not in the secret", ""),
     ):
         stack.named[name] = t.add_parameter(
             Parameter(name, Type="String", Default=default, Description=description)
@@ -62,4 +66,3 @@ def add_parameters(stack: Stack) -> None:
     t.add_condition("HasAlarmEmail", Not(Equals(Ref("AlarmEmail"), "")))
     t.add_condition("HasApiOrigin", Not(Equals(Ref("ApiOriginDomain"), "")))
     t.add_condition("FunctionReady", Equals(Ref("FunctionReady"), "true"))
-    t.add_condition("CreateDatabaseSecret", Equals(Ref("DatabaseSecretArn"), ""))

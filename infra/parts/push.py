@@ -79,7 +79,7 @@ def add_websocket_api(stack: Stack) -> None:
                             {
                                 "Effect": "Allow",
                                 "Action": "lambda:InvokeFunction",
-                                "Resource": stack.function_arn(),
+                                "Resource": stack.alias_arn(),
                             }
                         ],
                     },
@@ -96,7 +96,7 @@ def add_websocket_api(stack: Stack) -> None:
             IntegrationUri=Sub(
                 "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/"
                 "functions/${Function}/invocations",
-                Function=stack.function_arn(),
+                Function=stack.alias_arn(),
             ),
         )
     )

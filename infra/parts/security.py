@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from troposphere import GetAtt, If, Join, Ref, Sub, kms, secretsmanager, sns, ssm
+from troposphere import GetAtt, Join, Ref, Sub, kms, secretsmanager, sns, ssm
 
 from infra.context import Stack
+from infra.parts import database
 
 
 def add_key(stack: Stack) -> None:
@@ -46,7 +47,8 @@ def add_key(stack: Stack) -> None:
 
 
 def add_secrets(stack: Stack) -> None:
-    """SECRET_KEY, the origin secret (both generated) and the database credentials."""
+    """SECRET_KEY and the origin secret (both generated); the database's secret comes
+    from the database (:func:`infra.parts.database.database_secret`)."""
     stack.add(
         secretsmanager.Secret(
             "AppSecret",
@@ -61,25 +63,6 @@ def add_secrets(stack: Stack) -> None:
             ),
         ),
         name="AppSecret",
-    )
-    stack.add(
-        secretsmanager.Secret(
-            "DatabaseSecret",
-            Condition="CreateDatabaseSecret",
-            Name=f"{stack.prefix}/database",
-            Description="Database credentials (RDS secret shape -> DATABASE_URL)",
-            KmsKeyId=Ref("Key"),
-            GenerateSecretString=secretsmanager.GenerateSecretString(
-                SecretStringTemplate=Sub(
-                    '{"engine": "postgres", "username": "nimbus", "dbname": "nimbus", '
-                    '"port": 5432, "host": "${DatabaseHost}"}'
-                ),
-                GenerateStringKey="password",
-                PasswordLength=40,
-                ExcludePunctuation=True,
-            ),
-        ),
-        name="DatabaseSecret",
     )
     stack.add(
         secretsmanager.Secret(
@@ -99,7 +82,7 @@ def add_secrets(stack: Stack) -> None:
         ),
         name="OriginSecret",
     )
-    database_secret = If("CreateDatabaseSecret", Ref("DatabaseSecret"), Ref("DatabaseSecretArn"))
+    database_secret = database.database_secret(stack)
     stack.named["DatabaseSecretRef"] = database_secret  # type: ignore[assignment]
     stack.export_env(
         "NIMBUS_SECRETS_ARN",

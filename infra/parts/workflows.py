@@ -112,10 +112,7 @@ def add_state_machines(stack: Stack) -> None:
                             {
                                 "Effect": "Allow",
                                 "Action": "lambda:InvokeFunction",
-                                "Resource": [
-                                    stack.function_arn(),
-                                    Sub("${Arn}:*", Arn=stack.function_arn()),
-                                ],
+                                "Resource": stack.alias_arn(),
                             },
                             {
                                 # Log delivery and X-Ray APIs take no resource ARNs.
@@ -159,7 +156,7 @@ def add_state_machines(stack: Stack) -> None:
                 StateMachineType="STANDARD",
                 RoleArn=GetAtt("StateMachineRole", "Arn"),
                 Definition=_state_machine(stack, workflow.definition),
-                DefinitionSubstitutions={"FunctionArn": stack.function_arn()},
+                DefinitionSubstitutions={"FunctionArn": stack.alias_arn()},
                 TracingConfiguration=stepfunctions.TracingConfiguration(Enabled=True),
                 LoggingConfiguration=stepfunctions.LoggingConfiguration(
                     Level="ERROR",

@@ -10,6 +10,10 @@ signature ``handler(event, context)``.
 Zappa alone ``exec``s ``raw_command`` payloads, imports any dotted ``command`` and returns
 ``None`` for shapes it does not know (custom EventBridge events, Step Functions payloads).
 Nimbus refuses the first two and raises on the third, so nothing is dropped silently.
+
+Importing this module (Lambda's init) registers the SnapStart hooks
+(:mod:`project.snapshot`): Django is set up before the snapshot, and connections,
+clients and seeds are renewed after each restore.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import logging
 import os
 from typing import Any
 
+from project import snapshot
 from project.entrypoints.shapes import EventKind, UnknownEventError, classify
 
 logger = logging.getLogger("nimbus.lambda")
@@ -101,3 +106,6 @@ def _zappa(event: dict[str, Any], context: Any) -> Any:
     from zappa.handler import LambdaHandler
 
     return LambdaHandler.lambda_handler(event, context)
+
+
+snapshot.register(_ensure_django)

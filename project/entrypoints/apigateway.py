@@ -83,13 +83,19 @@ _INTERNAL_ERROR = (
 _application: Any = None
 
 
-def serve(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Answer one API Gateway HTTP event (payload 1.0 or 2.0) with Django."""
+def application() -> Any:
+    """Django's WSGI handler, built once per process (or before a SnapStart snapshot)."""
     global _application
     if _application is None:
         from django.core.handlers.wsgi import WSGIHandler
 
         _application = WSGIHandler()
+    return _application
+
+
+def serve(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Answer one API Gateway HTTP event (payload 1.0 or 2.0) with Django."""
+    handler = application()
     started = time.perf_counter()
     v2 = event.get("version") == "2.0"
     environ = environ_for(event, context)
@@ -101,7 +107,7 @@ def serve(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return lambda chunk: None
 
     try:
-        result = _application(environ, start_response)
+        result = handler(environ, start_response)
         try:
             content = b"".join(result)
         finally:

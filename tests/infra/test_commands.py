@@ -34,8 +34,18 @@ def test_outputs_become_the_zappa_overlay_environment_and_role(checkout, capsys)
             Capabilities=["CAPABILITY_NAMED_IAM"],
         )
         call_command("infra", "outputs", "dev")
-    overlay = json.loads((checkout / "build" / "infra" / "zappa_settings.json").read_text())
-    stage = overlay["dev"]
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        overlay = json.loads((checkout / "build" / "infra" / "zappa_settings.json").read_text())
+        stage = overlay["dev"]
+        # The function's subnets and group, as created, with nothing copied by hand.
+        vpc = stage["vpc_config"]
+        subnets = ec2.describe_subnets(SubnetIds=vpc["SubnetIds"])["Subnets"]
+        groups = ec2.describe_security_groups(GroupIds=vpc["SecurityGroupIds"])
+    assert len({subnet["AvailabilityZone"] for subnet in subnets}) == 2
+    assert not any(subnet["MapPublicIpOnLaunch"] for subnet in subnets)
+    (group,) = groups["SecurityGroups"]
+    assert group["GroupName"].startswith("nimbus-dev-infra-FunctionSecurityGroup")
+    assert group["VpcId"] == subnets[0]["VpcId"]
     env = stage["aws_environment_variables"]
     assert stage["role_arn"] == "arn:aws:iam::123456789012:role/nimbus-dev-function"
     assert env["NIMBUS_STAGE"] == "dev"

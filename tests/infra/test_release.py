@@ -53,21 +53,53 @@ def _zip(path: Path, manifest: dict[str, Any] | None) -> Path:
 
 
 class Zappa:
-    """Stands in for the Zappa CLI: records each call and the static bucket's keys then."""
+    """Stands in for the Zappa CLI: records each call and the static bucket's keys then.
+
+    ``deploy``/``update`` do to moto's Lambda what Zappa does with ``snap_start``: the
+    function's code from the ``-z`` zip, a published version, the alias moved to it
+    (``moves_alias=False`` plays a Zappa that leaves the alias behind).
+    """
 
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
         self.keys_at_switch: set[str] | None = None
         self.exit_codes: dict[str, int] = {}
         self.bucket = ""
+        self.moves_alias = True
 
     def __call__(self, argv: list[str]) -> int:
         self.calls.append(argv)
+        step = argv[2] if argv[0] == "manage" else argv[0]
         if argv[0] in ("update", "deploy"):
             session = boto3.Session(region_name="us-east-1")
             self.keys_at_switch = bucket_keys(session, self.bucket, "static")
-        step = argv[2] if argv[0] == "manage" else argv[0]
+            if not self.exit_codes.get(step):
+                self._switch(session, argv[0], Path(argv[argv.index("-z") + 1]))
         return self.exit_codes.get(step, 0)
+
+    def _switch(self, session: Any, verb: str, package: Path) -> None:
+        client = session.client("lambda")
+        if verb == "deploy":
+            role = session.client("iam").get_role(RoleName="nimbus-dev-function")["Role"]["Arn"]
+            version = client.create_function(
+                FunctionName="nimbus-dev",
+                Runtime="python3.13",
+                Role=role,
+                Handler="project.entrypoints.lambda_handler",
+                Code={"ZipFile": package.read_bytes()},
+                Publish=True,
+            )["Version"]
+            client.create_alias(
+                FunctionName="nimbus-dev", Name="snapstart", FunctionVersion=version
+            )
+            return
+        version = client.update_function_code(
+            FunctionName="nimbus-dev", ZipFile=package.read_bytes(), Publish=True
+        )["Version"]
+        if self.moves_alias:
+            client.update_alias(
+                FunctionName="nimbus-dev", Name="snapstart", FunctionVersion=version
+            )
 
 
 @pytest.fixture
@@ -131,18 +163,37 @@ def test_a_first_release_uploads_the_files_before_zappa_deploy_then_migrates(sta
     assert out.rstrip().endswith("Released dev.")
 
 
-def test_a_later_release_updates_the_function(stage, capsys):
-    role = boto3.client("iam").get_role(RoleName="nimbus-dev-function")["Role"]["Arn"]
-    boto3.client("lambda", region_name="us-east-1").create_function(
-        FunctionName="nimbus-dev",
-        Runtime="python3.13",
-        Role=role,
-        Handler="project.entrypoints.lambda_handler",
-        Code={"ZipFile": stage["package"].read_bytes()},
-    )
+def _deployed_before(stage: dict[str, Any], tmp_path: Path) -> Path:
+    """The function as a previous release left it (another package, the alias on it)."""
+    previous = tmp_path / "previous.zip"
+    with zipfile.ZipFile(previous, "w") as archive:
+        archive.writestr("project/__init__.py", "# the previous release")
+    stage["zappa"](["deploy", "dev", "-s", stage["overlay"], "-z", str(previous)])
+    stage["zappa"].calls.clear()
+    return previous
+
+
+def test_a_later_release_updates_the_function_and_its_alias(stage, capsys, tmp_path):
+    _deployed_before(stage, tmp_path)
     _release(stage["package"], "--yes")
     assert [call[0] for call in stage["zappa"].calls] == ["update", "manage", "manage"]
-    assert "[3/4] zappa update" in _progress(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    assert "[3/4] zappa update" in _progress(out)
+    # The version the triggers invoke runs the new package.
+    assert "snapstart → version 2" in out
+
+
+def test_a_release_the_alias_did_not_follow_stops_before_migrate(stage, tmp_path):
+    _deployed_before(stage, tmp_path)
+    stage["zappa"].moves_alias = False
+    with pytest.raises(CommandError) as stopped:
+        _release(stage["package"], "--yes")
+    assert str(stopped.value) == (
+        "Release of dev stopped at step 3/4 (zappa update): nimbus-dev:snapstart points at "
+        "version 1, which does not run nimbus-dev.zip: the triggers would keep running the "
+        "previous release"
+    )
+    assert [call[0] for call in stage["zappa"].calls] == ["update"]
 
 
 def test_a_failed_code_switch_stops_the_release_before_migrate(stage, capsys):

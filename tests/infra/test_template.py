@@ -473,7 +473,8 @@ def test_the_function_role_is_scoped_to_the_stacks_resources(inputs):
     }
     assert statements["PublishEvents"]["Resource"] == {"Fn::GetAtt": ["EventBus", "Arn"]}
     wildcard = {sid for sid, s in statements.items() if s["Resource"] == "*"}
-    assert wildcard == {"Tracing", "Metrics", "TaskTokens"}
+    # Lambda creates and lists the function's network interfaces before they exist.
+    assert wildcard == {"Tracing", "Metrics", "TaskTokens", "VpcNetworkInterfaces"}
 
 
 def test_render_command_writes_the_template(tmp_path, settings):

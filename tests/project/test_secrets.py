@@ -89,6 +89,39 @@ def test_missing_values_are_filled_and_the_environment_wins():
     assert environ["DATABASE_URL"] == secrets.database_url(DB_SECRET)
 
 
+@mock_aws
+def test_auroras_master_user_secret_takes_the_host_the_stack_names():
+    """A cluster the stack creates keeps only the user name and password in its secret;
+    the function reaches it through the RDS Proxy named by NIMBUS_DATABASE_HOST."""
+    managed = {"username": "nimbus", "password": "gen/erated:pw"}
+    arn = boto3.client("secretsmanager").create_secret(
+        Name="rds!cluster-abc", SecretString=json.dumps(managed)
+    )["ARN"]
+    proxy = "nimbus-dev.proxy-abc.us-east-1.rds.amazonaws.com"
+    environ = {"NIMBUS_SECRETS_ARN": arn, "NIMBUS_DATABASE_HOST": proxy}
+    assert secrets.load_aws_configuration(environ) == ["DATABASE_URL"]
+    assert environ["DATABASE_URL"] == f"postgres://nimbus:gen%2Ferated%3Apw@{proxy}:5432/nimbus"
+
+
+@mock_aws
+def test_the_stacks_database_host_wins_over_the_secrets():
+    arn = boto3.client("secretsmanager").create_secret(
+        Name="nimbus/prod/db", SecretString=json.dumps(DB_SECRET)
+    )["ARN"]
+    environ = {"NIMBUS_SECRETS_ARN": arn, "NIMBUS_DATABASE_HOST": "proxy.internal"}
+    secrets.load_aws_configuration(environ)
+    assert "@proxy.internal:5432/nimbus" in environ["DATABASE_URL"]
+
+
+@mock_aws
+def test_a_database_secret_without_any_host_is_refused():
+    arn = boto3.client("secretsmanager").create_secret(
+        Name="rds!cluster-abc", SecretString=json.dumps({"username": "u", "password": "p"})
+    )["ARN"]
+    with pytest.raises(ImproperlyConfigured, match="NIMBUS_DATABASE_HOST"):
+        secrets.load_aws_configuration({"NIMBUS_SECRETS_ARN": arn})
+
+
 def test_nothing_is_loaded_without_pointers():
     environ: dict[str, str] = {"SECRET_KEY": "x"}
     assert secrets.load_aws_configuration(environ) == []

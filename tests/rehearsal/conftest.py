@@ -146,7 +146,6 @@ def rendered_template() -> tuple[dict[str, Any], dict[str, str]]:
         "FunctionReady": "true",
         "ApiOriginDomain": f"rehearsal.execute-api.{REGION}.amazonaws.com",
         "ApiOriginPath": "/dev",
-        "DatabaseHost": "127.0.0.1",
     }
     return template, parameters
 

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.rehearsal.world import ACCOUNT, FUNCTION, REGION, World
+from tests.rehearsal.world import ACCOUNT, FUNCTION, FUNCTION_ALIAS, REGION, World
 
 MAX_BOXES = 4
 BOX = Path(__file__).with_name("box.py")
@@ -136,6 +136,8 @@ class LambdaService:
         self.lock = threading.Lock()
         self.calls: list[dict[str, Any]] = []
         self.invocations: list[dict[str, Any]] = []
+        #: The qualifier of each invocation moto's services (Step Functions) made.
+        self.invoked_aliases: list[str] = []
         self.execution_status: dict[str, str] = {}
 
     def _box(self) -> Box:
@@ -348,6 +350,16 @@ def _status_change_entry(execution: dict[str, Any]) -> dict[str, Any]:
 # -- moto's side: the invoker and Cognito's triggers ------------------------------------
 
 
+def _function_and_alias(function_name: str, qualifier: str | None) -> tuple[str, str]:
+    """(name, qualifier) of an invocation's FunctionName (name, ``name:alias`` or an ARN)."""
+    parts = function_name.split(":")
+    if function_name.startswith("arn:"):
+        name, rest = parts[6], parts[7:]
+    else:
+        name, rest = parts[0], parts[1:]
+    return name, qualifier or (rest[0] if rest else "$LATEST")
+
+
 @contextlib.contextmanager
 def patch_moto(service: LambdaService) -> Iterator[None]:
     """Make moto's Lambda run invocations of the function in the boxes, and moto's Cognito
@@ -362,9 +374,18 @@ def patch_moto(service: LambdaService) -> Iterator[None]:
     original_auth = CognitoIdpBackend.initiate_auth
 
     def invoke(self, function_name, qualifier, body, headers, response_headers):
-        if function_name.rsplit(":", 1)[-1] != FUNCTION:
+        name, alias = _function_and_alias(function_name, qualifier)
+        if name != FUNCTION:
             return original_invoke(self, function_name, qualifier, body, headers, response_headers)
-        answer = service.invoke_raw(json.loads(body) if body else {})
+        service.invoked_aliases.append(alias)
+        if alias != FUNCTION_ALIAS:
+            # SnapStart never applies to $LATEST: a trigger on it is a wiring fault.
+            answer = {
+                "errorType": "UnqualifiedInvocation",
+                "errorMessage": f"{function_name} invoked {alias}, not {FUNCTION_ALIAS}",
+            }
+        else:
+            answer = service.invoke_raw(json.loads(body) if body else {})
         if "result" in answer:
             payload = json.dumps(answer["result"]).encode()
         else:

@@ -93,6 +93,9 @@ def test_the_review_workflow_waits_on_its_task_token_on_step_functions(browser, 
     steps = [i["event"].get("workflow_step") for i in lam.invocations]
     assert "files.review_prepare" in steps, steps
     assert "files.review_request_approval" in steps, steps
+    # Step Functions invoked the SnapStart alias each time, never $LATEST.
+    assert lam.invoked_aliases
+    assert set(lam.invoked_aliases) == {"snapstart"}, lam.invoked_aliases
 
 
 def test_the_signed_callback_approves_and_the_file_downloads(browser, lam, world, uploaded):

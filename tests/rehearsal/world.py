@@ -6,7 +6,10 @@ One place builds it all from ``infra`` (the template ``manage.py infra deploy`` 
   template with the rest cut out (:func:`moto_subset`);
 * what moto's CloudFormation skips or strips is created here through the APIs, with the
   names and settings the template gives (:class:`World`): the Cognito pool, its client and
-  groups; the three secrets (their generated values); the WebSocket API and stage; each
+  groups; the two generated secrets; the database: the rehearsal's own (PostgreSQL or a
+  SQLite file) stands in for the Aurora cluster, its master-user secret holding the
+  rehearsal database's credentials and its RDS Proxy's endpoint naming that database's
+  host; the WebSocket API and stage; each
   state machine, created through the Step Functions API so that moto's engine runs it,
   from the template's own ``Definition`` and ``DefinitionSubstitutions``; the uploads
   bucket's EventBridge notification;
@@ -28,6 +31,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+from infra.context import FUNCTION_ALIAS
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -52,6 +57,21 @@ MOTO_TYPES = frozenset(
         "AWS::StepFunctions::StateMachine",
         "AWS::Lambda::EventSourceMapping",
         "AWS::Lambda::Permission",
+        # The network (infra/parts/network.py); moto strips security groups' egress
+        # rules, inline or not (AWS::EC2::SecurityGroupEgress is not modelled).
+        "AWS::EC2::VPC",
+        "AWS::EC2::Subnet",
+        "AWS::EC2::RouteTable",
+        "AWS::EC2::Route",
+        "AWS::EC2::SubnetRouteTableAssociation",
+        "AWS::EC2::InternetGateway",
+        "AWS::EC2::VPCGatewayAttachment",
+        "AWS::EC2::EIP",
+        "AWS::EC2::NatGateway",
+        "AWS::EC2::VPCEndpoint",
+        "AWS::EC2::SecurityGroup",
+        "AWS::EC2::SecurityGroupIngress",
+        "AWS::RDS::DBSubnetGroup",
     }
 )
 #: Of those, what the rehearsal creates itself: state machines through the API (moto's
@@ -283,7 +303,8 @@ def stand_up(
     world = World(endpoint, session, template, parameters, resolver)
     # The function exists before the stack, as after `zappa deploy` (Lambda permissions
     # name it; Step Functions invokes it through moto's Lambda, which the rehearsal's
-    # Lambda service answers).
+    # Lambda service answers), with the alias `snap_start` makes Zappa publish and move,
+    # which every trigger names.
     iam = session.client("iam")
     lambda_role = iam.create_role(
         RoleName="rehearsal-placeholder",
@@ -297,6 +318,11 @@ def stand_up(
         Code={"ZipFile": _empty_zip()},
         TracingConfig={"Mode": "Active"},
         Timeout=28,
+        Publish=True,
+    )
+    version = session.client("lambda").publish_version(FunctionName=FUNCTION)["Version"]
+    session.client("lambda").create_alias(
+        FunctionName=FUNCTION, Name=FUNCTION_ALIAS, FunctionVersion=version
     )
     cf = session.client("cloudformation")
     subset = moto_subset(template, MOTO_TYPES - SELF_MADE, schedules=False)
@@ -310,6 +336,8 @@ def stand_up(
     assert status == "CREATE_COMPLETE", status
     for summary in cf.list_stack_resources(StackName="nimbus-dev-infra")["StackResourceSummaries"]:
         logical = summary["LogicalResourceId"]
+        if logical not in template["Resources"]:
+            continue  # moto lists some EC2 resources (a group's rule) without a logical id
         # moto leaves some ids empty (an event bus's): the name the template gives it is it.
         name = template["Resources"][logical].get("Properties", {}).get("Name", "")
         physical = summary["PhysicalResourceId"] or str(resolver(name))
@@ -317,7 +345,8 @@ def stand_up(
     resolver.attributes[("Distribution", "DomainName")] = SITE_DOMAIN
     resolver.physical["Distribution"] = "E2REHEARSAL"
     _user_pool(world)
-    _secrets(world, database)
+    _secrets(world)
+    _database(world, database)
     _websocket_api(world)
     _state_machines(world)
     _bucket_notifications(world)
@@ -412,21 +441,36 @@ def _generated(spec: Mapping[str, Any]) -> dict[str, Any]:
     return content
 
 
-def _secrets(world: World, database: Mapping[str, str]) -> None:
-    """Each secret with what CloudFormation would generate; the database's as given."""
+def _secrets(world: World) -> None:
+    """Each secret with what CloudFormation would generate."""
     manager = world.session.client("secretsmanager")
     for logical in world.of_type("AWS::SecretsManager::Secret"):
         if not world.active(logical):
             continue
         props = world.properties(logical)
-        if logical == "DatabaseSecret":
-            content: dict[str, Any] = dict(database)
-        else:
-            content = _generated(props["GenerateSecretString"])
+        content = _generated(props["GenerateSecretString"])
         arn = manager.create_secret(
             Name=props["Name"], SecretString=json.dumps(content), KmsKeyId=props.get("KmsKeyId", "")
         )["ARN"]
         world.resolver.physical[logical] = arn
+
+
+def _database(world: World, database: Mapping[str, str]) -> None:
+    """The created database's stand-ins: Aurora's master-user secret (RDS names it
+    ``rds!cluster-…``) holds the rehearsal database's credentials, and the RDS Proxy's
+    endpoint is that database's host."""
+    if not world.resolver.condition("CreateDatabase"):
+        return
+    manager = world.session.client("secretsmanager")
+    key = world.properties("DatabaseCluster")["MasterUserSecret"]["KmsKeyId"]
+    arn = manager.create_secret(
+        Name="rds!cluster-rehearsal", SecretString=json.dumps(dict(database)), KmsKeyId=key
+    )["ARN"]
+    world.resolver.physical["DatabaseCluster"] = FUNCTION
+    world.resolver.attributes[("DatabaseCluster", "MasterUserSecret.SecretArn")] = arn
+    host = database.get("host", "127.0.0.1")
+    world.resolver.attributes[("DatabaseCluster", "Endpoint.Address")] = host
+    world.resolver.attributes[("DatabaseProxy", "Endpoint")] = host
 
 
 def _websocket_api(world: World) -> None:

@@ -130,16 +130,19 @@ class Command(BaseCommand):
         self.stdout.write(f"{path} ({len(template['Resources'])} resources)")
 
     def do_lint(self, *, stages: list[str], **_: Any) -> None:
-        from infra.checks import lint, lint_scenarios, problems
+        from infra.checks import lint, lint_scenarios, lint_variants, problems
 
         failed = False
         scenarios = {"defaults": {}, **lint_scenarios()}
         for stage in stages:
             stack = self._stack(stage)
             template = json.loads(stack.template.to_json())
-            found = problems(
-                template,
-                function_timeout=stack.inputs.function_timeout,
+            # The template as written, then as each combination of the switching
+            # parameters (create or bring the network and database, NAT or endpoints, ...)
+            # leaves it: a reference to a resource the combination removes fails there.
+            found = lint_variants(template) + problems(
+                    template,
+                    function_timeout=stack.inputs.function_timeout,
                 event_types=stack.inputs.declared_types,
             )
             for scenario, parameters in scenarios.items():
@@ -204,7 +207,7 @@ class Command(BaseCommand):
         self.do_outputs(stage=stage)
 
     def do_outputs(self, *, stage: str, **_: Any) -> None:
-        from infra.deploy import environment, outputs, write_zappa_overlay
+        from infra.deploy import environment, outputs, vpc_config, write_zappa_overlay
 
         stack_outputs = outputs(self._session(), stage)
         mapping = {var: key for var, (key, _value) in self._stack(stage).environment.items()}
@@ -217,6 +220,7 @@ class Command(BaseCommand):
             env,
             stack_outputs.get("FunctionRoleArn"),
             self._build_dir() / "zappa_settings.json",
+            vpc=vpc_config(stack_outputs),
         )
         self.stdout.write(f"Wrote {overlay} (zappa <command> {stage} -s {overlay})")
 
@@ -323,11 +327,13 @@ class Command(BaseCommand):
         return f"s3://{bucket}/{location}/ holds all {len(set(manifest.values()))} files the package names"
 
     def _release_code(self, stage: str, verb: str, overlay: Path, package: Path) -> str:
-        from infra.release import StepFailed
+        from infra.release import StepFailed, alias_serves
 
         if code := self._zappa([verb, stage, "-s", str(overlay), "-z", str(package)]):
             raise StepFailed(f"zappa {verb} exited {code}; its output is above")
-        return f"nimbus-{stage} runs {package.name}"
+        return f"nimbus-{stage} runs {package.name}; " + alias_serves(
+            self._session(), stage, package
+        )
 
     def _release_migrate(self, stage: str, overlay: Path) -> str:
         from infra.release import StepFailed
