@@ -208,8 +208,11 @@ class Interpreter:
         if self.checkpoint and self.events:
             self.checkpoint(self._run, self._flush())
 
-    def _emit(self, kind: str, state: str | None, **details: Any) -> None:
+    def _emit(self, kind: str, state: str | None, **details: Any) -> int:
+        """Record a history event; returns its id (1 for ExecutionStarted, as on AWS)."""
+        self._run["event_id"] = self._run.get("event_id", 0) + 1
         self.events.append({"type": kind, "state": state, "timestamp": iso(self.now()), **details})
+        return int(self._run["event_id"])
 
     def _finish(
         self, status: str, *, output: Any = None, error: Any = None, cause: Any = None
@@ -259,16 +262,28 @@ class Interpreter:
             try:
                 progressed = self._step(frame, state)
             except StatesError as exc:
-                self._fail_state(frame, state, exc.error, exc.cause)
+                self._fail_state(frame, state, exc.error, self._runtime_cause(frame, exc))
                 progressed = True
             if not progressed:
                 return
+
+    @staticmethod
+    def _runtime_cause(frame: dict[str, Any], exc: StatesError) -> str:
+        """The cause of an error the engine itself raised, worded as Step Functions words
+        it (users grep for it): ``An error occurred while executing the state 'X' (entered
+        at the event id #N). <reason>``."""
+        if exc.error not in errors.ENGINE_ERRORS or exc.cause.startswith("An error occurred"):
+            return exc.cause
+        return (
+            f"An error occurred while executing the state '{frame['state']}' "
+            f"(entered at the event id #{frame.get('entered_event', 0)}). {exc.cause}"
+        )
 
     def _step(self, frame: dict[str, Any], state: dict[str, Any]) -> bool:
         kind, name = state["Type"], frame["state"]
         if frame["phase"] == "enter":
             frame["entered"] = iso(self.now())
-            self._emit(f"{kind}StateEntered", name, input=frame["input"])
+            frame["entered_event"] = self._emit(f"{kind}StateEntered", name, input=frame["input"])
             frame["phase"] = "start"
         return bool(getattr(self, f"_step_{kind.lower()}")(frame, state))
 

@@ -191,13 +191,27 @@ def _fail(message: str) -> StatesError:
 
 
 def _format(node: Call, data: Any, context: Any) -> str:
-    if not node.args or not isinstance(node.args[0], Literal) or node.args[0].raw is None:
-        raise _fail("States.Format needs a string literal template as its first argument")
+    """``States.Format(template, values...)``: the template is a string literal, or a path
+    (or a nested intrinsic) whose value is a string; ``{}`` takes the next value and
+    ``\\{``, ``\\}``, ``\\\\`` are a literal brace or backslash in either kind."""
+    if not node.args:
+        raise _fail("States.Format needs a template as its first argument")
+    template = node.args[0]
+    if isinstance(template, Literal) and template.raw is not None:
+        raw = template.raw
+    elif isinstance(template, Literal):
+        raise _fail("States.Format needs a string template as its first argument")
+    else:
+        raw = _eval(template, data, context)
+        if not isinstance(raw, str):
+            raise _fail(
+                f"States.Format needs a string template, the first argument is {json.dumps(raw)}"
+            )
     values = [_eval(arg, data, context) for arg in node.args[1:]]
-    raw, out, i, used = node.args[0].raw, [], 0, 0
+    out, i, used = [], 0, 0
     while i < len(raw):
         char = raw[i]
-        if char == "\\":
+        if char == "\\" and raw[i + 1 : i + 2] in ("{", "}", "\\", "'"):
             out.append(raw[i + 1])
             i += 2
             continue

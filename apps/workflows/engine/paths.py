@@ -51,6 +51,7 @@ def check_reference_path(path: str) -> None:
 
 def read(path: str, data: Any, context: Any = None, *, field: str = "path") -> Any:
     """The value at ``path`` in ``data`` (or in ``context`` for ``$$`` paths)."""
+    given = path
     if path.startswith("$$"):
         path, data = path[1:], context
     if path == "$":
@@ -60,11 +61,18 @@ def read(path: str, data: Any, context: Any = None, *, field: str = "path") -> A
         if not matches:
             raise StatesError(
                 errors.RUNTIME,
-                f"The JSONPath '{path}' specified for the field '{field}' could not be found "
-                "in the input",
+                f"The JSONPath '{given}' specified for the field '{field}' could not be found "
+                f"in the input '{compact(data)}'",
             )
         return matches[0]
     return matches
+
+
+def compact(value: Any) -> str:
+    """JSON as Step Functions prints it in causes: no spaces."""
+    import json
+
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def segments(path: str) -> list[str | int]:
@@ -122,7 +130,8 @@ def render(template: Any, data: Any, context: Any, *, field: str = "Parameters")
     """Evaluate a payload template (``Parameters``, ``ItemSelector``, ``ResultSelector``).
 
     Keys ending in ``.$`` take the value of a path or an intrinsic function; the ``.$`` is
-    dropped from the key. Nested objects and arrays are rendered too.
+    dropped from the key. Nested objects and arrays are rendered too. ``field`` is kept for
+    callers' messages; a missing path is reported under its own key, as Step Functions does.
     """
     from apps.workflows.engine import intrinsics
 
@@ -130,11 +139,10 @@ def render(template: Any, data: Any, context: Any, *, field: str = "Parameters")
         out: dict[str, Any] = {}
         for key, value in template.items():
             if key.endswith(".$") and isinstance(value, str):
+                # A path that finds nothing fails the execution with States.Runtime, which
+                # no Retry or Catch intercepts; the cause names the key ('x.$').
                 if value.startswith("$"):
-                    try:
-                        out[key[:-2]] = read(value, data, context, field=field)
-                    except StatesError as exc:
-                        raise StatesError(errors.PARAMETER_PATH_FAILURE, exc.cause) from exc
+                    out[key[:-2]] = read(value, data, context, field=key)
                 else:
                     out[key[:-2]] = intrinsics.evaluate(value, data, context)
             else:
