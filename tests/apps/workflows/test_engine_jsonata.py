@@ -595,3 +595,37 @@ def test_a_jsonata_state_in_a_jsonpath_machine() -> None:
     }
     state, _ = run(definition, {"x": 20})
     assert state["output"] == 40
+
+
+# -- off the Lambda package -----------------------------------------------------------------
+
+
+def test_the_engine_does_not_import_the_jsonata_library_until_an_expression_runs() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import apps.workflows.engine as e; "
+        "e.validate({'StartAt': 'A', 'States': {'A': {'Type': 'Pass', 'End': True}}}); "
+        "print('jsonata' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_without_the_library_definitions_still_load_and_running_says_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from apps.workflows.engine import jsonata as engine_jsonata
+
+    monkeypatch.setitem(sys.modules, "jsonata", None)  # as on Lambda: not installed
+    engine_jsonata._compiled.cache_clear()
+    definition = jsonata({"P": {"Type": "Pass", "Output": "{% $states.input %}", "End": True}})
+    validate(definition)  # Step Functions checks the expressions on AWS
+    engine = Interpreter(definition, tasks=Tasks())
+    state = engine.start({}, execution_id="e", name="e")
+    with pytest.raises(engine_jsonata.JsonataUnavailable, match=r"requirements-dev\.txt"):
+        engine.advance(state)
+    engine_jsonata._compiled.cache_clear()
