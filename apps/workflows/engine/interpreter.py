@@ -362,7 +362,6 @@ class Interpreter:
     def _state_output(
         self,
         frame: dict[str, Any],
-        state: dict[str, Any],
         holder: dict[str, Any],
         default: Any,
         **states: Any,
@@ -384,7 +383,7 @@ class Interpreter:
         and ``Assign`` over ``$states.result``, or ResultSelector, ``Assign``, ResultPath
         and OutputPath in JSONPath."""
         if self._jsonata(state):
-            output = self._state_output(frame, state, state, result, result=result)
+            output = self._state_output(frame, state, result, result=result)
             return output, self._assigned(
                 frame, state, state.get("Assign"), data=None, result=result
             )
@@ -438,7 +437,7 @@ class Interpreter:
 
     def _step_pass(self, frame: dict[str, Any], state: dict[str, Any]) -> bool:
         if self._jsonata(state):
-            output = self._state_output(frame, state, state, frame["input"])
+            output = self._state_output(frame, state, frame["input"])
             assigned = self._assigned(frame, state, state.get("Assign"), data=None)
             return self._transition(frame, state, output, assigned)
         result = state["Result"] if "Result" in state else self._effective_input(frame, state)
@@ -448,7 +447,7 @@ class Interpreter:
 
     def _step_succeed(self, frame: dict[str, Any], state: dict[str, Any]) -> bool:
         if self._jsonata(state):
-            output = self._state_output(frame, state, state, frame["input"])
+            output = self._state_output(frame, state, frame["input"])
         else:
             output = self._output_path(state, self._input_path(frame, state))
         self._emit("SucceedStateExited", frame["state"], output=output)
@@ -505,7 +504,7 @@ class Interpreter:
         holder = rule if rule and ("Assign" in rule or "Output" in rule) else state
         assigned = self._assigned(frame, state, holder.get("Assign"), data=data)
         if self._jsonata(state):
-            output = self._state_output(frame, state, holder, frame["input"])
+            output = self._state_output(frame, holder, frame["input"])
         else:
             output = self._output_path(state, data)
         self._exited(frame, state, output, assigned)
@@ -538,7 +537,7 @@ class Interpreter:
         data = self._input_path(frame, state)
         assigned = self._assigned(frame, state, state.get("Assign"), data=data)
         if self._jsonata(state):
-            output = self._state_output(frame, state, state, frame["input"])
+            output = self._state_output(frame, state, frame["input"])
         else:
             output = self._output_path(state, data)
         return self._transition(frame, state, output, assigned)
@@ -820,9 +819,7 @@ class Interpreter:
         (JSONata ``Output``, default ``$states.errorOutput``), assigning its variables."""
         try:
             if self._jsonata(state):
-                output = self._state_output(
-                    frame, state, catcher, error_output, errorOutput=error_output
-                )
+                output = self._state_output(frame, catcher, error_output, errorOutput=error_output)
             else:
                 output = paths.write(catcher.get("ResultPath", "$"), frame["input"], error_output)
             assigned = self._assigned(
