@@ -220,7 +220,14 @@ def _parse(text: Any) -> Any:
         raise _fail(f"$parse: {exc}") from None
 
 
+def _eval(*_args: Any) -> Any:
+    """Step Functions leaves JSONata's ``$eval`` out (an expression read from the data);
+    ``$parse`` reads JSON text instead."""
+    raise _fail("$eval is not supported by Step Functions; use $parse for JSON text")
+
+
 _FUNCTIONS = {
+    "eval": _eval,
     "partition": _partition,
     "range": _range,
     "hash": _hash,

@@ -517,6 +517,16 @@ def test_step_functions_functions() -> None:
     assert out["parsed"] == {"a": [1, 2]}
 
 
+def test_eval_is_refused_as_step_functions_refuses_it() -> None:
+    # data never becomes an expression; $parse reads JSON text
+    definition = jsonata(
+        {"F": {"Type": "Pass", "Output": "{% $eval($states.input.e) %}", "End": True}}
+    )
+    state, _ = run(definition, {"e": "1 + 1"})
+    assert state["error"] == "States.QueryEvaluationError"
+    assert "use $parse" in state["cause"]
+
+
 def test_hash_with_an_unknown_algorithm_fails() -> None:
     state, _ = run(
         jsonata({"F": {"Type": "Pass", "Output": "{% $hash('x', 'CRC32') %}", "End": True}}), {}
