@@ -96,11 +96,11 @@ def _label(name: str, state: dict[str, Any]) -> str:
 
 def _assigned_text(variables: dict[str, Any]) -> tuple[str, str]:
     """The line under a state's label and the tooltip lines for its assigned variables."""
-    names = ", ".join(f"${name}" for name in variables)
+    # sorted: the history's JSON column (jsonb on PostgreSQL) does not keep key order
+    ordered = sorted(variables.items())
+    names = ", ".join(f"${name}" for name, _ in ordered)
     line = names if len(names) <= 26 else names[:25] + "…"
-    tip = "".join(
-        f"\n${name} = {json.dumps(value, default=str)[:80]}" for name, value in variables.items()
-    )
+    tip = "".join(f"\n${name} = {json.dumps(value, default=str)[:80]}" for name, value in ordered)
     return line, tip
 
 

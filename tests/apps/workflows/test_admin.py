@@ -152,7 +152,7 @@ def test_execution_page_shows_the_variables_each_state_assigned(operator, test_w
     html = page(operator, execution)
     # the graph names them under the state; the tooltip and the timeline give the values
     assert '<text class="assigned"' in html
-    assert "$customer, $attempt" in html
+    assert "$attempt, $customer" in html
     assert "$customer = &quot;ada-lovelace&quot;" in html
     assert "assigned variables" in html
     assert 'class="wf-variables"' in html
