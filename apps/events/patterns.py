@@ -4,27 +4,37 @@ The local bus decides which receivers get an event with :func:`matches`; on AWS 
 pattern dict goes into an EventBridge rule, so the two must agree. A differential test
 (tests/apps/events/test_patterns_differential.py) runs a corpus through both.
 
-Semantics followed (AWS documentation "Event patterns" and "Content filtering"):
+Semantics followed (AWS documentation "Event patterns", "Comparison operators" and
+"Content filtering"; event-ruler, the library EventBridge matches with):
 
 * every key of a pattern must match (AND); the values of a leaf array are alternatives (OR);
   ``{"$or": [p1, p2, ...]}`` is an OR of sub-patterns alongside the other keys;
 * a pattern object descends into the event; an array of objects in the event matches when
   any one element matches the whole sub-pattern;
+* fields are named by their dotted path on both sides: a pattern key ``"a.b"`` matches the
+  event's ``a`` -> ``b``, and a pattern ``a`` -> ``b`` matches an event key ``"a.b"``;
 * a leaf matches an array in the event when any element matches;
-* literals match by type and value (``true`` is not ``1``, ``"5"`` is not ``5``);
+* literals match by type and value (``true`` is not ``1``, ``"5"`` is not ``5``); numbers
+  by their double value, so ``300``, ``300.0`` and ``3.0e2`` are equal (event-ruler adds a
+  ``numericEquals`` matcher for every number in a pattern);
 * ``prefix``/``suffix`` (also with ``equals-ignore-case``), ``equals-ignore-case``,
-  ``anything-but`` (values, or ``prefix``/``suffix``/``equals-ignore-case``/``wildcard``),
+  ``anything-but`` (values, or ``prefix``/``suffix``/``equals-ignore-case``/``wildcard``,
+  each a string or a list of strings; a non-string value is "anything but" any of them),
   ``numeric`` (numbers only, never booleans), ``exists`` (an empty array does not exist,
   an object is not a leaf), ``cidr`` (IP strings only), ``wildcard`` (``*``; ``\\*`` is a
-  literal star).
+  literal star, ``\\\\`` a literal backslash).
 
 :func:`validate_pattern` refuses what ``PutRule`` refuses (unknown or miscased operators,
-malformed operands) so a bad pattern fails when it is declared, not when an event arrives.
+malformed operands, empty prefixes and suffixes, bad escapes, wildcard values over the
+complexity limit, a field named twice, operator names inside ``$or``) so a bad pattern fails
+when it is declared, not when an event arrives. It takes the pattern as a dict or as JSON
+text.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -33,7 +43,7 @@ from typing import Any
 
 from apps.events.exceptions import InvalidPatternError
 
-__all__ = ["OPERATORS", "matches", "validate_pattern"]
+__all__ = ["OPERATORS", "WILDCARD_COMPLEXITY_LIMIT", "matches", "validate_pattern"]
 
 OPERATORS = frozenset(
     {
@@ -54,11 +64,38 @@ _MISSING: Any = object()
 # ---------------------------------------------------------------------------- validation
 
 
-def validate_pattern(pattern: Any) -> None:
-    """Raise :class:`InvalidPatternError` naming the first problem in ``pattern``."""
+def validate_pattern(pattern: Any) -> dict[str, Any]:
+    """Return ``pattern`` as a dict, or raise :class:`InvalidPatternError` naming the first
+    problem in it.
+
+    ``pattern`` is a mapping or its JSON text (a rule declared in a file, or pasted into the
+    admin): text that is not JSON is refused with the same error code, the detail giving
+    the line and column ``json`` stopped at.
+    """
+    if isinstance(pattern, str | bytes):
+        pattern = _parse_json(pattern)
     if not isinstance(pattern, Mapping) or not pattern:
         raise InvalidPatternError("An event pattern must be a non-empty JSON object.")
     _validate_object(pattern, "")
+    _check_paths_unique(pattern)
+    return dict(pattern)
+
+
+def _parse_json(text: str | bytes) -> Any:
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise InvalidPatternError(
+            f"An event pattern must be JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
+            detail={"path": "", "line": exc.lineno, "column": exc.colno},
+        ) from exc
+
+
+def _refuse_constant(name: str) -> Any:
+    # json.loads accepts NaN and Infinity, which are not JSON and which PutRule refuses.
+    raise InvalidPatternError(
+        f"An event pattern must be JSON: {name} is not a JSON value.", detail={"path": ""}
+    )
 
 
 def _fail(path: str, message: str) -> None:
@@ -66,18 +103,21 @@ def _fail(path: str, message: str) -> None:
     raise InvalidPatternError(f"Invalid event pattern{where}: {message}", detail={"path": path})
 
 
-def _validate_object(pattern: Mapping[str, Any], path: str) -> None:
+def _validate_object(pattern: Mapping[str, Any], path: str, *, in_or: bool = False) -> None:
     for key, value in pattern.items():
         here = f"{path}.{key}" if path else str(key)
         if not isinstance(key, str):
             _fail(path, "keys must be strings.")
+        if in_or and key in OPERATORS:
+            # event-ruler's RESERVED_FIELD_NAMES_IN_OR_RELATIONSHIP
+            _fail(here, f"{key!r} is an operator and cannot be a field name inside $or.")
         if key == "$or":
             if not isinstance(value, list) or len(value) < 2:
                 _fail(here, "$or takes an array of at least two patterns.")
             for i, sub in enumerate(value):
                 if not isinstance(sub, Mapping) or not sub:
                     _fail(f"{here}[{i}]", "each $or alternative must be a non-empty object.")
-                _validate_object(sub, path)
+                _validate_object(sub, path, in_or=True)
         elif isinstance(value, Mapping):
             if not value:
                 _fail(here, "a nested pattern must not be empty.")
@@ -87,8 +127,38 @@ def _validate_object(pattern: Mapping[str, Any], path: str) -> None:
                 _fail(here, "a match array must not be empty.")
             for matcher in value:
                 _validate_matcher(matcher, here)
+            _check_wildcard_complexity(value, here)
         else:
             _fail(here, "values must be arrays of matchers or nested objects.")
+
+
+def _check_paths_unique(pattern: Mapping[str, Any]) -> None:
+    """EventBridge names a field by its dotted path, so ``{"a.b": [...]}`` and
+    ``{"a": {"b": [...]}}`` are the same field: PutRule refuses a pattern naming one twice
+    ("Path `a.b` cannot be allowed multiple times")."""
+    for paths in _leaf_path_sets(pattern, ""):
+        seen: set[str] = set()
+        for leaf in paths:
+            if leaf in seen:
+                _fail(leaf, "the same field is named twice (a dotted key and a nested object).")
+            seen.add(leaf)
+
+
+def _leaf_path_sets(pattern: Mapping[str, Any], prefix: str) -> list[list[str]]:
+    """The dotted leaf paths of each alternative rule ``pattern`` expands to ($or)."""
+    rules: list[list[str]] = [[]]
+    for key, value in pattern.items():
+        if key == "$or":
+            branches = [paths for sub in value for paths in _leaf_path_sets(sub, prefix)]
+            rules = [rule + branch for rule in rules for branch in branches]
+            continue
+        here = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, Mapping):
+            subs = _leaf_path_sets(value, here)
+            rules = [rule + sub for rule in rules for sub in subs]
+        else:
+            rules = [[*rule, here] for rule in rules]
+    return rules
 
 
 def _is_number(value: Any) -> bool:
@@ -120,21 +190,125 @@ def _check_string(operand: Any, path: str) -> None:
         _fail(path, f"takes a string, got {operand!r}.")
 
 
+def _check_affix(operand: Any, path: str) -> None:
+    """A prefix or suffix: a non-empty string (an empty one would match every string)."""
+    _check_string(operand, path)
+    if not operand:
+        _fail(path, "takes a non-empty string.")
+
+
 def _check_prefix_suffix(operand: Any, path: str) -> None:
     if isinstance(operand, Mapping):
         if set(operand) != {"equals-ignore-case"}:
             _fail(path, "takes a string or {'equals-ignore-case': string}.")
-        _check_string(operand["equals-ignore-case"], path)
+        _check_affix(operand["equals-ignore-case"], path)
         return
-    _check_string(operand, path)
+    _check_affix(operand, path)
+
+
+def _wildcard_tokens(operand: str, path: str) -> list[str]:
+    """``operand`` as tokens: ``"*"`` for a wildcard, one character for a literal.
+
+    Each escape is read whole: ``\\*`` is a literal star, ``\\\\`` a literal backslash,
+    and a backslash before anything else (or at the end) is refused, as is ``**``.
+    """
+    tokens: list[str] = []
+    i = 0
+    while i < len(operand):
+        char = operand[i]
+        if char == "\\":
+            if i + 1 >= len(operand) or operand[i + 1] not in "*\\":
+                _fail(path, "only '*' and '\\' may be escaped with a backslash.")
+            tokens.append("\\" + operand[i + 1])
+            i += 2
+            continue
+        if char == "*" and tokens and tokens[-1] == "*":
+            _fail(path, "consecutive wildcard characters are not allowed.")
+        tokens.append(char)
+        i += 1
+    return tokens
 
 
 def _check_wildcard(operand: Any, path: str) -> None:
     _check_string(operand, path)
-    if "**" in operand:
-        _fail(path, "consecutive wildcard characters are not allowed.")
-    if re.search(r"\\(?![*\\])", operand):
-        _fail(path, "only '*' and '\\' may be escaped with a backslash.")
+    _wildcard_tokens(operand, path)
+
+
+#: The most wildcard states one field's patterns may keep alive at once (see
+#: :func:`_wildcard_complexity`). AWS documents that PutRule refuses a wildcard pattern
+#: that is "too complex" (InvalidEventPatternException, "Rule is too complex";
+#: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html
+#: #eb-filtering-wildcard-matching-complexity) without publishing the number. The value is
+#: calibrated on a rule AWS accepted with three ``*:stack/<name>/*`` values on one field
+#: (complexity 9 by this measure) and refused with four (complexity 12), as reported in
+#: https://github.com/vals-ai/Valkyrie/pull/278.
+WILDCARD_COMPLEXITY_LIMIT = 10
+_SUBSET_BUDGET = 5000
+
+
+def _check_wildcard_complexity(matchers: list[Any], path: str) -> None:
+    operands = [op for m in matchers for op in _wildcard_operands(m)]
+    if not operands:
+        return
+    complexity = _wildcard_complexity([_wildcard_tokens(op, path) for op in operands])
+    if complexity > WILDCARD_COMPLEXITY_LIMIT:
+        _fail(
+            path,
+            f"the wildcard values are too complex for EventBridge ({complexity} states alive "
+            f"at once, limit {WILDCARD_COMPLEXITY_LIMIT}): use fewer '*', fewer values that "
+            "share a prefix, or prefix/suffix instead.",
+        )
+
+
+def _wildcard_operands(matcher: Any) -> list[str]:
+    if not isinstance(matcher, Mapping):
+        return []
+    operand = matcher.get("wildcard")
+    inner = matcher.get("anything-but")
+    if isinstance(inner, Mapping) and "wildcard" in inner:
+        operand = inner["wildcard"]
+    if operand is None:
+        return []
+    return list(operand) if isinstance(operand, list) else [operand]
+
+
+def _wildcard_complexity(patterns: list[list[str]]) -> int:
+    """event-ruler's measure (MachineComplexityEvaluator): the largest number of pattern
+    states a worst-case input string keeps alive at once across a field's wildcard values.
+
+    Each pattern is its literal characters with a star loop before some of them; a state is
+    (pattern, literals consumed). The subsets reachable over the patterns' own characters
+    plus one other character are explored breadth first. Repeated segments after a ``*``
+    (``*ab*ab*ab``) are what make the count grow: one input keeps several copies alive.
+    """
+    literals = [[t[-1] for t in p if t != "*"] for p in patterns]
+    stars = []
+    for p in patterns:
+        loops, consumed = set(), 0
+        for t in p:
+            if t == "*":
+                loops.add(consumed)
+            else:
+                consumed += 1
+        stars.append(loops)
+    alphabet = {c for lits in literals for c in lits} | {"\x00"}
+    start = frozenset((i, 0) for i in range(len(patterns)))
+    seen, queue, worst = {start}, [start], len(start)
+    while queue and len(seen) < _SUBSET_BUDGET:
+        current = queue.pop(0)
+        for char in alphabet:
+            step = set()
+            for i, k in current:
+                if k in stars[i]:
+                    step.add((i, k))
+                if k < len(literals[i]) and literals[i][k] == char:
+                    step.add((i, k + 1))
+            nxt = frozenset(step)
+            if nxt and nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+                worst = max(worst, len(nxt))
+    return worst
 
 
 def _check_string_or_strings(operand: Any, path: str, check: Any) -> None:
@@ -147,26 +321,41 @@ def _check_string_or_strings(operand: Any, path: str, check: Any) -> None:
         check(operand, path)
 
 
+_ANYTHING_BUT_CHECKS = {
+    "prefix": _check_affix,
+    "suffix": _check_affix,
+    "equals-ignore-case": _check_string,
+    "wildcard": _check_wildcard,
+}
+
+
 def _check_anything_but(operand: Any, path: str) -> None:
     if isinstance(operand, Mapping):
-        if len(operand) != 1:
-            _fail(path, "takes one of prefix, suffix, equals-ignore-case, wildcard.")
+        if len(operand) != 1 or next(iter(operand)) not in _ANYTHING_BUT_CHECKS:
+            names = ", ".join(sorted(_ANYTHING_BUT_CHECKS))
+            _fail(path, f"unknown operator {sorted(operand)} inside anything-but (use {names}).")
         ((op, inner),) = operand.items()
-        if op in ("prefix", "suffix"):
-            _check_string(inner, f"{path}:{op}")
-        elif op == "equals-ignore-case":
-            _check_string_or_strings(inner, f"{path}:{op}", _check_string)
-        elif op == "wildcard":
-            _check_string_or_strings(inner, f"{path}:{op}", _check_wildcard)
-        else:
-            _fail(path, f"unknown operator {op!r} inside anything-but.")
+        _check_string_or_strings(inner, f"{path}:{op}", _ANYTHING_BUT_CHECKS[op])
         return
     values = operand if isinstance(operand, list) else [operand]
     if not values:
         _fail(path, "takes a non-empty array.")
-    if all(isinstance(v, str) for v in values) or all(_is_number(v) for v in values):
+    if all(isinstance(v, str) for v in values):
+        return
+    if all(_is_number(v) for v in values):
+        for v in values:
+            _check_comparable(v, path)
         return
     _fail(path, "takes a string, a number, or an array of only strings or only numbers.")
+
+
+def _check_comparable(number: Any, path: str) -> None:
+    """event-ruler compares numbers as IEEE 754 doubles (ComparableNumber): a number with
+    no exact double (NaN, infinities, an integer past 2**53 that rounds) is refused."""
+    if not _is_number(number) or not math.isfinite(number):
+        _fail(path, f"compares with numbers only, got {number!r}.")
+    if isinstance(number, int) and int(float(number)) != number:
+        _fail(path, f"{number} has no exact IEEE 754 double value to compare with.")
 
 
 def _check_numeric(operand: Any, path: str) -> None:
@@ -176,14 +365,13 @@ def _check_numeric(operand: Any, path: str) -> None:
     for op, number in pairs:
         if op not in _NUMERIC_OPS:
             _fail(path, f"unknown comparison {op!r}; use one of {sorted(_NUMERIC_OPS)}.")
-        if not _is_number(number) or not math.isfinite(number):
-            _fail(path, f"compares with numbers only, got {number!r}.")
+        _check_comparable(number, path)
     if len(pairs) == 2:
-        lower = [(op, n) for op, n in pairs if op in (">", ">=")]
-        upper = [(op, n) for op, n in pairs if op in ("<", "<=")]
-        if len(lower) != 1 or len(upper) != 1:
-            _fail(path, "a range needs one lower bound (>, >=) and one upper bound (<, <=).")
-        if lower[0][1] >= upper[0][1]:
+        (low_op, low), (high_op, high) = pairs
+        # event-ruler reads a range as a lower bound followed by an upper bound only.
+        if low_op not in (">", ">=") or high_op not in ("<", "<="):
+            _fail(path, "a range needs a lower bound (>, >=) then an upper bound (<, <=).")
+        if low >= high:
             _fail(path, "the lower bound must be below the upper bound.")
 
 
@@ -226,19 +414,62 @@ def _match_object(pattern: Mapping[str, Any], obj: Any) -> bool:
         return any(_match_object(pattern, item) for item in candidates)
     if not isinstance(obj, Mapping):
         obj = {}
-    for key, sub in pattern.items():
+    for key, sub in _nested(pattern).items():
         if key == "$or":
             if not any(_match_object(alt, obj) for alt in sub):
                 return False
             continue
-        value = obj.get(key, _MISSING)
         if isinstance(sub, Mapping):
-            ok = _match_object(sub, {} if value is _MISSING else value)
+            ok = _match_object(sub, _child_object(obj, key))
         else:
-            ok = _match_leaf(sub, value)
+            ok = _match_leaf(sub, obj.get(key, _MISSING))
         if not ok:
             return False
     return True
+
+
+def _nested(pattern: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``pattern`` with each dotted key ``"a.b"`` moved under ``"a"`` as ``{"b": ...}``.
+
+    EventBridge (event-ruler) names fields by their path joined with dots, in the pattern
+    and in the event alike, so ``{"a.b": [1]}`` and ``{"a": {"b": [1]}}`` are one pattern
+    (README, "Compiled rules and JSON keys with dots"). A dotted key whose head is also a
+    leaf in the pattern stays as it is and is looked up in the event by its full name.
+    """
+    if not any("." in key for key in pattern if key != "$or"):
+        return pattern
+    out: dict[str, Any] = {}
+    for key, sub in pattern.items():
+        if key != "$or" and "." in key:
+            head, rest = key.split(".", 1)
+            if head not in pattern or isinstance(pattern[head], Mapping):
+                out[head] = _merge(out.get(head), {rest: sub})
+                continue
+        out[key] = _merge(out.get(key), sub) if isinstance(sub, Mapping) else sub
+    return out
+
+
+def _merge(into: Any, sub: Mapping[str, Any]) -> Mapping[str, Any]:
+    if not isinstance(into, Mapping):
+        return sub
+    merged = dict(into)
+    for key, value in sub.items():
+        merged[key] = _merge(merged.get(key), value) if isinstance(value, Mapping) else value
+    return merged
+
+
+def _child_object(obj: Mapping[str, Any], key: str) -> Any:
+    """The event's value under ``key`` for a nested pattern, with the event's own dotted
+    keys ``"key.rest"`` folded in as ``{"rest": ...}`` (EventBridge flattens both sides)."""
+    value = obj.get(key, _MISSING)
+    dotted = {k[len(key) + 1 :]: v for k, v in obj.items() if k.startswith(key + ".")}
+    if not dotted:
+        return {} if value is _MISSING else value
+    if isinstance(value, Mapping):
+        return {**value, **dotted}
+    if isinstance(value, list):
+        return [*value, dotted]
+    return dotted
 
 
 def _leaves(value: Any) -> list[Any]:
@@ -261,13 +492,26 @@ def _match_leaf(matchers: list[Any], value: Any) -> bool:
     return False
 
 
+def _number_key(number: int | float) -> Any:
+    """What a number is compared by: its IEEE 754 double value when it has an exact one.
+
+    event-ruler matches a number in a pattern both by its text and by its double value
+    (JsonRuleCompiler: ``numericEquals`` plus ``exactMatch``; ComparableNumber accepts
+    any double that round-trips), so ``300``, ``300.0`` and ``3.0e2`` are one value.
+    An integer with no exact double (an account id past 2**53) matches only itself.
+    """
+    if isinstance(number, int) and int(float(number)) != number:
+        return ("int", number)
+    return float(number)
+
+
 def _equal(expected: Any, actual: Any) -> bool:
     if expected is None or actual is None:
         return expected is None and actual is None
     if isinstance(expected, bool) or isinstance(actual, bool):
         return type(expected) is type(actual) and expected == actual
     if _is_number(expected) and _is_number(actual):
-        return float(expected) == float(actual)
+        return bool(_number_key(expected) == _number_key(actual))
     return type(expected) is type(actual) and expected == actual
 
 
@@ -292,19 +536,23 @@ def _ignore_case(operand: Any, value: Any) -> bool:
     return isinstance(value, str) and value.casefold() == operand.casefold()
 
 
+_ANYTHING_BUT_STRING_MATCHERS: dict[str, Any] = {
+    "prefix": lambda needle, value: value.startswith(needle),
+    "suffix": lambda needle, value: value.endswith(needle),
+    "equals-ignore-case": _ignore_case,
+    "wildcard": lambda operand, value: _wildcard(operand, value),
+}
+
+
 def _anything_but(operand: Any, value: Any) -> bool:
     if isinstance(operand, Mapping):
         ((op, inner),) = operand.items()
         if not isinstance(value, str):
-            return False
+            # A number, boolean or null is no match of a string operator, so it is
+            # "anything but" it (event-ruler compares the JSON text, quotes included).
+            return True
         inners = inner if isinstance(inner, list) else [inner]
-        if op == "prefix":
-            return not value.startswith(inner)
-        if op == "suffix":
-            return not value.endswith(inner)
-        if op == "equals-ignore-case":
-            return not any(_ignore_case(i, value) for i in inners)
-        return not any(_wildcard(i, value) for i in inners)
+        return not any(_ANYTHING_BUT_STRING_MATCHERS[op](i, value) for i in inners)
     values = operand if isinstance(operand, list) else [operand]
     return not any(_equal(v, value) for v in values)
 
@@ -319,10 +567,12 @@ _COMPARE = {
 
 
 def _numeric(operand: list[Any], value: Any) -> bool:
-    if not _is_number(value):
+    if not _is_number(value) or not math.isfinite(value):
         return False
+    number = float(value)
     return all(
-        _COMPARE[op](value, number) for op, number in zip(operand[::2], operand[1::2], strict=True)
+        _COMPARE[op](number, float(bound))
+        for op, bound in zip(operand[::2], operand[1::2], strict=True)
     )
 
 
@@ -337,16 +587,8 @@ def _cidr(operand: str, value: Any) -> bool:
 
 @lru_cache(maxsize=512)
 def _wildcard_regex(operand: str) -> re.Pattern[str]:
-    parts: list[str] = []
-    i = 0
-    while i < len(operand):
-        char = operand[i]
-        if char == "\\" and i + 1 < len(operand):
-            parts.append(re.escape(operand[i + 1]))
-            i += 2
-            continue
-        parts.append(".*" if char == "*" else re.escape(char))
-        i += 1
+    tokens = _wildcard_tokens(operand, "")
+    parts = [".*" if t == "*" else re.escape(t[-1]) for t in tokens]
     return re.compile("".join(parts), re.DOTALL)
 
 

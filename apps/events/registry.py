@@ -178,8 +178,8 @@ def receiver(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the decorated function for events matching a pattern.
 
-    A string means ``{"detail-type": [string]}``; a dict is an EventBridge event pattern,
-    validated now (an invalid one raises :class:`InvalidPatternError`). ``name`` (default
+    A string means ``{"detail-type": [string]}`` unless it is JSON text of an object
+    (starts with ``{``); a dict or JSON object is an EventBridge event pattern, validated now (an invalid one raises :class:`InvalidPatternError`). ``name`` (default
     ``<app>.<function>``) must be unique; ``group`` (default: the app label) selects the
     queue the receiver's events go through on AWS.
 
@@ -188,8 +188,12 @@ def receiver(
     large object) and are idempotent by themselves: no transaction is held open while
     they run, and a rare duplicate delivery may run them twice.
     """
-    if isinstance(pattern_or_detail_type, str):
+    if isinstance(pattern_or_detail_type, str) and not pattern_or_detail_type.lstrip().startswith(
+        "{"
+    ):
         pattern: dict[str, Any] = {"detail-type": [pattern_or_detail_type]}
+    elif isinstance(pattern_or_detail_type, str):
+        pattern = validate_pattern(pattern_or_detail_type)
     else:
         pattern = copy.deepcopy(dict(pattern_or_detail_type))
     validate_pattern(pattern)

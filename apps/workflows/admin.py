@@ -88,12 +88,15 @@ class ExecutionAdmin(admin.ModelAdmin[Execution]):
             statuses = graph.state_statuses(
                 events, execution.status, {t.state_name for t in pending}
             )
-            svg = graph.render_svg(definition.asl, statuses)
+            svg = graph.render_svg(definition.asl, statuses, graph.assigned_by_state(events))
         timeline = [
             {
                 **event,
                 "input_json": _pretty(event["input"]) if "input" in event else "",
                 "output_json": _pretty(event["output"]) if "output" in event else "",
+                "assigned_json": _pretty(event["assignedVariables"])
+                if event.get("assignedVariables")
+                else "",
             }
             for event in events
         ]
@@ -112,6 +115,10 @@ class ExecutionAdmin(admin.ModelAdmin[Execution]):
             "can_stop": can_change and execution.is_running,
             "can_redrive": can_change and execution.status in ("FAILED", "TIMED_OUT", "ABORTED"),
             "legend": graph.COLOURS,
+            "variables": [
+                (state, _pretty(values))
+                for state, values in graph.assigned_by_state(events).items()
+            ],
         }
 
     def action_view(self, request: HttpRequest, pk: Any) -> HttpResponse:

@@ -3,11 +3,14 @@
 The layout is layered: a state's row is its distance from ``StartAt``; edges follow
 ``Next``, ``Default``, Choice rules (solid) and ``Catch`` (dashed). Parallel and Map
 states are drawn as one box naming their branches. Statuses come from the history (the
-same normalised shape for local and Step Functions executions).
+same normalised shape for local and Step Functions executions). A state that assigned
+workflow variables (``assignedVariables`` of its exit event) lists their names under its
+label, and their values in its tooltip.
 """
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from typing import Any
 
@@ -51,6 +54,16 @@ def state_statuses(
     return statuses
 
 
+def assigned_by_state(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The variables each state assigned, the latest value of each (a Map's states run once
+    per item)."""
+    assigned: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if event.get("assignedVariables") and event.get("state"):
+            assigned.setdefault(event["state"], {}).update(event["assignedVariables"])
+    return assigned
+
+
 def _edges(state: dict[str, Any]) -> list[tuple[str, bool]]:
     targets = [(state["Next"], False)] if "Next" in state else []
     targets += [(rule["Next"], False) for rule in state.get("Choices", [])]
@@ -81,7 +94,19 @@ def _label(name: str, state: dict[str, Any]) -> str:
     return f"{name} · {kind}"
 
 
-def render_svg(asl: dict[str, Any], statuses: dict[str, str]) -> str:
+def _assigned_text(variables: dict[str, Any]) -> tuple[str, str]:
+    """The line under a state's label and the tooltip lines for its assigned variables."""
+    # sorted: the history's JSON column (jsonb on PostgreSQL) does not keep key order
+    ordered = sorted(variables.items())
+    names = ", ".join(f"${name}" for name, _ in ordered)
+    line = names if len(names) <= 26 else names[:25] + "…"
+    tip = "".join(f"\n${name} = {json.dumps(value, default=str)[:80]}" for name, value in ordered)
+    return line, tip
+
+
+def render_svg(
+    asl: dict[str, Any], statuses: dict[str, str], assigned: dict[str, dict[str, Any]] | None = None
+) -> str:
     """An SVG document (string) of the machine; safe to embed (all text escaped)."""
     rank = _layers(asl)
     rows: dict[int, list[str]] = {}
@@ -118,13 +143,23 @@ def render_svg(asl: dict[str, Any], statuses: dict[str, str]) -> str:
         x, y = pos[name]
         status = statuses.get(name, "not_run")
         fill, stroke = COLOURS[status]
+        variables = (assigned or {}).get(name)
+        line, tip = _assigned_text(variables) if variables else ("", "")
+        label_y = y + BOX_H / 2 + (-2 if line else 4)
         parts.append(
             f'<g class="state state-{status}" data-state="{escape(name)}">'
-            f"<title>{escape(name)}: {status.replace('_', ' ')}</title>"
+            f"<title>{escape(name)}: {status.replace('_', ' ')}{escape(tip)}</title>"
             f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="8" fill="{fill}" '
             f'stroke="{stroke}" stroke-width="2"/>'
-            f'<text x="{x + BOX_W / 2}" y="{y + BOX_H / 2 + 4}" text-anchor="middle" '
-            f'font-size="12" font-family="sans-serif">{escape(_label(name, state))}</text></g>'
+            f'<text x="{x + BOX_W / 2}" y="{label_y}" text-anchor="middle" '
+            f'font-size="12" font-family="sans-serif">{escape(_label(name, state))}</text>'
+            + (
+                f'<text class="assigned" x="{x + BOX_W / 2}" y="{y + BOX_H - 6}" '
+                f'text-anchor="middle" font-size="10" font-family="monospace">{escape(line)}</text>'
+                if line
+                else ""
+            )
+            + "</g>"
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -158,4 +158,9 @@ def normalise_event(raw: dict[str, Any], state: str) -> dict[str, Any]:
     for key in ("error", "cause"):
         if key in details:
             event[key] = details[key]
+    if details.get("assignedVariables"):
+        # Step Functions gives each assigned value as JSON text
+        event["assignedVariables"] = {
+            name: _json(value) for name, value in details["assignedVariables"].items()
+        }
     return event

@@ -12,8 +12,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from apps.workflows.engine.definition import walk_states
+from apps.workflows.engine.definition import query_language, walk_states
 from apps.workflows.engine.interpreter import TOKEN_SUFFIX
+from apps.workflows.engine.jsonata import JSONATA
 
 STEP_PREFIX = "step:"
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
@@ -34,7 +35,11 @@ def invokes_lambda(resource: str) -> bool:
 
 
 def to_state_machine(definition: dict[str, Any], function_arn: str) -> dict[str, Any]:
-    """A copy of ``definition`` with every step Task invoking ``function_arn``."""
+    """A copy of ``definition`` with every step Task invoking ``function_arn``.
+
+    A JSONata Task gets the same payload through ``Arguments`` and ``$states.context``
+    (Step Functions refuses ``Parameters`` in a JSONata state).
+    """
     result = copy.deepcopy(definition)
     for _name, state in walk_states(result):
         resource = state.get("Resource", "")
@@ -42,20 +47,37 @@ def to_state_machine(definition: dict[str, Any], function_arn: str) -> dict[str,
             continue
         step = resource[len(STEP_PREFIX) :]
         waits = step.endswith(TOKEN_SUFFIX)
-        payload: dict[str, Any] = {
-            "workflow_step": step.removesuffix(TOKEN_SUFFIX),
-            "execution_arn.$": "$$.Execution.Id",
-        }
-        if "Parameters" in state:
-            payload["input"] = state.pop("Parameters")
+        if query_language(result, state) == JSONATA:
+            field, payload = "Arguments", _jsonata_payload(state, waits)
         else:
-            payload["input.$"] = "$"
+            field, payload = "Parameters", _jsonpath_payload(state, waits)
+        payload = {"workflow_step": step.removesuffix(TOKEN_SUFFIX), **payload}
         if waits:
-            payload["task_token.$"] = "$$.Task.Token"
             state["Resource"] = LAMBDA_INVOKE + TOKEN_SUFFIX
-            state["Parameters"] = {"FunctionName": function_arn, "Payload": payload}
+            state[field] = {"FunctionName": function_arn, "Payload": payload}
         else:
             # The plain function ARN returns the function's result itself (no Payload wrap).
             state["Resource"] = function_arn
-            state["Parameters"] = payload
+            state[field] = payload
     return result
+
+
+def _jsonpath_payload(state: dict[str, Any], waits: bool) -> dict[str, Any]:
+    payload: dict[str, Any] = {"execution_arn.$": "$$.Execution.Id"}
+    if "Parameters" in state:
+        payload["input"] = state.pop("Parameters")
+    else:
+        payload["input.$"] = "$"
+    if waits:
+        payload["task_token.$"] = "$$.Task.Token"
+    return payload
+
+
+def _jsonata_payload(state: dict[str, Any], waits: bool) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "execution_arn": "{% $states.context.Execution.Id %}",
+        "input": state.pop("Arguments", "{% $states.input %}"),
+    }
+    if waits:
+        payload["task_token"] = "{% $states.context.Task.Token %}"  # noqa: S105 (a path)
+    return payload

@@ -75,28 +75,33 @@ def string_matches(value: str, pattern: str) -> bool:
     return _pattern(pattern).fullmatch(value) is not None
 
 
-def evaluate(rule: dict[str, Any], data: Any, context: Any) -> bool:
-    """True when ``rule`` (a Choice rule or a nested boolean expression) matches ``data``."""
+def evaluate(
+    rule: dict[str, Any], data: Any, context: Any, variables: dict[str, Any] | None = None
+) -> bool:
+    """True when ``rule`` (a Choice rule or a nested boolean expression) matches ``data``;
+    ``Variable`` and the ``...Path`` operands may read workflow variables (``$name``)."""
     if "And" in rule:
-        return all(evaluate(sub, data, context) for sub in rule["And"])
+        return all(evaluate(sub, data, context, variables) for sub in rule["And"])
     if "Or" in rule:
-        return any(evaluate(sub, data, context) for sub in rule["Or"])
+        return any(evaluate(sub, data, context, variables) for sub in rule["Or"])
     if "Not" in rule:
-        return not evaluate(rule["Not"], data, context)
+        return not evaluate(rule["Not"], data, context, variables)
     op = next(key for key in rule if key in COMPARISONS)
     expected = rule[op]
     if op == "IsPresent":
         try:
-            paths.read(rule["Variable"], data, context, field="Variable")
+            paths.read(rule["Variable"], data, context, field="Variable", variables=variables)
             present = True
         except StatesError:
             present = False
         return present is expected
-    value = paths.read(rule["Variable"], data, context, field="Variable")
-    return _compare(op, value, expected, data, context)
+    value = paths.read(rule["Variable"], data, context, field="Variable", variables=variables)
+    return _compare(op, value, expected, data, context, variables)
 
 
-def _compare(op: str, value: Any, expected: Any, data: Any, context: Any) -> bool:
+def _compare(
+    op: str, value: Any, expected: Any, data: Any, context: Any, variables: Any = None
+) -> bool:
     if op.startswith("Is"):
         holds = {
             "IsNull": value is None,
@@ -110,7 +115,7 @@ def _compare(op: str, value: Any, expected: Any, data: Any, context: Any) -> boo
         return isinstance(value, str) and string_matches(value, expected)
     if op.endswith("Path"):
         op = op[:-4]
-        expected = paths.read(expected, data, context, field=op + "Path")
+        expected = paths.read(expected, data, context, field=op + "Path", variables=variables)
     kind = next(k for k in _KINDS if op.startswith(k))
     left, right = _KINDS[kind](value), _KINDS[kind](expected)
     if left is None or right is None:

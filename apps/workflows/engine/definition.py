@@ -3,17 +3,26 @@
 ``validate()`` refuses what Step Functions refuses at ``CreateStateMachine`` (unknown
 fields, missing transitions, unreachable states, bad paths, misplaced ``States.ALL``...)
 with a :class:`DefinitionError` naming the state and the reason.
+
+``QueryLanguage`` (``JSONPath``, the default, or ``JSONata``) is set for the whole machine
+and may be set per state; a JSONata state takes ``Arguments``, ``Output``, ``Items`` and
+``Condition`` instead of the JSONPath-only fields (``InputPath``, ``Parameters``,
+``ResultSelector``, ``ResultPath``, ``OutputPath``, ``Result`` and the ``*Path`` variants),
+which it refuses. ``Assign`` works in both; an inner scope (a Parallel branch, a Map
+iteration) may read the variables of the scopes around it but not assign them.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from apps.workflows.engine import choice, intrinsics, paths
+from apps.workflows.engine import choice, intrinsics, jsonata, paths
 from apps.workflows.engine.errors import DefinitionError
+from apps.workflows.engine.jsonata import JSONATA, JSONPATH
 
 _COMMON = {"Type", "Comment"}
 _IO = {"InputPath", "OutputPath"}
@@ -67,6 +76,44 @@ _ALLOWED: dict[str, set[str]] = {
     },
 }
 STATE_TYPES = frozenset(_ALLOWED)
+for _kind in ("Pass", "Task", "Choice", "Wait", "Parallel", "Map"):
+    _ALLOWED[_kind] |= {"Assign"}
+for _kind in STATE_TYPES:
+    _ALLOWED[_kind] |= {"QueryLanguage"}
+
+#: Fields only JSONPath states take; a JSONata state refuses them.
+JSONPATH_ONLY = frozenset(
+    {
+        "InputPath",
+        "OutputPath",
+        "Parameters",
+        "ResultSelector",
+        "ResultPath",
+        "Result",
+        "ItemsPath",
+        "SecondsPath",
+        "TimestampPath",
+        "TimeoutSecondsPath",
+        "HeartbeatSecondsPath",
+        "ErrorPath",
+        "CausePath",
+        "MaxConcurrencyPath",
+        "Iterator",
+    }
+)
+#: Fields only JSONata states take (``Condition`` is a Choice rule's).
+_JSONATA_FIELDS: dict[str, set[str]] = {
+    "Pass": {"Output"},
+    "Task": {"Arguments", "Output"},
+    "Choice": {"Output"},
+    "Wait": {"Output"},
+    "Succeed": {"Output"},
+    "Fail": set(),
+    "Parallel": {"Arguments", "Output"},
+    "Map": {"Items", "Output"},
+}
+JSONATA_ONLY = frozenset({"Arguments", "Output", "Items", "Condition"})
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,79}$")
 
 
 def load(path: str | Path) -> dict[str, Any]:
@@ -82,15 +129,30 @@ def load(path: str | Path) -> dict[str, Any]:
 def validate(definition: Any) -> None:
     """Raise DefinitionError when ``definition`` is not a valid state machine."""
     names: set[str] = set()
+    if isinstance(definition, dict):
+        language = definition.get("QueryLanguage", JSONPATH)
+        if language not in (JSONPATH, JSONATA):
+            raise DefinitionError("'QueryLanguage' must be JSONPath or JSONata")
     _validate_machine(definition, names, top=True)
+    _check_variable_scopes(definition, frozenset())
 
 
-def _validate_machine(machine: Any, names: set[str], *, top: bool = False) -> None:
+def query_language(definition: dict[str, Any], state: dict[str, Any]) -> str:
+    """The query language a state runs in: its own, else the machine's (JSONPath)."""
+    return str(state.get("QueryLanguage", definition.get("QueryLanguage", JSONPATH)))
+
+
+def _validate_machine(
+    machine: Any, names: set[str], *, top: bool = False, language: str | None = None
+) -> None:
     if not isinstance(machine, dict):
         raise DefinitionError("a state machine must be a JSON object")
-    allowed = {"StartAt", "States", "Comment"} | ({"Version", "TimeoutSeconds"} if top else set())
+    allowed = {"StartAt", "States", "Comment"} | (
+        {"Version", "TimeoutSeconds", "QueryLanguage"} if top else set()
+    )
     allowed |= {"ProcessorConfig"}
     _no_unknown_fields(machine, allowed, None)
+    language = machine.get("QueryLanguage", JSONPATH) if top else language or JSONPATH
     states = machine.get("States")
     if not isinstance(states, dict) or not states:
         raise DefinitionError("'States' must be a non-empty object")
@@ -104,7 +166,7 @@ def _validate_machine(machine: Any, names: set[str], *, top: bool = False) -> No
         names.add(name)
         if len(name) > 80:
             raise DefinitionError("state names are at most 80 characters", state=name)
-        _validate_state(name, state, states, names)
+        _validate_state(name, state, states, names, language)
     _check_reachable(machine)
 
 
@@ -121,24 +183,90 @@ def _positive_int(value: Any, field: str, state: str | None, *, zero: bool = Fal
         )
 
 
-def _validate_state(name: str, state: Any, states: dict[str, Any], names: set[str]) -> None:
+def _validate_state(
+    name: str, state: Any, states: dict[str, Any], names: set[str], machine_language: str
+) -> None:
     if not isinstance(state, dict):
         raise DefinitionError("a state must be a JSON object", state=name)
     kind = state.get("Type")
     if kind not in STATE_TYPES:
         raise DefinitionError(f"unknown state Type {kind!r}", state=name)
-    _no_unknown_fields(state, _ALLOWED[kind], name)
+    language = state.get("QueryLanguage", machine_language)
+    if language not in (JSONPATH, JSONATA):
+        raise DefinitionError("'QueryLanguage' must be JSONPath or JSONata", state=name)
+    if machine_language == JSONATA and language == JSONPATH:
+        raise DefinitionError(
+            "a state cannot use JSONPath when the state machine's QueryLanguage is JSONata",
+            state=name,
+        )
+    if language == JSONATA:
+        _validate_jsonata_fields(name, kind, state)
+    else:
+        _refuse_fields(name, state, JSONATA_ONLY, "JSONata", "JSONPath")
+        _no_unknown_fields(state, _ALLOWED[kind], name)
+        _validate_paths(name, state)
+        for field in ("Parameters", "ItemSelector", "ResultSelector"):
+            if field in state:
+                _validate_template(name, field, state[field])
     _validate_transition(name, kind, state, states)
-    _validate_paths(name, state)
-    for field in ("Parameters", "ItemSelector", "ResultSelector"):
-        if field in state:
-            _validate_template(name, field, state[field])
+    _validate_assign(name, state.get("Assign"), language, "Assign")
     for field in ("Retry", "Catch"):
         if field in state:
-            _validate_handlers(name, field, state[field], states)
+            _validate_handlers(name, field, state[field], states, language)
     validator = _VALIDATORS.get(kind)
     if validator:
-        validator(name, state, states, names)
+        validator(name, {**state, "QueryLanguage": language}, states, names)
+
+
+def _refuse_fields(
+    name: str, obj: dict[str, Any], fields: frozenset[str], only: str, lang: str
+) -> None:
+    found = sorted(set(obj) & fields)
+    if found:
+        raise DefinitionError(
+            f"field(s) {', '.join(found)} are {only}-only and not allowed in a {lang} state",
+            state=name,
+        )
+
+
+def _validate_jsonata_fields(name: str, kind: str, state: dict[str, Any]) -> None:
+    _refuse_fields(name, state, JSONPATH_ONLY, "JSONPath", "JSONata")
+    allowed = (_ALLOWED[kind] - JSONPATH_ONLY) | _JSONATA_FIELDS[kind]
+    _no_unknown_fields(state, allowed, name)
+    for field in ("Arguments", "Output", "Items", "ItemSelector", "Assign", "Error", "Cause"):
+        _validate_expressions(name, field, state.get(field))
+    for field in ("TimeoutSeconds", "HeartbeatSeconds", "Seconds", "Timestamp", "MaxConcurrency"):
+        if jsonata.is_expression(state.get(field)):
+            _validate_expressions(name, field, state[field])
+
+
+def _validate_expressions(name: str, field: str, value: Any) -> None:
+    for expression in jsonata.expressions(value):
+        try:
+            jsonata.check(expression)
+        except jsonata.JsonataSyntaxError as exc:
+            raise DefinitionError(f"'{field}': {exc}", state=name) from None
+
+
+def _validate_assign(name: str, assign: Any, language: str, where: str) -> None:
+    if assign is None:
+        return
+    if not isinstance(assign, dict):
+        raise DefinitionError(f"'{where}' must be an object of variable names", state=name)
+    for key, value in assign.items():
+        variable = key[:-2] if language == JSONPATH and key.endswith(".$") else key
+        if not _VARIABLE.match(variable) or variable == "states":
+            raise DefinitionError(
+                f"'{where}': {key!r} is not a variable name (letters, digits and _, not "
+                "starting with a digit, at most 80; 'states' is reserved)",
+                state=name,
+            )
+        if language == JSONATA:
+            _validate_expressions(name, f"{where}.{key}", value)
+        elif key.endswith(".$"):
+            _validate_template(name, where, {key: value})
+        else:
+            _validate_template(name, where, value)
 
 
 def _validate_transition(
@@ -215,7 +343,9 @@ def _validate_template(name: str, field: str, template: Any) -> None:
             _validate_intrinsic(name, f"{field}.{key}", value)
 
 
-def _validate_handlers(name: str, field: str, handlers: Any, states: dict[str, Any]) -> None:
+def _validate_handlers(
+    name: str, field: str, handlers: Any, states: dict[str, Any], language: str
+) -> None:
     if not isinstance(handlers, list):
         raise DefinitionError(f"'{field}' must be an array", state=name)
     for i, handler in enumerate(handlers):
@@ -230,10 +360,15 @@ def _validate_handlers(name: str, field: str, handlers: Any, states: dict[str, A
                 "Comment",
             }
             if field == "Retry"
-            else {"ErrorEquals", "Next", "ResultPath", "Comment"}
+            else {"ErrorEquals", "Next", "Comment", "Assign"}
+            | ({"Output"} if language == JSONATA else {"ResultPath"})
         )
         if not isinstance(handler, dict):
             raise DefinitionError(f"'{field}[{i}]' must be an object", state=name)
+        if field == "Catch":
+            other = frozenset({"ResultPath"} if language == JSONATA else {"Output"})
+            only, lang = ("JSONPath", "JSONata") if language == JSONATA else ("JSONata", "JSONPath")
+            _refuse_fields(name, handler, other, only, lang)
         _no_unknown_fields(handler, allowed, name)
         errors_ = handler.get("ErrorEquals")
         if (
@@ -248,6 +383,9 @@ def _validate_handlers(name: str, field: str, handlers: Any, states: dict[str, A
                 state=name,
             )
         if field == "Catch":
+            if language == JSONATA:
+                _validate_expressions(name, f"Catch[{i}].Output", handler.get("Output"))
+            _validate_assign(name, handler.get("Assign"), language, f"Catch[{i}].Assign")
             if handler.get("Next") not in states:
                 raise DefinitionError(f"'Catch[{i}].Next' names no state", state=name)
             if handler.get("ResultPath") is not None:
@@ -277,10 +415,13 @@ def _validate_task(
 ) -> None:
     if not isinstance(state.get("Resource"), str) or not state["Resource"]:
         raise DefinitionError("a Task needs a 'Resource'", state=name)
-    for field in ("TimeoutSeconds", "HeartbeatSeconds"):
-        if field in state:
-            _positive_int(state[field], field, name)
-    if "HeartbeatSeconds" in state and state["HeartbeatSeconds"] >= state.get(
+    literal = {f: state[f] for f in ("TimeoutSeconds", "HeartbeatSeconds") if f in state}
+    for field, value in list(literal.items()):
+        if jsonata.is_expression(value) and state["QueryLanguage"] == JSONATA:
+            del literal[field]  # evaluated when the task starts
+        else:
+            _positive_int(value, field, name)
+    if "HeartbeatSeconds" in literal and literal["HeartbeatSeconds"] >= literal.get(
         "TimeoutSeconds", 99999999
     ):
         raise DefinitionError(
@@ -297,6 +438,10 @@ def _validate_wait(
             "a Wait needs exactly one of Seconds, Timestamp, SecondsPath, TimestampPath",
             state=name,
         )
+    if state["QueryLanguage"] == JSONATA and jsonata.is_expression(
+        state.get("Seconds", state.get("Timestamp"))
+    ):
+        return  # evaluated when the Wait is entered
     if "Seconds" in state:
         _positive_int(state["Seconds"], "Seconds", name, zero=True)
     if "Timestamp" in state and choice.parse_timestamp(state["Timestamp"]) is None:
@@ -317,12 +462,30 @@ def _validate_choice(
     rules = state.get("Choices")
     if not isinstance(rules, list) or not rules:
         raise DefinitionError("a Choice needs a non-empty 'Choices' array", state=name)
+    language = state["QueryLanguage"]
     for i, rule in enumerate(rules):
         if not isinstance(rule, dict) or rule.get("Next") not in states:
             raise DefinitionError(f"'Choices[{i}].Next' names no state", state=name)
-        _validate_rule(name, f"Choices[{i}]", {k: v for k, v in rule.items() if k != "Next"})
+        _validate_assign(name, rule.get("Assign"), language, f"Choices[{i}].Assign")
+        body = {k: v for k, v in rule.items() if k not in ("Next", "Assign")}
+        if language == JSONATA:
+            _validate_condition(name, f"Choices[{i}]", body)
+        else:
+            _validate_rule(name, f"Choices[{i}]", body)
     if "Default" in state and state["Default"] not in states:
         raise DefinitionError(f"'Default' names no state: {state['Default']!r}", state=name)
+
+
+def _validate_condition(name: str, where: str, rule: dict[str, Any]) -> None:
+    """A JSONata Choice rule: ``Condition`` (an expression or a boolean), ``Output``."""
+    _no_unknown_fields(rule, {"Condition", "Output", "Comment"}, name)
+    condition = rule.get("Condition")
+    if not jsonata.is_expression(condition) and not isinstance(condition, bool):
+        raise DefinitionError(
+            f"'{where}.Condition' must be a {{% ... %}} expression or a boolean", state=name
+        )
+    _validate_expressions(name, f"{where}.Condition", condition)
+    _validate_expressions(name, f"{where}.Output", rule.get("Output"))
 
 
 def _validate_rule(name: str, where: str, rule: Any) -> None:
@@ -379,7 +542,7 @@ def _validate_parallel(
     if not isinstance(branches, list) or not branches:
         raise DefinitionError("a Parallel needs a non-empty 'Branches' array", state=name)
     for branch in branches:
-        _validate_sub(name, branch, names)
+        _validate_sub(name, branch, names, state["QueryLanguage"])
 
 
 def _validate_map(
@@ -388,16 +551,16 @@ def _validate_map(
     processor = state.get("ItemProcessor", state.get("Iterator"))
     if processor is None:
         raise DefinitionError("a Map needs an 'ItemProcessor'", state=name)
-    if "MaxConcurrency" in state:
+    if "MaxConcurrency" in state and not jsonata.is_expression(state["MaxConcurrency"]):
         _positive_int(state["MaxConcurrency"], "MaxConcurrency", name, zero=True)
     if "ItemSelector" in state and "Parameters" in state:
         raise DefinitionError("'ItemSelector' and 'Parameters' are exclusive", state=name)
-    _validate_sub(name, processor, names)
+    _validate_sub(name, processor, names, state["QueryLanguage"])
 
 
-def _validate_sub(name: str, machine: Any, names: set[str]) -> None:
+def _validate_sub(name: str, machine: Any, names: set[str], language: str) -> None:
     try:
-        _validate_machine(machine, names)
+        _validate_machine(machine, names, language=language)
     except DefinitionError as exc:
         if exc.state is None:
             raise DefinitionError(f"in a branch: {exc.reason}", state=name) from None
@@ -412,6 +575,45 @@ _VALIDATORS = {
     "Parallel": _validate_parallel,
     "Map": _validate_map,
 }
+
+
+def assigned_names(state: dict[str, Any]) -> set[str]:
+    """The variables a state assigns: its own ``Assign``, its Choice rules' and catchers'."""
+    blocks = [state.get("Assign")]
+    blocks += [rule.get("Assign") for rule in state.get("Choices", [])]
+    blocks += [catcher.get("Assign") for catcher in state.get("Catch", [])]
+    return {
+        key[:-2] if key.endswith(".$") else key
+        for block in blocks
+        if isinstance(block, dict)
+        for key in block
+    }
+
+
+def _check_variable_scopes(machine: Any, outer: frozenset[str]) -> None:
+    """A Parallel branch or a Map iteration is a scope of its own: it reads the variables
+    of the scopes around it but cannot assign them (Step Functions refuses the definition),
+    and what it assigns is gone when it ends."""
+    if not isinstance(machine, dict) or not isinstance(machine.get("States"), dict):
+        return
+    here = set()
+    for name, state in machine["States"].items():
+        names = assigned_names(state)
+        clash = sorted(names & outer)
+        if clash:
+            raise DefinitionError(
+                f"variable(s) {', '.join(clash)} belong to an outer scope: a state inside a "
+                "Parallel branch or Map iteration can read them but not assign them",
+                state=name,
+            )
+        here |= names
+    inner = outer | here
+    for state in machine["States"].values():
+        for branch in state.get("Branches", []):
+            _check_variable_scopes(branch, inner)
+        processor = state.get("ItemProcessor", state.get("Iterator"))
+        if processor:
+            _check_variable_scopes(processor, inner)
 
 
 def _targets(state: dict[str, Any]) -> Iterator[str]:

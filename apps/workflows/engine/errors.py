@@ -38,6 +38,13 @@ INTRINSIC_FAILURE = "States.IntrinsicFailure"
 PARAMETER_PATH_FAILURE = "States.ParameterPathFailure"
 RESULT_PATH_MATCH_FAILURE = "States.ResultPathMatchFailure"
 BRANCH_FAILED = "States.BranchFailed"
+QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
+
+#: Errors the engine raises while executing a state (not a task's or a Fail state's own):
+#: their cause starts with "An error occurred while executing the state ...".
+ENGINE_ERRORS = frozenset(
+    {RUNTIME, INTRINSIC_FAILURE, RESULT_PATH_MATCH_FAILURE, QUERY_EVALUATION_ERROR}
+)
 
 
 def error_matches(names: list[str], error: str, *, state_type: str) -> bool:

@@ -14,6 +14,12 @@ resolved with :meth:`Interpreter.resolve_token`.
 
 Tasks are delegated to a ``TaskRunner``; a ``.waitForTaskToken`` resource gets a fresh token
 (``$$.Task.Token``) and only its SHA-256 hash is kept in the run.
+
+States run in their query language (:mod:`apps.workflows.engine.jsonata` for JSONata).
+Workflow variables live in each frame's ``variables`` (the scope it sees): a Parallel
+branch or Map iteration starts with a copy of its parent's, and what it assigns ends with
+it. ``Assign`` is evaluated with the variables as they were when the state was entered,
+alongside ``Output``, and each ``...StateExited`` event records ``assignedVariables``.
 """
 
 from __future__ import annotations
@@ -28,9 +34,10 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from apps.workflows.engine import choice, errors, paths
-from apps.workflows.engine.definition import sub_machine
+from apps.workflows.engine import choice, errors, jsonata, paths
+from apps.workflows.engine.definition import query_language, sub_machine
 from apps.workflows.engine.errors import StatesError
+from apps.workflows.engine.jsonata import JSONATA
 
 RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED = (
     "RUNNING",
@@ -208,8 +215,11 @@ class Interpreter:
         if self.checkpoint and self.events:
             self.checkpoint(self._run, self._flush())
 
-    def _emit(self, kind: str, state: str | None, **details: Any) -> None:
+    def _emit(self, kind: str, state: str | None, **details: Any) -> int:
+        """Record a history event; returns its id (1 for ExecutionStarted, as on AWS)."""
+        self._run["event_id"] = self._run.get("event_id", 0) + 1
         self.events.append({"type": kind, "state": state, "timestamp": iso(self.now()), **details})
+        return int(self._run["event_id"])
 
     def _finish(
         self, status: str, *, output: Any = None, error: Any = None, cause: Any = None
@@ -259,46 +269,149 @@ class Interpreter:
             try:
                 progressed = self._step(frame, state)
             except StatesError as exc:
-                self._fail_state(frame, state, exc.error, exc.cause)
+                self._fail_state(frame, state, exc.error, self._runtime_cause(frame, exc))
                 progressed = True
             if not progressed:
                 return
+
+    @staticmethod
+    def _runtime_cause(frame: dict[str, Any], exc: StatesError) -> str:
+        """The cause of an error the engine itself raised, worded as Step Functions words
+        it (users grep for it): ``An error occurred while executing the state 'X' (entered
+        at the event id #N). <reason>``."""
+        if exc.error not in errors.ENGINE_ERRORS or exc.cause.startswith("An error occurred"):
+            return exc.cause
+        return (
+            f"An error occurred while executing the state '{frame['state']}' "
+            f"(entered at the event id #{frame.get('entered_event', 0)}). {exc.cause}"
+        )
 
     def _step(self, frame: dict[str, Any], state: dict[str, Any]) -> bool:
         kind, name = state["Type"], frame["state"]
         if frame["phase"] == "enter":
             frame["entered"] = iso(self.now())
-            self._emit(f"{kind}StateEntered", name, input=frame["input"])
+            frame["entered_event"] = self._emit(f"{kind}StateEntered", name, input=frame["input"])
             frame["phase"] = "start"
         return bool(getattr(self, f"_step_{kind.lower()}")(frame, state))
 
     def _effective_input(self, frame: dict[str, Any], state: dict[str, Any], **ctx: Any) -> Any:
+        if self._jsonata(state):
+            if "Arguments" not in state:
+                return frame["input"]
+            return self._query(frame, state["Arguments"], "Arguments", context=ctx)
         data = self._input_path(frame, state)
         if "Parameters" in state and state["Type"] != "Map":
-            data = paths.render(state["Parameters"], data, self._context(frame, **ctx))
+            data = paths.render(
+                state["Parameters"],
+                data,
+                self._context(frame, **ctx),
+                variables=_variables(frame),
+            )
         return data
+
+    # -- query languages and variables -----------------------------------------------
+
+    def _jsonata(self, state: dict[str, Any]) -> bool:
+        return query_language(self.definition, state) == JSONATA
+
+    def _query(
+        self,
+        frame: dict[str, Any],
+        value: Any,
+        field: str,
+        *,
+        context: dict[str, Any] | None = None,
+        **states: Any,
+    ) -> Any:
+        """A JSONata field's value; ``$states.input`` is the state's input."""
+        bindings = {
+            "input": frame["input"],
+            "context": self._context(frame, **(context or {})),
+            **states,
+        }
+        return jsonata.render(value, field=field, states=bindings, variables=_variables(frame))
+
+    def _assigned(
+        self,
+        frame: dict[str, Any],
+        state: dict[str, Any],
+        assign: Any,
+        *,
+        data: Any,
+        **states: Any,
+    ) -> dict[str, Any]:
+        """The values an ``Assign`` block gives, computed from the variables as they are
+        (all of a block's expressions see the same, earlier values).
+
+        JSONPath: ``.$`` keys read ``data`` (a Task's result after ResultSelector, a
+        catcher's error output, otherwise the state's input after InputPath). JSONata:
+        expressions see ``$states`` (``result``/``errorOutput`` where the state has one).
+        """
+        if not assign:
+            return {}
+        if self._jsonata(state):
+            return {
+                name: self._query(frame, value, f"Assign.{name}", **states)
+                for name, value in assign.items()
+            }
+        rendered = paths.render(
+            assign, data, self._context(frame), field="Assign", variables=_variables(frame)
+        )
+        return dict(rendered)
+
+    def _state_output(
+        self,
+        frame: dict[str, Any],
+        holder: dict[str, Any],
+        default: Any,
+        **states: Any,
+    ) -> Any:
+        """A JSONata state's (or rule's, or catcher's) ``Output``, else ``default``."""
+        if "Output" not in holder:
+            return default
+        return self._query(frame, holder["Output"], "Output", **states)
 
     @staticmethod
     def _input_path(frame: dict[str, Any], state: dict[str, Any]) -> Any:
         path = state.get("InputPath", "$")
         return {} if path is None else paths.read(path, frame["input"], field="InputPath")
 
-    def _output(self, frame: dict[str, Any], state: dict[str, Any], result: Any) -> Any:
-        """Apply ResultSelector, ResultPath and OutputPath to a state's result."""
+    def _output(
+        self, frame: dict[str, Any], state: dict[str, Any], result: Any
+    ) -> tuple[Any, dict[str, Any]]:
+        """A state's output and assigned variables from its result: JSONata ``Output``
+        and ``Assign`` over ``$states.result``, or ResultSelector, ``Assign``, ResultPath
+        and OutputPath in JSONPath."""
+        if self._jsonata(state):
+            output = self._state_output(frame, state, result, result=result)
+            return output, self._assigned(
+                frame, state, state.get("Assign"), data=None, result=result
+            )
         if "ResultSelector" in state:
             result = paths.render(
-                state["ResultSelector"], result, self._context(frame), field="ResultSelector"
+                state["ResultSelector"],
+                result,
+                self._context(frame),
+                field="ResultSelector",
+                variables=_variables(frame),
             )
+        assigned = self._assigned(frame, state, state.get("Assign"), data=result)
         data = paths.write(state.get("ResultPath", "$"), frame["input"], result)
-        return self._output_path(state, data)
+        return self._output_path(state, data), assigned
 
     @staticmethod
     def _output_path(state: dict[str, Any], data: Any) -> Any:
         path = state.get("OutputPath", "$")
         return {} if path is None else paths.read(path, data, field="OutputPath")
 
-    def _transition(self, frame: dict[str, Any], state: dict[str, Any], output: Any) -> bool:
-        self._emit(f"{state['Type']}StateExited", frame["state"], output=output)
+    def _transition(
+        self,
+        frame: dict[str, Any],
+        state: dict[str, Any],
+        output: Any,
+        assigned: dict[str, Any] | None = None,
+    ) -> bool:
+        self._exited(frame, state, output, assigned)
         if state.get("End"):
             frame.update(status=SUCCEEDED, output=output, wake_at=None)
         else:
@@ -306,15 +419,37 @@ class Interpreter:
         self._save()
         return True
 
+    def _exited(
+        self,
+        frame: dict[str, Any],
+        state: dict[str, Any],
+        output: Any,
+        assigned: dict[str, Any] | None,
+    ) -> None:
+        """Record the state's exit; its assigned variables take effect from here on."""
+        details: dict[str, Any] = {"output": output}
+        if assigned:
+            frame.setdefault("variables", {}).update(copy.deepcopy(assigned))
+            details["assignedVariables"] = assigned
+        self._emit(f"{state['Type']}StateExited", frame["state"], **details)
+
     # -- states ----------------------------------------------------------------------
 
     def _step_pass(self, frame: dict[str, Any], state: dict[str, Any]) -> bool:
+        if self._jsonata(state):
+            output = self._state_output(frame, state, frame["input"])
+            assigned = self._assigned(frame, state, state.get("Assign"), data=None)
+            return self._transition(frame, state, output, assigned)
         result = state["Result"] if "Result" in state else self._effective_input(frame, state)
+        assigned = self._assigned(frame, state, state.get("Assign"), data=result)
         data = paths.write(state.get("ResultPath", "$"), frame["input"], result)
-        return self._transition(frame, state, self._output_path(state, data))
+        return self._transition(frame, state, self._output_path(state, data), assigned)
 
     def _step_succeed(self, frame: dict[str, Any], state: dict[str, Any]) -> bool:
-        output = self._output_path(state, self._input_path(frame, state))
+        if self._jsonata(state):
+            output = self._state_output(frame, state, frame["input"])
+        else:
+            output = self._output_path(state, self._input_path(frame, state))
         self._emit("SucceedStateExited", frame["state"], output=output)
         frame.update(status=SUCCEEDED, output=output)
         self._save()
@@ -322,6 +457,10 @@ class Interpreter:
 
     def _step_fail(self, frame: dict[str, Any], state: dict[str, Any]) -> bool:
         error, cause = state.get("Error"), state.get("Cause")
+        if self._jsonata(state):
+            error, cause = (self._fail_text(frame, state, field) for field in ("Error", "Cause"))
+            frame.update(status=FAILED, error=error, cause=cause)
+            return True
         if "ErrorPath" in state:
             error = self._fail_field(state["ErrorPath"], frame)
         if "CausePath" in state:
@@ -329,33 +468,62 @@ class Interpreter:
         frame.update(status=FAILED, error=error, cause=cause)
         return True
 
+    def _fail_text(self, frame: dict[str, Any], state: dict[str, Any], field: str) -> Any:
+        if field not in state:
+            return None
+        value = self._query(frame, state[field], field)
+        if not isinstance(value, str):
+            raise StatesError(
+                errors.QUERY_EVALUATION_ERROR, f"The Fail state's {field} must be a string"
+            )
+        return value
+
     def _fail_field(self, expr: str, frame: dict[str, Any]) -> str:
         from apps.workflows.engine import intrinsics
 
+        variables = _variables(frame)
         if expr.startswith("$"):
-            value = paths.read(expr, frame["input"], self._context(frame))
+            value = paths.read(expr, frame["input"], self._context(frame), variables=variables)
         else:
-            value = intrinsics.evaluate(expr, frame["input"], self._context(frame))
+            value = intrinsics.evaluate(
+                expr, frame["input"], self._context(frame), variables=variables
+            )
         if not isinstance(value, str):
             raise StatesError(errors.RUNTIME, f"The value at {expr} is not a string")
         return value
 
     def _step_choice(self, frame: dict[str, Any], state: dict[str, Any]) -> bool:
         data = self._input_path(frame, state)
-        ctx = self._context(frame)
-        target = next(
-            (rule["Next"] for rule in state["Choices"] if choice.evaluate(rule, data, ctx)),
-            state.get("Default"),
-        )
+        rule = next((r for r in state["Choices"] if self._holds(frame, state, r, data)), None)
+        target = rule["Next"] if rule else state.get("Default")
         if target is None:
             raise StatesError(
                 errors.NO_CHOICE_MATCHED, f"No Choice rule matched in state '{frame['state']}'"
             )
-        output = self._output_path(state, data)
-        self._emit("ChoiceStateExited", frame["state"], output=output)
+        # A matched rule's Assign/Output, else the state's (they apply to Default too).
+        holder = rule if rule and ("Assign" in rule or "Output" in rule) else state
+        assigned = self._assigned(frame, state, holder.get("Assign"), data=data)
+        if self._jsonata(state):
+            output = self._state_output(frame, holder, frame["input"])
+        else:
+            output = self._output_path(state, data)
+        self._exited(frame, state, output, assigned)
         _replace(frame, self._frame(frame["route"], target, output))
         self._save()
         return True
+
+    def _holds(
+        self, frame: dict[str, Any], state: dict[str, Any], rule: dict[str, Any], data: Any
+    ) -> bool:
+        if not self._jsonata(state):
+            return choice.evaluate(rule, data, self._context(frame), _variables(frame))
+        condition = self._query(frame, rule["Condition"], "Condition")
+        if not isinstance(condition, bool):
+            raise StatesError(
+                errors.QUERY_EVALUATION_ERROR,
+                f"The Condition of a Choice rule must be true or false, got {paths.compact(condition)}",
+            )
+        return condition
 
     def _step_wait(self, frame: dict[str, Any], state: dict[str, Any]) -> bool:
         if frame["phase"] == "start":
@@ -366,12 +534,18 @@ class Interpreter:
         if self.now() < parse_iso(frame["wake_at"]):
             return False
         frame["wake_at"] = None
-        return self._transition(
-            frame, state, self._output_path(state, self._input_path(frame, state))
-        )
+        data = self._input_path(frame, state)
+        assigned = self._assigned(frame, state, state.get("Assign"), data=data)
+        if self._jsonata(state):
+            output = self._state_output(frame, state, frame["input"])
+        else:
+            output = self._output_path(state, data)
+        return self._transition(frame, state, output, assigned)
 
     def _wait_until(self, frame: dict[str, Any], state: dict[str, Any], data: Any) -> datetime:
         entered = parse_iso(frame["entered"])
+        if self._jsonata(state):
+            return self._jsonata_wait(frame, state, entered)
         if "Seconds" in state:
             return entered + timedelta(seconds=state["Seconds"])
         if "Timestamp" in state:
@@ -389,6 +563,40 @@ class Interpreter:
         if stamp is None:
             raise StatesError(errors.RUNTIME, "TimestampPath must point to a timestamp")
         return stamp
+
+    def _jsonata_wait(
+        self, frame: dict[str, Any], state: dict[str, Any], entered: datetime
+    ) -> datetime:
+        if "Seconds" in state:
+            seconds = self._query(frame, state["Seconds"], "Seconds")
+            if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+                raise StatesError(
+                    errors.QUERY_EVALUATION_ERROR,
+                    f"The Wait's Seconds must be a non-negative integer, got {paths.compact(seconds)}",
+                )
+            return entered + timedelta(seconds=seconds)
+        stamp = self._query(frame, state["Timestamp"], "Timestamp")
+        parsed = choice.parse_timestamp(stamp) if isinstance(stamp, str) else None
+        if parsed is None:
+            raise StatesError(
+                errors.QUERY_EVALUATION_ERROR,
+                f"The Wait's Timestamp must be an RFC 3339 timestamp, got {paths.compact(stamp)}",
+            )
+        return parsed
+
+    def _seconds_field(self, frame: dict[str, Any], state: dict[str, Any], field: str) -> Any:
+        """``TimeoutSeconds``/``HeartbeatSeconds``: a number, or in JSONata an expression
+        evaluated when the task starts (a positive integer)."""
+        value = state.get(field)
+        if not (self._jsonata(state) and jsonata.is_expression(value)):
+            return value
+        seconds = self._query(frame, value, field)
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1:
+            raise StatesError(
+                errors.QUERY_EVALUATION_ERROR,
+                f"{field} must be a positive integer, got {paths.compact(seconds)}",
+            )
+        return seconds
 
     # -- Task ------------------------------------------------------------------------
 
@@ -429,7 +637,7 @@ class Interpreter:
             self._emit("TaskSubmitted", name, output=result)
             self._save()
             return True
-        timeout = state.get("TimeoutSeconds")
+        timeout = self._seconds_field(frame, state, "TimeoutSeconds")
         if timeout and time.monotonic() - started > timeout:
             self._emit("TaskTimedOut", name, error=errors.TIMEOUT)
             self._fail_state(frame, state, errors.TIMEOUT, "")
@@ -438,10 +646,10 @@ class Interpreter:
 
     def _token_deadlines(self, frame: dict[str, Any], state: dict[str, Any]) -> None:
         now = self.now()
-        timeout = state.get("TimeoutSeconds")
+        timeout = self._seconds_field(frame, state, "TimeoutSeconds")
         if "TimeoutSecondsPath" in state:
             timeout = paths.read(state["TimeoutSecondsPath"], frame["input"])
-        heartbeat = state.get("HeartbeatSeconds")
+        heartbeat = self._seconds_field(frame, state, "HeartbeatSeconds")
         if "HeartbeatSecondsPath" in state:
             heartbeat = paths.read(state["HeartbeatSecondsPath"], frame["input"])
         frame["timeout_at"] = iso(now + timedelta(seconds=timeout)) if timeout else None
@@ -474,7 +682,7 @@ class Interpreter:
 
     def _task_succeeded(self, frame: dict[str, Any], state: dict[str, Any], result: Any) -> bool:
         self._emit("TaskSucceeded", frame["state"], output=result)
-        return self._transition(frame, state, self._output(frame, state, result))
+        return self._transition(frame, state, *self._output(frame, state, result))
 
     # -- Parallel and Map ------------------------------------------------------------
 
@@ -487,7 +695,7 @@ class Interpreter:
             data = self._effective_input(frame, state)
             route, name = frame["route"], frame["state"]
             frame["children"] = [
-                self._frame([*route, name, i], branch["StartAt"], data)
+                _scoped(self._frame([*route, name, i], branch["StartAt"], data), frame)
                 for i, branch in enumerate(state["Branches"])
             ]
             frame["phase"] = "children"
@@ -501,9 +709,20 @@ class Interpreter:
             frame.update(phase="start", wake_at=None)
         if frame["phase"] == "start":
             data = self._input_path(frame, state)
-            items = paths.read(
-                state.get("ItemsPath", "$"), data, self._context(frame), field="ItemsPath"
-            )
+            if self._jsonata(state):
+                items = self._query(frame, state.get("Items", "{% $states.input %}"), "Items")
+                if not isinstance(items, list):
+                    raise StatesError(
+                        errors.QUERY_EVALUATION_ERROR, "The Map's Items must be an array"
+                    )
+            else:
+                items = paths.read(
+                    state.get("ItemsPath", "$"),
+                    data,
+                    self._context(frame),
+                    field="ItemsPath",
+                    variables=_variables(frame),
+                )
             if not isinstance(items, list):
                 raise StatesError(errors.RUNTIME, "Map ItemsPath must point to an array")
             frame.update(phase="children", children=[], items_total=len(items), map_input=data)
@@ -513,6 +732,8 @@ class Interpreter:
 
     def _spawn_iterations(self, frame: dict[str, Any], state: dict[str, Any]) -> None:
         limit = state.get("MaxConcurrency", 0)
+        if self._jsonata(state) and jsonata.is_expression(limit):
+            limit = frame.setdefault("max_concurrency", self._query(frame, limit, "MaxConcurrency"))
         processor: dict[str, Any] = state.get("ItemProcessor") or state["Iterator"]
         selector = state.get("ItemSelector", state.get("Parameters"))
         while len(frame["children"]) < frame["items_total"]:
@@ -521,10 +742,19 @@ class Interpreter:
                 return
             index = len(frame["children"])
             item = frame["items"][index]
-            if selector is not None:
-                ctx = self._context(frame, Map={"Item": {"Index": index, "Value": item}})
-                item = paths.render(selector, frame["map_input"], ctx, field="ItemSelector")
+            where = {"Map": {"Item": {"Index": index, "Value": item}}}
+            if selector is not None and self._jsonata(state):
+                item = self._query(frame, selector, "ItemSelector", context=where)
+            elif selector is not None:
+                item = paths.render(
+                    selector,
+                    frame["map_input"],
+                    self._context(frame, **where),
+                    field="ItemSelector",
+                    variables=_variables(frame),
+                )
             child = self._frame([*frame["route"], frame["state"], 0], processor["StartAt"], item)
+            _scoped(child, frame)
             child["index"] = index
             frame["children"].append(child)
             self._emit("MapIterationStarted", frame["state"], index=index)
@@ -557,7 +787,7 @@ class Interpreter:
             self._emit(f"{kind}StateSucceeded", name)
             results = [c["output"] for c in children]
             frame.pop("items", None)
-            return self._transition(frame, state, self._output(frame, state, results))
+            return self._transition(frame, state, *self._output(frame, state, results))
         wakes = [c["wake_at"] for c in _running(children) if c.get("wake_at")]
         frame["wake_at"] = min(wakes, key=parse_iso) if wakes else None
         return False
@@ -573,13 +803,36 @@ class Interpreter:
         if error != errors.RUNTIME:
             for catcher in state.get("Catch", []):
                 if _matches(catcher["ErrorEquals"], error, state):
-                    result = {"Error": error, "Cause": cause}
-                    output = paths.write(catcher.get("ResultPath", "$"), frame["input"], result)
-                    self._emit(f"{state['Type']}StateExited", frame["state"], output=output)
-                    _replace(frame, self._frame(frame["route"], catcher["Next"], output))
-                    self._save()
+                    self._catch(frame, state, catcher, {"Error": error, "Cause": cause})
                     return
         frame.update(status=FAILED, error=error, cause=cause, wake_at=None)
+        self._save()
+
+    def _catch(
+        self,
+        frame: dict[str, Any],
+        state: dict[str, Any],
+        catcher: dict[str, Any],
+        error_output: dict[str, Any],
+    ) -> None:
+        """Go to the catcher's Next with the error output placed (ResultPath) or shaped
+        (JSONata ``Output``, default ``$states.errorOutput``), assigning its variables."""
+        try:
+            if self._jsonata(state):
+                output = self._state_output(frame, catcher, error_output, errorOutput=error_output)
+            else:
+                output = paths.write(catcher.get("ResultPath", "$"), frame["input"], error_output)
+            assigned = self._assigned(
+                frame, state, catcher.get("Assign"), data=error_output, errorOutput=error_output
+            )
+        except StatesError as exc:
+            frame.update(
+                status=FAILED, error=exc.error, cause=self._runtime_cause(frame, exc), wake_at=None
+            )
+            self._save()
+            return
+        self._exited(frame, state, output, assigned)
+        _replace(frame, self._frame(frame["route"], catcher["Next"], output))
         self._save()
 
     def _retry(self, frame: dict[str, Any], state: dict[str, Any], error: str) -> bool:
@@ -614,12 +867,28 @@ def retry_delay(retrier: dict[str, Any], done: int, *, rng: random.Random) -> fl
 
 
 def _replace(frame: dict[str, Any], new: dict[str, Any]) -> None:
-    """Move a frame to its next state, keeping only its identity (the Map item index)."""
-    index = frame.get("index")
+    """Move a frame to its next state, keeping its identity (the Map item index) and the
+    variables of its scope."""
+    index, variables = frame.get("index"), frame.get("variables")
     frame.clear()
     frame.update(new)
     if index is not None:
         frame["index"] = index
+    if variables is not None:
+        frame["variables"] = variables
+
+
+def _variables(frame: dict[str, Any]) -> dict[str, Any]:
+    """The variables a frame's states see: its own scope and, copied in, the outer ones."""
+    variables: dict[str, Any] = frame.setdefault("variables", {})
+    return variables
+
+
+def _scoped(child: dict[str, Any], parent: dict[str, Any]) -> dict[str, Any]:
+    """A Parallel branch or Map iteration reads its parent's variables (a copy: what it
+    assigns stays in its own scope and is gone when it ends)."""
+    child["variables"] = copy.deepcopy(parent.get("variables", {}))
+    return child
 
 
 def _matches(names: list[str], error: str, state: dict[str, Any]) -> bool:

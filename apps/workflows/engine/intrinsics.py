@@ -160,22 +160,22 @@ def parse(text: str) -> Call:
     return _Parser(text).parse()
 
 
-def evaluate(text: str, data: Any, context: Any) -> Any:
+def evaluate(text: str, data: Any, context: Any, *, variables: dict[str, Any] | None = None) -> Any:
     try:
         call = parse(text)
     except IntrinsicSyntaxError as exc:
         raise StatesError(errors.INTRINSIC_FAILURE, str(exc)) from exc
-    return _eval(call, data, context)
+    return _eval(call, data, {"context": context, "variables": variables})
 
 
-def _eval(node: Any, data: Any, context: Any) -> Any:
+def _eval(node: Any, data: Any, scope: dict[str, Any]) -> Any:
     if isinstance(node, Literal):
         return node.value
     if isinstance(node, PathArg):
-        return paths.read(node.path, data, context)
+        return paths.read(node.path, data, scope["context"], variables=scope["variables"])
     if node.name == "States.Format":
-        return _format(node, data, context)
-    args = [_eval(arg, data, context) for arg in node.args]
+        return _format(node, data, scope)
+    args = [_eval(arg, data, scope) for arg in node.args]
     try:
         return FUNCTIONS[node.name](*args)
     except StatesError:
@@ -190,14 +190,28 @@ def _fail(message: str) -> StatesError:
     return StatesError(errors.INTRINSIC_FAILURE, message)
 
 
-def _format(node: Call, data: Any, context: Any) -> str:
-    if not node.args or not isinstance(node.args[0], Literal) or node.args[0].raw is None:
-        raise _fail("States.Format needs a string literal template as its first argument")
-    values = [_eval(arg, data, context) for arg in node.args[1:]]
-    raw, out, i, used = node.args[0].raw, [], 0, 0
+def _format(node: Call, data: Any, scope: dict[str, Any]) -> str:
+    """``States.Format(template, values...)``: the template is a string literal, or a path
+    (or a nested intrinsic) whose value is a string; ``{}`` takes the next value and
+    ``\\{``, ``\\}``, ``\\\\`` are a literal brace or backslash in either kind."""
+    if not node.args:
+        raise _fail("States.Format needs a template as its first argument")
+    template = node.args[0]
+    if isinstance(template, Literal) and template.raw is not None:
+        raw = template.raw
+    elif isinstance(template, Literal):
+        raise _fail("States.Format needs a string template as its first argument")
+    else:
+        raw = _eval(template, data, scope)
+        if not isinstance(raw, str):
+            raise _fail(
+                f"States.Format needs a string template, the first argument is {json.dumps(raw)}"
+            )
+    values = [_eval(arg, data, scope) for arg in node.args[1:]]
+    out, i, used = [], 0, 0
     while i < len(raw):
         char = raw[i]
-        if char == "\\":
+        if char == "\\" and raw[i + 1 : i + 2] in ("{", "}", "\\", "'"):
             out.append(raw[i + 1])
             i += 2
             continue

@@ -32,11 +32,24 @@ def is_path(value: object) -> bool:
     return isinstance(value, str) and value.startswith("$")
 
 
+_VARIABLE_PATH = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)(.*)$", re.DOTALL)
+
+
+def variable_of(path: str) -> tuple[str, str] | None:
+    """``("name", "$.rest")`` for a path that reads a workflow variable (``$name.rest``)."""
+    match = _VARIABLE_PATH.match(path)
+    if match is None:
+        return None
+    return match.group(1), "$" + match.group(2)
+
+
 def check_path(path: str) -> None:
-    """Raise ValueError when ``path`` is not a JSONPath (``$...`` or ``$$...``)."""
+    """Raise ValueError when ``path`` is not a JSONPath (``$...``, ``$$...`` or a
+    variable's ``$name...``)."""
     if not path.startswith("$"):
         raise ValueError(f"{path!r} is not a JSONPath (it must start with '$')")
-    body = path[1:] if path.startswith("$$") else path
+    variable = variable_of(path)
+    body = variable[1] if variable else path[1:] if path.startswith("$$") else path
     try:
         _compiled(body)
     except Exception as exc:
@@ -49,10 +62,28 @@ def check_reference_path(path: str) -> None:
         raise ValueError(f"{path!r} is not a reference path (fields and indexes only)")
 
 
-def read(path: str, data: Any, context: Any = None, *, field: str = "path") -> Any:
-    """The value at ``path`` in ``data`` (or in ``context`` for ``$$`` paths)."""
+def read(
+    path: str,
+    data: Any,
+    context: Any = None,
+    *,
+    field: str = "path",
+    variables: dict[str, Any] | None = None,
+) -> Any:
+    """The value at ``path`` in ``data`` (in ``context`` for ``$$`` paths, in a workflow
+    variable for ``$name`` paths)."""
+    given = path
     if path.startswith("$$"):
         path, data = path[1:], context
+    elif (variable := variable_of(path)) is not None:
+        name, path = variable
+        if variables is None or name not in variables:
+            raise StatesError(
+                errors.RUNTIME,
+                f"The JSONPath '{given}' specified for the field '{field}' references the "
+                f"variable '{name}', which has no value in this scope",
+            )
+        data = variables[name]
     if path == "$":
         return data
     matches = [m.value for m in _compiled(path).find(data)]
@@ -60,11 +91,18 @@ def read(path: str, data: Any, context: Any = None, *, field: str = "path") -> A
         if not matches:
             raise StatesError(
                 errors.RUNTIME,
-                f"The JSONPath '{path}' specified for the field '{field}' could not be found "
-                "in the input",
+                f"The JSONPath '{given}' specified for the field '{field}' could not be found "
+                f"in the input '{compact(data)}'",
             )
         return matches[0]
     return matches
+
+
+def compact(value: Any) -> str:
+    """JSON as Step Functions prints it in causes: no spaces."""
+    import json
+
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def segments(path: str) -> list[str | int]:
@@ -118,11 +156,19 @@ def _result_path_failure(path: str, target: Any) -> StatesError:
 IntrinsicEvaluator = Callable[[str, Any, Any], Any]
 
 
-def render(template: Any, data: Any, context: Any, *, field: str = "Parameters") -> Any:
+def render(
+    template: Any,
+    data: Any,
+    context: Any,
+    *,
+    field: str = "Parameters",
+    variables: dict[str, Any] | None = None,
+) -> Any:
     """Evaluate a payload template (``Parameters``, ``ItemSelector``, ``ResultSelector``).
 
     Keys ending in ``.$`` take the value of a path or an intrinsic function; the ``.$`` is
-    dropped from the key. Nested objects and arrays are rendered too.
+    dropped from the key. Nested objects and arrays are rendered too. ``field`` is kept for
+    callers' messages; a missing path is reported under its own key, as Step Functions does.
     """
     from apps.workflows.engine import intrinsics
 
@@ -130,16 +176,15 @@ def render(template: Any, data: Any, context: Any, *, field: str = "Parameters")
         out: dict[str, Any] = {}
         for key, value in template.items():
             if key.endswith(".$") and isinstance(value, str):
+                # A path that finds nothing fails the execution with States.Runtime, which
+                # no Retry or Catch intercepts; the cause names the key ('x.$').
                 if value.startswith("$"):
-                    try:
-                        out[key[:-2]] = read(value, data, context, field=field)
-                    except StatesError as exc:
-                        raise StatesError(errors.PARAMETER_PATH_FAILURE, exc.cause) from exc
+                    out[key[:-2]] = read(value, data, context, field=key, variables=variables)
                 else:
-                    out[key[:-2]] = intrinsics.evaluate(value, data, context)
+                    out[key[:-2]] = intrinsics.evaluate(value, data, context, variables=variables)
             else:
-                out[key] = render(value, data, context, field=field)
+                out[key] = render(value, data, context, field=field, variables=variables)
         return out
     if isinstance(template, list):
-        return [render(item, data, context, field=field) for item in template]
+        return [render(item, data, context, field=field, variables=variables) for item in template]
     return template

@@ -169,6 +169,62 @@ CASES: list[Case] = [
         {"a": 11},
         True,
     ),
+    # anything-but with a list of prefixes/suffixes (event-ruler README, "Anything-but suffix
+    # list"; EventBridge "Comparison operators": Anything-but (begins with / ends with)).
+    Case(
+        "anything-but-prefix-list",
+        _d(key=[{"anything-but": {"prefix": ["tmp/", "cache/"]}}]),
+        {"key": "cache/x"},
+        False,
+    ),
+    Case(
+        "anything-but-prefix-list-other",
+        _d(key=[{"anything-but": {"prefix": ["tmp/", "cache/"]}}]),
+        {"key": "keep/x"},
+        True,
+    ),
+    Case(
+        "anything-but-suffix-list",
+        _d(key=[{"anything-but": {"suffix": [".tmp", ".bak"]}}]),
+        {"key": "a.bak"},
+        False,
+    ),
+    Case(
+        "anything-but-suffix-list-other",
+        _d(key=[{"anything-but": {"suffix": [".tmp", ".bak"]}}]),
+        {"key": "a.txt"},
+        True,
+    ),
+    # numbers compare by value: 300, 300.0 and 3.0e2 are one number (event-ruler
+    # JsonRuleCompiler matches a pattern number by its double value as well as its text).
+    Case("number-int-matches-float", _d(n=[300]), {"n": 300.0}, True),
+    Case("number-float-matches-int", _d(n=[3.0e2]), {"n": 300}, True),
+    Case("number-value-miss", _d(n=[300]), {"n": 300.5}, False),
+    Case("anything-but-number-by-value", _d(n=[{"anything-but": [300]}]), {"n": 3.0e2}, False),
+    Case("numeric-equal-by-value", _d(n=[{"numeric": ["=", 3.018e2]}]), {"n": 301.8}, True),
+    # wildcard escapes read whole: \* is a star, \\ a backslash
+    Case("wildcard-escaped-star", _d(k=[{"wildcard": "a\\*b*"}]), {"k": "a*bcd"}, True),
+    Case("wildcard-escaped-star-miss", _d(k=[{"wildcard": "a\\*b*"}]), {"k": "axbcd"}, False),
+    Case("wildcard-escaped-backslash", _d(k=[{"wildcard": "a\\\\b*"}]), {"k": "a\\bc"}, True),
+    # a number is no match of a string prefix/suffix, so anything-but of it holds
+    Case(
+        "anything-but-prefix-on-number",
+        _d(n=[{"anything-but": {"prefix": "1"}}]),
+        {"n": 123},
+        True,
+    ),
+    Case(
+        "anything-but-suffix-on-number",
+        _d(n=[{"anything-but": {"suffix": "3"}}]),
+        {"n": 123},
+        True,
+    ),
+    # keys with dots: EventBridge joins paths with dots on both sides (event-ruler README,
+    # "Compiled rules and JSON keys with dots")
+    Case("dotted-pattern-nested-event", _d(**{"a.b": ["x"]}), {"a": {"b": "x"}}, True),
+    Case("nested-pattern-dotted-event", {"detail": {"a": {"b": ["x"]}}}, {"a.b": "x"}, True),
+    Case("dotted-pattern-dotted-event", _d(**{"a.b": ["x"]}), {"a.b": "x"}, True),
+    Case("dotted-pattern-miss", _d(**{"a.b": ["x"]}), {"a": {"b": "y"}}, False),
     # moto 5.2.5 diverges from AWS on these (PLATFORM-FACTS); AWS's answer is asserted locally.
     Case("true-is-not-1", _d(flag=[True]), {"flag": 1}, False, moto_diverges=True),
     Case("numeric-not-bool", _d(n=[{"numeric": [">", 0]}]), {"n": True}, False, moto_diverges=True),

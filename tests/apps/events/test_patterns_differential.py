@@ -6,6 +6,24 @@ matcher says it matches: the full cross product, not only each case's own pair.
 
 The cases where moto 5.2.5 is documented to differ from AWS (``moto_diverges``) are left
 out of the comparison; tests/apps/events/test_patterns.py asserts AWS's answer for them.
+
+Where moto 5.2.5 departs from AWS's documentation (EventBridge user guide, "Comparison
+operators" and "Content filtering"; event-ruler's README), found by running this corpus:
+
+* matching: ``true``/``false`` equal ``1``/``0``; ``numeric`` matches a boolean;
+  ``anything-but: [1]`` does not match ``true``; ``cidr`` matches an integer; ``time`` is
+  matched as an epoch number (``prefix`` on it never matches); ``exists: true`` matches an
+  empty array;
+* PutRule: moto refuses almost nothing, so none of the refusals in test_patterns.py can be
+  compared here: unknown or miscased operators, empty ``prefix``/``suffix``, bad escapes
+  and ``**`` in ``wildcard``, wildcard values past the complexity limit, a field named
+  twice (``"a.b"`` and ``"a": {"b"}``), operator names inside ``$or``, ranges written upper
+  bound first, numbers with no exact double.
+
+moto agrees with AWS on dotted keys (both ways), ``anything-but`` lists of prefixes and
+suffixes and on non-string values, numbers by value (``300`` = ``3.0e2``) and wildcard
+escapes read whole, so those cases are compared. Rules are put from their JSON text after
+:func:`validate_pattern` reads it, as a rule declared in a file would be.
 """
 
 from __future__ import annotations
@@ -19,7 +37,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from apps.events.patterns import matches
+from apps.events.patterns import matches, validate_pattern
 from tests.apps.events.pattern_corpus import CASES, DETAIL_TYPE, SOURCE, Case
 
 BUS = "corpus"
@@ -45,7 +63,8 @@ def moto_matches() -> Iterator[dict[str, set[str]]]:
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
                 "QueueArn"
             ]
-            events.put_rule(Name=f"r{i}", EventBusName=BUS, EventPattern=json.dumps(case.pattern))
+            pattern = validate_pattern(json.dumps(case.pattern))
+            events.put_rule(Name=f"r{i}", EventBusName=BUS, EventPattern=json.dumps(pattern))
             events.put_targets(Rule=f"r{i}", EventBusName=BUS, Targets=[{"Id": "q", "Arn": arn}])
             queues[case.id] = url
         for start in range(0, len(COMPARED), 10):

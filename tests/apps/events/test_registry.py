@@ -174,3 +174,15 @@ def test_scheduled_cron_job_runs_when_its_minute_comes(
     Clock.current = datetime(2026, 11, 27, 9, 30, 45, tzinfo=UTC)
     job.func()  # same minute: once only
     assert ran == [1]
+
+
+def test_receiver_takes_a_pattern_as_json_text(isolated_registry: None) -> None:
+    @registry.receiver('{"source": ["aws.s3"], "detail": {"key": [{"prefix": "in/"}]}}')
+    def on_text(event: object) -> None: ...
+
+    assert registry.receivers["tests.on_text"].pattern == {
+        "source": ["aws.s3"],
+        "detail": {"key": [{"prefix": "in/"}]},
+    }
+    with pytest.raises(InvalidPatternError, match="must be JSON"):
+        registry.receiver('{"source": ["aws.s3"]')

@@ -143,3 +143,37 @@ def test_step_functions_execution_page_reads_the_history_api(operator, settings)
     assert 'class="state state-succeeded" data-state="Shape"' in html
     assert "PassStateEntered" in html
     assert "hello sfn" in html
+
+
+def test_execution_page_shows_the_variables_each_state_assigned(operator, test_workflows):
+    execution = services.execution_start(workflow="variables", input={"who": "ada-lovelace"})
+    execution.refresh_from_db()
+    assert execution.output == {"greeting": "hello ada-lovelace", "attempt": 1}
+    html = page(operator, execution)
+    # the graph names them under the state; the tooltip and the timeline give the values
+    assert '<text class="assigned"' in html
+    assert "$attempt, $customer" in html
+    assert "$customer = &quot;ada-lovelace&quot;" in html
+    assert "assigned variables" in html
+    assert 'class="wf-variables"' in html
+
+
+def test_step_functions_history_carries_assigned_variables():
+    from apps.workflows.backends.aws import normalise_event
+
+    # the shape of a GetExecutionHistory event (stateExitedEventDetails)
+    raw = {
+        "timestamp": "2026-03-01T12:00:01.000Z",
+        "type": "PassStateExited",
+        "id": 3,
+        "previousEventId": 2,
+        "stateExitedEventDetails": {
+            "name": "Remember",
+            "output": '{"who":"ada"}',
+            "outputDetails": {"truncated": False},
+            "assignedVariables": {"customer": '"ada"', "attempt": "1"},
+            "assignedVariablesDetails": {"truncated": False},
+        },
+    }
+    event = normalise_event(raw, "Remember")
+    assert event["assignedVariables"] == {"customer": "ada", "attempt": 1}

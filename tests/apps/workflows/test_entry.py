@@ -84,6 +84,37 @@ def test_state_machine_invokes_the_function_with_the_step_payload():
     assert asl["States"]["Prepare"]["Resource"] == "step:files.review_prepare"  # not mutated
 
 
+def test_a_jsonata_task_invokes_the_function_through_arguments():
+    asl = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Prepare",
+        "States": {
+            "Prepare": {
+                "Type": "Task",
+                "Resource": "step:files.review_prepare",
+                "Arguments": {"file_id": "{% $states.input.file_id %}"},
+                "Next": "Await",
+            },
+            "Await": {
+                "Type": "Task",
+                "Resource": "step:files.review_request_approval.waitForTaskToken",
+                "End": True,
+            },
+        },
+    }
+    machine = to_state_machine(asl, FUNCTION)
+    validate(machine)  # no Parameters in a JSONata state
+    assert machine["States"]["Prepare"]["Arguments"] == {
+        "workflow_step": "files.review_prepare",
+        "execution_arn": "{% $states.context.Execution.Id %}",
+        "input": {"file_id": "{% $states.input.file_id %}"},
+    }
+    payload = machine["States"]["Await"]["Arguments"]["Payload"]
+    assert payload["task_token"] == "{% $states.context.Task.Token %}"
+    assert payload["input"] == "{% $states.input %}"
+    assert "Parameters" not in json.dumps(machine)
+
+
 def test_every_shipped_definition_is_accepted_by_step_functions():
     import boto3
     from moto import mock_aws
