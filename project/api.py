@@ -14,11 +14,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.docs import _csrf_needed
 from ninja.parser import Parser
 from ninja.types import DictStrAny
-
-
-from ninja.openapi.docs import _csrf_needed
 
 from project.errors import NimbusError, RequestTooLarge, error_response, nimbus_error_response
 from project.requestbody import json_body

@@ -141,8 +141,8 @@ class Command(BaseCommand):
             # parameters (create or bring the network and database, NAT or endpoints, ...)
             # leaves it: a reference to a resource the combination removes fails there.
             found = lint_variants(template) + problems(
-                    template,
-                    function_timeout=stack.inputs.function_timeout,
+                template,
+                function_timeout=stack.inputs.function_timeout,
                 event_types=stack.inputs.declared_types,
             )
             for scenario, parameters in scenarios.items():
