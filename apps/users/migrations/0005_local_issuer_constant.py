@@ -22,5 +22,5 @@ def rekey(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("users", "0003_operators_group")]
+    dependencies = [("users", "0004_identity_link")]
     operations = [migrations.RunPython(rekey, migrations.RunPython.noop)]
