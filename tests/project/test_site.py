@@ -72,7 +72,7 @@ def test_accounts_keyed_by_an_old_site_address_are_rekeyed_to_the_local_issuer(u
     cognito = User.objects.create_user(
         "c@example.com", issuer="https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_X"
     )
-    migration = importlib.import_module("apps.users.migrations.0004_local_issuer_constant")
+    migration = importlib.import_module("apps.users.migrations.0005_local_issuer_constant")
     migration.rekey(django_apps, None)
     assert User.objects.get(pk=user.pk).issuer == LOCAL_ISSUER
     assert account_sign_in(email=user.email, password=PASSWORD)[0] == user

@@ -192,7 +192,9 @@ class LocalIdentityBackend(IdentityBackend):
     # -- federated sign-in through the stand-in IdPs ------------------------------------
 
     def hosted_ui_url(self) -> str:
-        return self.issuer if self.identity_providers else ""
+        # The stand-in IdPs are served by this site under the provider's path (the issuer
+        # itself is a constant URN, not an address).
+        return site_url() + LOCAL_ISSUER_PATH if self.identity_providers else ""
 
     def authorization_code_issue(self, **grant: Any) -> str:
         """The code the stand-in IdP answers the callback with (``standin.code_issue``)."""
