@@ -53,10 +53,24 @@ def dev_template() -> dict[str, Any]:
 
 
 @pytest.fixture
-def moto_template(monkeypatch, dev_template):
-    """The command deploys the part of the stack moto models (see test_deploy_moto)."""
-    monkeypatch.setattr(Command, "_template", lambda self, stage: dev_template)
-    return dev_template
+def moto_template(aws, monkeypatch, dev_template):
+    """The command deploys the part of the stack moto models (see test_deploy_moto), in a
+    network of its own: moto cannot delete a VPC its stack made once the stack's other
+    resources used it, and these tests are about what a failed attempt leaves."""
+    ec2 = aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{i}.0/24", AvailabilityZone=zone)["Subnet"][
+            "SubnetId"
+        ]
+        for i, zone in enumerate(("us-east-1a", "us-east-1b"))
+    ]
+    template = json.loads(json.dumps(dev_template))
+    template["Parameters"]["VpcId"]["Default"] = vpc
+    # (moto does not split a CommaDelimitedList's default; it takes a list as the value)
+    template["Parameters"]["SubnetIds"]["Default"] = subnets
+    monkeypatch.setattr(Command, "_template", lambda self, stage: template)
+    return template
 
 
 def _left(session: Any) -> tuple[list[str], list[str]]:
