@@ -205,8 +205,11 @@ def live_nimbus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNimbus
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """Chromium for the browser tests only: Playwright's sync API keeps an event loop
+    running in the main thread while it is open, and Django refuses database work from
+    a thread with a running loop (SynchronousOnlyOperation in the tests that follow)."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
