@@ -38,11 +38,22 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ["at", "actor_repr", "action", "target_type", "target_repr", "ip_address"]
+    list_display = ["at", "actor_repr", "action", "target", "verdict", "ip_address"]
     list_filter = ["action", "target_type"]
     search_fields = ["actor_repr", "target_repr", "target_id", "request_id"]
     date_hierarchy = "at"
     readonly_fields = ["detail_pretty"]
+
+    @admin.display(description="object", ordering="target_type")
+    def target(self, obj: AuditEntry) -> str:
+        return f"{obj.target_type} {obj.target_repr}".strip() or "—"
+
+    @admin.display(description="verdict")
+    def verdict(self, obj: AuditEntry) -> str:
+        """What came of it: the decision taken, the action chosen, or the change made."""
+        detail = obj.detail if isinstance(obj.detail, dict) else {}
+        text = detail.get("verdict") or detail.get("change") or detail.get("name") or ""
+        return str(text)[:120] or "—"
 
     @admin.display(description="detail")
     def detail_pretty(self, obj: AuditEntry) -> str:

@@ -56,6 +56,10 @@ class Tile:
     sources: tuple[Source, ...]
     # "bad" tiles turn red when not zero (something needs an operator).
     alert_when_nonzero: bool = False
+    #: The source whose count is the tile's number, when the sources count the same things
+    #: in different ways (a file awaiting approval is also one pending callback): the
+    #: others are still listed, as ways into the same work. None: the sources add up.
+    headline: int | None = None
 
 
 TILES: tuple[Tile, ...] = (
@@ -74,6 +78,7 @@ TILES: tuple[Tile, ...] = (
             Source("workflows.TaskToken", "Pending callbacks", {"consumed_at__isnull": "True"}),
         ),
         alert_when_nonzero=True,
+        headline=0,
     ),
     Tile(
         "dead_letters",
@@ -165,10 +170,12 @@ def dashboard_tiles(*, user: Any, tiles: tuple[Tile, ...] = TILES) -> list[TileV
     """The tiles this operator may see, with counts; tiles without any present model are left out."""
     values = []
     for tile in tiles:
-        parts = [c for c in (_count(s, user) for s in tile.sources) if c is not None]
+        counted = [(i, _count(s, user)) for i, s in enumerate(tile.sources)]
+        parts = [c for _, c in counted if c is not None]
         if not parts:
             continue
-        total = sum(p.count for p in parts)
+        headline = [c for i, c in counted if c is not None and i == tile.headline]
+        total = headline[0].count if headline else sum(p.count for p in parts)
         values.append(
             TileValue(
                 tile.key,

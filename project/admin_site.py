@@ -26,6 +26,9 @@ from django.urls import URLPattern, path
 from project.models import AuditEntry
 
 OPERATORS_GROUP = "operators"
+#: Set on a request by an admin view that wrote its own audit entries (naming the object and
+#: the verdict), so the generic "ran action" row is not written as well.
+AUDITED = "_nimbus_audited"
 
 #: The admin request being served, so signal receivers can name its address and id.
 current_request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar(
@@ -134,8 +137,10 @@ class NimbusAdminSite(admin.AdminSite):
             token = current_request.set(request)
             try:
                 last_log = _last_log_entry_id() if request.method == "POST" else None
+                # Named before the view runs: a confirmed deletion leaves nothing to name.
+                selected = self._selected_names(request) if last_log is not None else []
                 response = wrapped(request, *args, **kwargs)
-                self._audit_request(request, response)
+                self._audit_request(request, response, selected)
                 if last_log is not None:
                     _audit_log_entries(after=last_log, user=request.user)
                 return response
@@ -146,28 +151,72 @@ class NimbusAdminSite(admin.AdminSite):
         audited.__dict__.update(getattr(wrapped, "__dict__", {}))
         return audited
 
-    def _audit_request(self, request: HttpRequest, response: HttpResponse) -> None:
+    def _selected_model(self, request: HttpRequest) -> type[Any] | None:
+        label = _model_label(request)
+        for model in self._registry:
+            if f"{model._meta.app_label}_{model._meta.model_name}" == label:
+                return model
+        return None
+
+    def _selected_names(self, request: HttpRequest) -> list[str]:
+        """How the objects a changelist action was run on are named (at most ten)."""
+        selected = request.POST.getlist("_selected_action")
+        model = self._selected_model(request) if selected else None
+        if model is None:
+            return []
+        try:
+            objects = model._default_manager.filter(pk__in=selected[:10])
+            return [str(obj)[:60] for obj in objects]
+        except (ValueError, TypeError):  # ids the model's key refuses: nothing to name
+            return []
+
+    def _action_description(self, request: HttpRequest, model: type[Any] | None, name: str) -> str:
+        """The action as the operator chose it ("Delete selected groups")."""
+        model_admin = self._registry.get(model) if model is not None else None
+        if model_admin is None:
+            return name
+        action = model_admin.get_actions(request).get(name)
+        if action is None:
+            return name
+        from django.contrib.admin.utils import model_format_dict
+
+        description = getattr(action, "description", None) or name
+        return str(description) % model_format_dict(model_admin.opts)
+
+    def _audit_request(
+        self, request: HttpRequest, response: HttpResponse, names: list[str]
+    ) -> None:
         user = request.user
         if user.is_authenticated and not self.has_permission(request):
             audit_record(action=AuditEntry.Action.DENIED, actor=user, detail={"path": request.path})
             return
         # Additions, changes and deletions are copied from Django's LogEntry rows after the
-        # view; actions write none of their own (bar deletions), so record them here.
+        # view; actions write none of their own (bar deletions), so record them here, unless
+        # the view recorded what it did itself (the object and the verdict), see audited().
+        if getattr(request, AUDITED, False):
+            return
         if request.method != "POST" or "action" not in request.POST:
             return
         selected = request.POST.getlist("_selected_action")
-        model = getattr(request, "resolver_match", None)
+        model = self._selected_model(request)
+        name = request.POST.get("action", "")[:100]
+        confirmed = bool(request.POST.get("post"))
+        objects = ", ".join(names) + (
+            f" and {len(selected) - len(names)} more" if len(selected) > len(names) else ""
+        )
         audit_record(
             action=AuditEntry.Action.ACTION,
             actor=user,
-            target_type=_model_label(request),
-            target_repr=f"{len(selected)} selected",
+            target_type=model._meta.label_lower if model is not None else _model_label(request),
+            target_id=selected[0] if len(selected) == 1 else "",
+            target_repr=objects or f"{len(selected)} selected",
             detail={
-                "name": request.POST.get("action", "")[:100],
+                "name": name,
+                "verdict": self._action_description(request, model, name),
                 "selected": selected[:100],
-                "confirmed": bool(request.POST.get("post")),
+                "confirmed": confirmed,
                 "status": response.status_code,
-                "view": getattr(model, "view_name", ""),
+                "view": getattr(getattr(request, "resolver_match", None), "view_name", ""),
             },
         )
 

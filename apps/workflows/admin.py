@@ -27,6 +27,10 @@ from project.errors import NimbusError
 logger = logging.getLogger("nimbus.workflows")
 
 
+#: What the messages and the audit trail say was done.
+PAST = {"approve": "approved", "reject": "rejected", "stop": "stopped", "redrive": "redriven"}
+
+
 def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
@@ -138,19 +142,48 @@ class ExecutionAdmin(admin.ModelAdmin[Execution]):
             services.execution_stop(
                 execution=execution, error="Operator", cause=f"Stopped by {_actor(request)}"
             )
+            _audit(request, execution, action)
             self.message_user(request, "Execution stopped.")
         elif action == "redrive":
             services.execution_redrive(execution=execution)
+            _audit(request, execution, action)
             self.message_user(request, "Execution redriven.")
         elif action in ("approve", "reject"):
             task = get_object_or_404(TaskToken, pk=request.POST.get("task"), execution=execution)
             _resolve(request, task, action, str(request.POST.get("reason", "")))
-            self.message_user(request, f"{task.state_name}: {action}d.")
+            self.message_user(request, f"{task.state_name}: {PAST[action]}.")
         else:
             self.message_user(request, f"Unknown action {action!r}.", messages.ERROR)
 
 
+def _audit(request: HttpRequest, execution: Execution, action: str, **detail: Any) -> None:
+    """One audit row naming the execution (and so the file a review is about) and the verdict."""
+    from project.admin_site import AUDITED, audit_record
+    from project.models import AuditEntry
+
+    state = detail.get("state")
+    audit_record(
+        action=AuditEntry.Action.ACTION,
+        actor=request.user,
+        target_type=Execution._meta.label_lower,
+        target_id=str(execution.pk),
+        target_repr=f"{execution}" + (f" · {state}" if state else ""),
+        detail={"name": action, "verdict": PAST[action], "workflow": execution.workflow, **detail},
+        request=request,
+    )
+    setattr(request, AUDITED, True)
+
+
 def _resolve(request: HttpRequest, task: TaskToken, action: str, reason: str) -> None:
+    _resolve_task(request, task, action, reason)
+    if task.execution is not None:
+        detail: dict[str, Any] = {"state": task.state_name, "task": task.token_hash[:12]}
+        if action == "reject":
+            detail["reason"] = reason or "Rejected by an operator."
+        _audit(request, task.execution, action, **detail)
+
+
+def _resolve_task(request: HttpRequest, task: TaskToken, action: str, reason: str) -> None:
     if action == "approve":
         services.task_resolve(
             task=task,
@@ -230,4 +263,4 @@ class TaskTokenAdmin(admin.ModelAdmin[TaskToken]):
                 done += 1
             except NimbusError as exc:
                 self.message_user(request, f"{task}: {exc.message}", messages.ERROR)
-        self.message_user(request, f"{done} task(s) {action}d.")
+        self.message_user(request, f"{done} task(s) {PAST[action]}.")

@@ -122,7 +122,9 @@ def test_bulk_actions_are_audited(operator):
         ("delete_selected", False, ids),
         ("delete_selected", True, ids),
     ]
-    assert actions[0].target_type == "auth_group"
+    # the objects are named (before the confirmed deletion took them) and so is the action
+    assert [(a.target_type, a.target_repr) for a in actions] == [("auth.group", "g0, g1")] * 2
+    assert actions[1].detail["verdict"] == "Delete selected groups"
     assert AuditEntry.objects.filter(action="delete").count() == 2
 
 

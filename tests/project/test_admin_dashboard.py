@@ -73,3 +73,31 @@ def test_isnull_filters_count_like_the_admin_list_they_link_to() -> None:
     (tile,) = dashboard_tiles(user=superuser, tiles=tiles)
     assert tile.total == 2
     assert tile.url == "/admin/users/user/?last_login__isnull=True"
+
+
+def test_a_file_awaiting_approval_counts_once_though_it_also_waits_on_a_callback() -> None:
+    from django.utils import timezone
+
+    from apps.files.models import File
+    from apps.workflows.models import Execution, TaskToken
+    from project.admin_dashboard import TILES
+
+    superuser = User.objects.create_superuser("root@example.com", "pw-1234567890")
+    owner = User.objects.create_user("owner@example.com", "pw-1234567890")
+    file = File.objects.create(
+        owner=owner,
+        name="a.pdf",
+        key="k/a.pdf",
+        declared_type="application/pdf",
+        declared_size=10,
+        upload_expires_at=timezone.now(),
+        status="awaiting_approval",
+    )
+    execution = Execution.objects.create(workflow="file_review", name=f"file-{file.pk}")
+    TaskToken.objects.create(execution=execution, state_name="AwaitApproval", token_hash="a" * 64)
+
+    (tile,) = [
+        t for t in dashboard_tiles(user=superuser, tiles=TILES) if t.key == "awaiting_approval"
+    ]
+    assert tile.total == 1
+    assert [(p.label, p.count) for p in tile.parts] == [("Files", 1), ("Pending callbacks", 1)]

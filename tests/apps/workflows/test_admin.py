@@ -66,10 +66,23 @@ def test_execution_page_draws_states_by_status_and_the_timeline(operator, test_w
     assert raw not in listing.content.decode()
 
 
+def audit_rows() -> list[tuple[str, str, str, str]]:
+    from project.models import AuditEntry
+
+    return [
+        (a.target_type, a.target_repr, a.detail.get("verdict", ""), a.detail.get("reason", ""))
+        for a in AuditEntry.objects.filter(action="action").order_by("pk")
+    ]
+
+
 def test_operator_approves_from_the_execution_page(operator):
     execution = services.execution_start(workflow="approval", input={"doc": "d"})
     task = TaskToken.objects.get(execution=execution)
     act(operator, execution, action="approve", task=str(task.pk))
+    messages = [m.message for m in operator.get("/admin/").context["messages"]]
+    assert messages == ["Approve: approved."]
+    # one row, naming the execution, its state and the verdict (no "0 selected")
+    assert audit_rows() == [("workflows.execution", f"{execution} · Approve", "approved", "")]
     execution.refresh_from_db()
     assert execution.status == "SUCCEEDED"
     assert execution.output["decision"]["approved"] is True
@@ -82,6 +95,11 @@ def test_operator_rejects_with_a_reason(operator):
     execution = services.execution_start(workflow="approval", input={"doc": "d"})
     task = TaskToken.objects.get(execution=execution)
     act(operator, execution, action="reject", task=str(task.pk), reason="Wrong file")
+    messages = [m.message for m in operator.get("/admin/").context["messages"]]
+    assert messages == ["Approve: rejected."]
+    assert audit_rows() == [
+        ("workflows.execution", f"{execution} · Approve", "rejected", "Wrong file")
+    ]
     execution.refresh_from_db()
     assert (execution.status, execution.error, execution.cause) == (
         "FAILED",
@@ -113,6 +131,9 @@ def test_bulk_approve_in_the_task_list(operator):
     for execution in (first, second):
         execution.refresh_from_db()
         assert execution.status == "SUCCEEDED"
+    assert sorted(audit_rows()) == sorted(
+        ("workflows.execution", f"{e} · Approve", "approved", "") for e in (first, second)
+    )
 
 
 def test_step_functions_execution_page_reads_the_history_api(operator, settings):
