@@ -92,7 +92,12 @@ class ExecutionAdmin(admin.ModelAdmin[Execution]):
             statuses = graph.state_statuses(
                 events, execution.status, {t.state_name for t in pending}
             )
-            svg = graph.render_svg(definition.asl, statuses, graph.assigned_by_state(events))
+            svg = graph.render_svg(
+                definition.asl,
+                statuses,
+                graph.assigned_by_state(events),
+                graph.taken(events, definition.asl),
+            )
         timeline = [
             {
                 **event,

@@ -1,22 +1,25 @@
 """Draw a state machine as SVG, each state coloured by its status in one execution.
 
-The layout is layered: a state's row is its distance from ``StartAt``; edges follow
-``Next``, ``Default``, Choice rules (solid) and ``Catch`` (dashed). Parallel and Map
-states are drawn as one box naming their branches. Statuses come from the history (the
-same normalised shape for local and Step Functions executions). A state that assigned
-workflow variables (``assignedVariables`` of its exit event) lists their names under its
-label, and their values in its tooltip.
+The layout is layered (``apps.workflows.layout``, a Sugiyama drawing with crossing
+reduction) so no edge runs through another state's box; edges follow ``Next``, ``Default``,
+Choice rules (solid) and ``Catch`` (dashed), and those the execution took are drawn bold.
+Parallel and Map states are drawn as one box naming their branches. Statuses come from the
+history (the same normalised shape for local and Step Functions executions). A state that
+assigned workflow variables (``assignedVariables`` of its exit event) lists their names
+under its label, and their values in its tooltip.
 """
 
 from __future__ import annotations
 
 import json
-from collections import deque
 from typing import Any
 
 from django.utils.html import escape
 
-BOX_W, BOX_H, GAP_X, GAP_Y, PAD = 170, 40, 30, 50, 20
+from apps.workflows.layout import Layout, layered_layout
+
+BOX_H, MIN_W, MAX_W, CHAR_W = 40, 140, 240, 6.6
+TAKEN = "#1d4ed8"
 COLOURS = {
     "not_run": ("#f3f4f6", "#9ca3af"),
     "running": ("#dbeafe", "#2563eb"),
@@ -64,27 +67,40 @@ def assigned_by_state(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]
     return assigned
 
 
-def _edges(state: dict[str, Any]) -> list[tuple[str, bool]]:
-    targets = [(state["Next"], False)] if "Next" in state else []
-    targets += [(rule["Next"], False) for rule in state.get("Choices", [])]
+def _edges(state: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(target, how)`` for each transition out of ``state``."""
+    targets = [(state["Next"], "Next")] if "Next" in state else []
+    targets += [
+        (rule["Next"], f"Choice rule {i + 1}") for i, rule in enumerate(state.get("Choices", []))
+    ]
     if "Default" in state:
-        targets.append((state["Default"], False))
-    targets += [(c["Next"], True) for c in state.get("Catch", [])]
+        targets.append((state["Default"], "Default"))
+    targets += [(c["Next"], "Catch") for c in state.get("Catch", [])]
     return targets
 
 
-def _layers(asl: dict[str, Any]) -> dict[str, int]:
-    rank = {asl["StartAt"]: 0}
-    queue = deque([asl["StartAt"]])
-    while queue:
-        name = queue.popleft()
-        for target, _ in _edges(asl["States"][name]):
-            if target not in rank:
-                rank[target] = rank[name] + 1
-                queue.append(target)
-    for name in asl["States"]:
-        rank.setdefault(name, max(rank.values()) + 1)
-    return rank
+def _transitions(asl: dict[str, Any]) -> dict[tuple[str, str], list[str]]:
+    """How each state reaches each other one (several Choice rules may share a target)."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for name, state in asl["States"].items():
+        for target, how in _edges(state):
+            if target in asl["States"]:
+                found.setdefault((name, target), []).append(how)
+    return found
+
+
+def taken(events: list[dict[str, Any]], asl: dict[str, Any]) -> set[tuple[str, str]]:
+    """The transitions between top-level states this execution made, from its history."""
+    edges = _transitions(asl)
+    made: set[tuple[str, str]] = set()
+    previous = ""
+    for event in events:
+        state = event.get("state") or ""
+        if state in asl["States"] and event["type"].endswith("StateEntered"):
+            if (previous, state) in edges:
+                made.add((previous, state))
+            previous = state
+    return made
 
 
 def _label(name: str, state: dict[str, Any]) -> str:
@@ -94,67 +110,89 @@ def _label(name: str, state: dict[str, Any]) -> str:
     return f"{name} · {kind}"
 
 
-def _assigned_text(variables: dict[str, Any]) -> tuple[str, str]:
+def _box_width(label: str) -> float:
+    return float(min(max(len(label) * CHAR_W + 24, MIN_W), MAX_W))
+
+
+def _fit(label: str, width: float) -> str:
+    room = int((width - 16) / CHAR_W)
+    return label if len(label) <= room else label[: room - 1] + "…"
+
+
+def _assigned_text(variables: dict[str, Any], width: float) -> tuple[str, str]:
     """The line under a state's label and the tooltip lines for its assigned variables."""
     # sorted: the history's JSON column (jsonb on PostgreSQL) does not keep key order
     ordered = sorted(variables.items())
     names = ", ".join(f"${name}" for name, _ in ordered)
-    line = names if len(names) <= 26 else names[:25] + "…"
+    room = int((width - 12) / 6.2)
+    line = names if len(names) <= room else names[: room - 1] + "…"
     tip = "".join(f"\n${name} = {json.dumps(value, default=str)[:80]}" for name, value in ordered)
     return line, tip
 
 
+def layout(asl: dict[str, Any]) -> Layout:
+    """Where each state's box and each transition go."""
+    names = list(asl["States"])
+    widths = {n: _box_width(_label(n, asl["States"][n])) for n in names}
+    edges = [(u, v, " / ".join(hows)) for (u, v), hows in _transitions(asl).items()]
+    return layered_layout(names, edges, start=asl["StartAt"], box_w=widths, box_h=BOX_H)
+
+
 def render_svg(
-    asl: dict[str, Any], statuses: dict[str, str], assigned: dict[str, dict[str, Any]] | None = None
+    asl: dict[str, Any],
+    statuses: dict[str, str],
+    assigned: dict[str, dict[str, Any]] | None = None,
+    path: set[tuple[str, str]] | None = None,
 ) -> str:
     """An SVG document (string) of the machine; safe to embed (all text escaped)."""
-    rank = _layers(asl)
-    rows: dict[int, list[str]] = {}
-    for name in asl["States"]:
-        rows.setdefault(rank[name], []).append(name)
-    width = max(len(r) for r in rows.values()) * (BOX_W + GAP_X) + 2 * PAD
-    height = (max(rows) + 1) * (BOX_H + GAP_Y) + 2 * PAD
-    pos: dict[str, tuple[float, float]] = {}
-    for row, names in rows.items():
-        offset = (width - len(names) * (BOX_W + GAP_X) + GAP_X) / 2
-        for i, name in enumerate(names):
-            pos[name] = (offset + i * (BOX_W + GAP_X), PAD + row * (BOX_H + GAP_Y))
+    drawing = layout(asl)
+    width, height = round(drawing.width), round(drawing.height)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" aria-label="State machine graph" '
         'class="workflow-graph">',
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" '
-        'fill="#6b7280"/></marker></defs>',
+        'fill="#6b7280"/></marker><marker id="arrow-taken" viewBox="0 0 10 10" refX="10" '
+        'refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse">'
+        f'<path d="M 0 0 L 10 5 L 0 10 z" fill="{TAKEN}"/></marker></defs>',
     ]
+    # the path taken last, so it is drawn over the others
+    routes = sorted(drawing.routes, key=lambda r: (r.source, r.target) in (path or set()))
+    for route in routes:
+        was_taken = (route.source, route.target) in (path or set())
+        dashed = all(how == "Catch" for how in route.key.split(" / "))
+        dash = ' stroke-dasharray="5 4"' if dashed else ""
+        style = (
+            f'stroke="{TAKEN}" stroke-width="3" marker-end="url(#arrow-taken)"'
+            if was_taken
+            else 'stroke="#6b7280" stroke-width="1.5" marker-end="url(#arrow)"'
+        )
+        parts.append(
+            f'<g class="edge{" edge-taken" if was_taken else ""}" '
+            f'data-from="{escape(route.source)}" data-to="{escape(route.target)}">'
+            f"<title>{escape(route.source)} → {escape(route.target)} ({escape(route.key)})"
+            f"{' · taken' if was_taken else ''}</title>"
+            f'<path d="{route.path_d()}" fill="none" {style}{dash}/></g>'
+        )
     for name, state in asl["States"].items():
-        x1, y1 = pos[name]
-        for target, dashed in _edges(state):
-            x2, y2 = pos[target]
-            start = (x1 + BOX_W / 2, y1 + BOX_H)
-            end = (x2 + BOX_W / 2, y2) if y2 > y1 else (x2 + BOX_W, y2 + BOX_H / 2)
-            dash = ' stroke-dasharray="5 4"' if dashed else ""
-            parts.append(
-                f'<path d="M {start[0]} {start[1]} C {start[0]} {start[1] + 30}, '
-                f'{end[0]} {end[1] - 30}, {end[0]} {end[1]}" fill="none" stroke="#6b7280"'
-                f'{dash} marker-end="url(#arrow)"/>'
-            )
-    for name, state in asl["States"].items():
-        x, y = pos[name]
+        box = drawing.boxes[name]
+        x, y = round(box.x, 1), round(box.y, 1)
         status = statuses.get(name, "not_run")
         fill, stroke = COLOURS[status]
         variables = (assigned or {}).get(name)
-        line, tip = _assigned_text(variables) if variables else ("", "")
+        line, tip = _assigned_text(variables, box.w) if variables else ("", "")
         label_y = y + BOX_H / 2 + (-2 if line else 4)
+        label = _label(name, state)
         parts.append(
             f'<g class="state state-{status}" data-state="{escape(name)}">'
-            f"<title>{escape(name)}: {status.replace('_', ' ')}{escape(tip)}</title>"
-            f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="8" fill="{fill}" '
+            f"<title>{escape(label)}: {status.replace('_', ' ')}{escape(tip)}</title>"
+            f'<rect x="{x}" y="{y}" width="{box.w:.0f}" height="{BOX_H}" rx="8" fill="{fill}" '
             f'stroke="{stroke}" stroke-width="2"/>'
-            f'<text x="{x + BOX_W / 2}" y="{label_y}" text-anchor="middle" '
-            f'font-size="12" font-family="sans-serif">{escape(_label(name, state))}</text>'
+            f'<text x="{x + box.w / 2:.1f}" y="{label_y}" text-anchor="middle" '
+            f'font-size="12" font-family="sans-serif">{escape(_fit(label, box.w))}</text>'
             + (
-                f'<text class="assigned" x="{x + BOX_W / 2}" y="{y + BOX_H - 6}" '
+                f'<text class="assigned" x="{x + box.w / 2:.1f}" y="{y + BOX_H - 6}" '
                 f'text-anchor="middle" font-size="10" font-family="monospace">{escape(line)}</text>'
                 if line
                 else ""
