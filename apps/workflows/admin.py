@@ -14,8 +14,9 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.safestring import mark_safe
@@ -56,6 +57,7 @@ class ExecutionAdmin(admin.ModelAdmin[Execution]):
         view = self.admin_site.admin_view
         return [
             path("<uuid:pk>/act/", view(self.action_view), name="workflows_execution_act"),
+            path("<uuid:pk>/live/", view(self.live_view), name="workflows_execution_live"),
             *super().get_urls(),
         ]
 
@@ -65,15 +67,39 @@ class ExecutionAdmin(admin.ModelAdmin[Execution]):
         if not self.has_view_permission(request):
             raise PermissionDenied
         execution = get_object_or_404(Execution, pk=object_id)
-        if execution.backend != "local":
-            try:
-                services.execution_refresh(execution=execution)
-            except Exception as exc:  # the page still shows what the database knows
-                logger.warning("Could not refresh execution %s: %s", execution.pk, exc)
-                self.message_user(request, "Step Functions could not be reached.", messages.WARNING)
+        if not _refresh(execution):
+            self.message_user(request, "Step Functions could not be reached.", messages.WARNING)
         return TemplateResponse(
             request, "admin/workflows/execution.html", self._context(request, execution)
         )
+
+    def live_view(self, request: HttpRequest, pk: Any) -> HttpResponse:
+        """The execution page's changing parts as JSON, for the page to follow the execution
+        without a reload (static/nimbus/admin_execution.js polls it while the execution runs).
+
+        ``?version=`` is what the page shows; when nothing changed only the version comes
+        back. Polled rather than pushed: the WebSocket reaches people's own connections, and
+        on AWS Step Functions tells nobody of each state's progress, so reading the history
+        (as the page itself does) is the one way that works the same in both places.
+        """
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        execution = get_object_or_404(Execution, pk=pk)
+        reachable = _refresh(execution)
+        context = self._context(request, execution)
+        body: dict[str, Any] = {
+            "version": context["version"],
+            "live": context["live"],
+            "reachable": reachable,
+        }
+        if request.GET.get("version") != context["version"]:
+            body["regions"] = {
+                name: render_to_string(f"admin/workflows/_{name}.html", context, request=request)
+                for name in LIVE_REGIONS
+            }
+        response = JsonResponse(body)
+        response["Cache-Control"] = "no-store"
+        return response
 
     def _context(self, request: HttpRequest, execution: Execution) -> dict[str, Any]:
         try:
@@ -106,11 +132,18 @@ class ExecutionAdmin(admin.ModelAdmin[Execution]):
                 "assigned_json": _pretty(event["assignedVariables"])
                 if event.get("assignedVariables")
                 else "",
+                "assigned_names": ", ".join(
+                    f"${name}" for name in sorted(event.get("assignedVariables") or {})
+                ),
             }
             for event in events
         ]
         can_change = self.has_change_permission(request, execution)
+        live = execution.is_running or bool(pending)
+        version = f"{execution.status}:{len(events)}:" + ",".join(str(t.pk) for t in pending)
         return {
+            "version": version,
+            "live": live,
             **self.admin_site.each_context(request),
             "title": f"{execution.workflow} · {execution.name}",
             "opts": self.model._meta,
@@ -159,6 +192,23 @@ class ExecutionAdmin(admin.ModelAdmin[Execution]):
             self.message_user(request, f"{task.state_name}: {PAST[action]}.")
         else:
             self.message_user(request, f"Unknown action {action!r}.", messages.ERROR)
+
+
+#: The parts of the execution page the live view sends again (templates ``_<name>.html``).
+LIVE_REGIONS = ("summary", "pending", "graph", "timeline")
+
+
+def _refresh(execution: Execution) -> bool:
+    """Bring a Step Functions execution's row up to date; False if AWS could not be reached
+    (the page then shows what the database knows)."""
+    if execution.backend == "local":
+        return True
+    try:
+        services.execution_refresh(execution=execution)
+    except Exception as exc:
+        logger.warning("Could not refresh execution %s: %s", execution.pk, exc)
+        return False
+    return True
 
 
 def _audit(request: HttpRequest, execution: Execution, action: str, **detail: Any) -> None:

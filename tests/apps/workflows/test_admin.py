@@ -198,3 +198,44 @@ def test_step_functions_history_carries_assigned_variables():
     }
     event = normalise_event(raw, "Remember")
     assert event["assignedVariables"] == {"customer": "ada", "attempt": 1}
+
+
+def live(operator: Client, execution: Execution, version: str = "") -> dict:
+    url = reverse("admin:workflows_execution_live", args=[execution.pk])
+    response = operator.get(url, {"version": version})
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    return response.json()
+
+
+def test_the_live_view_sends_the_changed_parts_only_when_something_changed(operator):
+    execution = services.execution_start(workflow="approval", input={"doc": "d"})
+    first = live(operator, execution)
+    assert first["live"] is True
+    assert set(first["regions"]) == {"summary", "pending", "graph", "timeline"}
+    assert 'data-status="RUNNING"' in first["regions"]["summary"]
+    assert "Approve</button>" in first["regions"]["pending"]
+    assert 'class="state state-waiting" data-state="Approve"' in first["regions"]["graph"]
+    # the page's own version is the one the live view starts from
+    assert f'data-wf-version="{first["version"]}"' in page(operator, execution)
+    assert "regions" not in live(operator, execution, first["version"])
+
+    task = TaskToken.objects.get(execution=execution)
+    act(operator, execution, action="approve", task=str(task.pk))
+    after = live(operator, execution, first["version"])
+    assert after["version"] != first["version"]
+    assert after["live"] is False
+    assert 'data-status="SUCCEEDED"' in after["regions"]["summary"]
+    assert "Approve</button>" not in after["regions"]["pending"]
+    assert 'class="state state-succeeded" data-state="Approve"' in after["regions"]["graph"]
+    assert "TaskStateExited" in after["regions"]["timeline"]
+
+
+def test_the_live_view_is_for_operators_only(django_user_model):
+    execution = services.execution_start(workflow="approval", input={"doc": "d"})
+    person = django_user_model.objects.create_user("p@example.com", "pw-person-12345678")
+    client = Client()
+    client.force_login(person)
+    response = client.get(reverse("admin:workflows_execution_live", args=[execution.pk]))
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
