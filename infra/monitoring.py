@@ -11,9 +11,12 @@ and when it clears:
 
 On AWS, Step Functions runs workflows and SQS keeps dead letters, so the Nimbus metrics
 that only the local workflow engine and the local bus record (:data:`LOCAL_ONLY_METRICS`)
-are neither alarmed on nor plotted: their AWS counterparts above are. The dashboard shows
-the alarmed series plus upload, event and rate-limit counts. Thresholds live in
-:data:`THRESHOLDS` so an operator tunes them in one place.
+are neither alarmed on nor plotted: their AWS counterparts above are. The dashboard opens
+on the last 24 hours, its first rows the admin dashboard's five charts by title
+(:data:`LAST_DAY_TITLES`: uploads, accepted/rejected, events delivered/failed/dead-lettered,
+workflow outcomes, p95 request latency) drawn hourly from AWS's metrics, then the alarmed
+series and the event and rate-limit counts. Thresholds live in :data:`THRESHOLDS` so an
+operator tunes them in one place.
 """
 
 from __future__ import annotations
@@ -31,7 +34,14 @@ NAMESPACE = "Nimbus"  # project.telemetry.NAMESPACE (not imported: infra stays D
 #: bus's dead letters (apps.events.delivery): never emitted on AWS, where the per-state-
 #: machine AWS/States alarms and the per-queue DLQ alarms watch the same things.
 LOCAL_ONLY_METRICS = frozenset(
-    {"WorkflowExecutions", "WorkflowFailures", "WorkflowDuration", "EventsDeadLettered"}
+    {
+        "WorkflowExecutions",
+        "WorkflowFailures",
+        "WorkflowDuration",
+        "EventsDeadLettered",
+        # per-request durations: API Gateway's Latency measures every request on AWS
+        "RequestDuration",
+    }
 )
 
 THRESHOLDS: dict[str, float] = {
@@ -221,14 +231,27 @@ def _nimbus_metric_alarms(stack: Stack) -> None:
 # --- dashboard ---------------------------------------------------------------------------
 
 
+#: The admin dashboard's charts of the last day (``project.operator_charts.CHARTS``), by
+#: title and in order: the dashboard's first row shows the same figures from AWS's metrics
+#: (hourly, over 24 hours). tests/infra/test_monitoring.py keeps the two lists equal.
+LAST_DAY_TITLES = (
+    "Uploads",
+    "Accepted and rejected",
+    "Events delivered, failed and dead-lettered",
+    "Workflow outcomes",
+    "Request latency (p95)",
+)
+HOUR = 3600
+
+
 def _widget(
-    title: str, metrics: list[list[Any]], *, x: int, y: int, **props: Any
+    title: str, metrics: list[list[Any]], *, x: int, y: int, width: int = 12, **props: Any
 ) -> dict[str, Any]:
     return {
         "type": "metric",
         "x": x,
         "y": y,
-        "width": 12,
+        "width": width,
         "height": 6,
         "properties": {
             "title": title,
@@ -242,37 +265,94 @@ def _widget(
     }
 
 
+def _machines(stack: Stack, variables: dict[str, Any]) -> list[list[Any]]:
+    """Each state machine's executions by outcome (the admin's "Workflow outcomes")."""
+    metrics: list[list[Any]] = []
+    outcomes = (
+        ("ExecutionsSucceeded", "succeeded"),
+        ("ExecutionsFailed", "failed"),
+        ("ExecutionsTimedOut", "timed out"),
+        ("ExecutionsAborted", "aborted"),
+    )
+    for i, (name, machine) in enumerate(sorted(stack.state_machines.items())):
+        variables[f"Machine{i}"] = Ref(machine)
+        for metric, label in outcomes:
+            metrics.append(
+                [
+                    "AWS/States",
+                    metric,
+                    "StateMachineArn",
+                    f"${{Machine{i}}}",
+                    {"label": f"{name} {label}", "stat": "Sum"},
+                ]
+            )
+    return metrics
+
+
+def _dead_letters(stack: Stack, variables: dict[str, Any]) -> list[list[Any]]:
+    """Messages waiting in each dead-letter queue: SQS counts no message it moves to a DLQ
+    in NumberOfMessagesSent, so the queue's depth is what shows dead-lettering on AWS."""
+    metrics: list[list[Any]] = []
+    for i, (logical, queue) in enumerate(sorted(stack.dead_letter_queues.items())):
+        variables[f"Dlq{i}"] = GetAtt(queue, "QueueName")
+        metrics.append(
+            [
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                "QueueName",
+                f"${{Dlq{i}}}",
+                {"label": f"Dead-lettered, waiting ({logical})", "stat": "Maximum"},
+            ]
+        )
+    return metrics
+
+
+def _last_day(stack: Stack, variables: dict[str, Any]) -> list[dict[str, Any]]:
+    """The admin dashboard's five charts, hourly: the first rows of the dashboard."""
+    p, stage = stack.prefix, stack.inputs.stage
+
+    def nimbus(metric: str, label: str) -> list[Any]:
+        return [NAMESPACE, metric, "Stage", stage, {"label": label, "stat": "Sum"}]
+
+    series = [
+        [nimbus("UploadsStarted", "Started")],
+        [nimbus("UploadsAccepted", "Accepted"), nimbus("UploadsRejected", "Rejected")],
+        [
+            nimbus("EventsProcessed", "Delivered"),
+            nimbus("EventsFailed", "Failed"),
+            *_dead_letters(stack, variables),
+        ],
+        _machines(stack, variables),
+        [["AWS/ApiGateway", "Latency", "ApiName", p, {"label": "p95", "stat": "p95"}]],
+    ]
+    widgets = []
+    for i, (title, metrics) in enumerate(zip(LAST_DAY_TITLES, series, strict=True)):
+        if metrics:
+            widgets.append(
+                _widget(title, metrics, x=(i % 3) * 8, y=1 + (i // 3) * 6, width=8, period=HOUR)
+            )
+    return widgets
+
+
 def dashboard_body(stack: Stack) -> tuple[dict[str, Any], dict[str, Any]]:
     """The dashboard JSON (with ``${...}`` placeholders) and the values to substitute."""
     p, stage = stack.prefix, stack.inputs.stage
     variables: dict[str, Any] = {}
-    machines: list[list[Any]] = []
-    for i, (name, machine) in enumerate(sorted(stack.state_machines.items())):
-        variables[f"Machine{i}"] = Ref(machine)
-        machines.append(
-            [
-                "AWS/States",
-                "ExecutionsFailed",
-                "StateMachineArn",
-                f"${{Machine{i}}}",
-                {"label": f"{name} failed"},
-            ]
-        )
-        machines.append(
-            [
-                "AWS/States",
-                "ExecutionsSucceeded",
-                "StateMachineArn",
-                f"${{Machine{i}}}",
-                {"label": f"{name} succeeded"},
-            ]
-        )
-    dlqs: list[list[Any]] = []
-    for i, (_logical, queue) in enumerate(sorted(stack.dead_letter_queues.items())):
-        variables[f"Dlq{i}"] = GetAtt(queue, "QueueName")
-        dlqs.append(["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", f"${{Dlq{i}}}"])
     nimbus = [NAMESPACE]
+    header = {
+        "type": "text",
+        "x": 0,
+        "y": 0,
+        "width": 24,
+        "height": 1,
+        "properties": {
+            "markdown": "## Last 24 hours, hourly (the same charts as the admin's dashboard)"
+        },
+    }
+    below = 13
     widgets = [
+        header,
+        *_last_day(stack, variables),
         _widget(
             "API requests and errors",
             [
@@ -281,7 +361,7 @@ def dashboard_body(stack: Stack) -> tuple[dict[str, Any], dict[str, Any]]:
                 [".", "4XXError", ".", ".", {"stat": "Sum"}],
             ],
             x=0,
-            y=0,
+            y=below,
         ),
         _widget(
             "API latency",
@@ -291,7 +371,7 @@ def dashboard_body(stack: Stack) -> tuple[dict[str, Any], dict[str, Any]]:
                 ["...", {"stat": "p99"}],
             ],
             x=12,
-            y=0,
+            y=below,
         ),
         _widget(
             "Function",
@@ -302,27 +382,17 @@ def dashboard_body(stack: Stack) -> tuple[dict[str, Any], dict[str, Any]]:
                 [".", "ConcurrentExecutions", ".", ".", {"stat": "Maximum"}],
             ],
             x=0,
-            y=6,
+            y=below + 6,
         ),
         _widget(
-            "Uploads",
-            [
-                [*nimbus, "UploadsStarted", "Stage", stage, {"stat": "Sum"}],
-                [*nimbus, "UploadsAccepted", "Stage", stage, {"stat": "Sum"}],
-                [*nimbus, "UploadsRejected", "Stage", stage, {"stat": "Sum"}],
-            ],
-            x=12,
-            y=6,
-        ),
-        _widget(
-            "Events",
+            "Events published and processed",
             [
                 [*nimbus, "EventsPublished", "Stage", stage, {"stat": "Sum"}],
                 [*nimbus, "EventsProcessed", "Stage", stage, {"stat": "Sum"}],
                 [*nimbus, "EventsFailed", "Stage", stage, {"stat": "Sum"}],
             ],
-            x=0,
-            y=12,
+            x=12,
+            y=below + 6,
         ),
         _widget(
             "Authentication failures and rate limits",
@@ -331,14 +401,10 @@ def dashboard_body(stack: Stack) -> tuple[dict[str, Any], dict[str, Any]]:
                 [*nimbus, "RateLimited", "Stage", stage, {"stat": "Sum"}],
             ],
             x=0,
-            y=18,
+            y=below + 12,
         ),
     ]
-    if machines:
-        widgets.append(_widget("Workflows (Step Functions executions)", machines, x=12, y=12))
-    if dlqs:
-        widgets.append(_widget("Dead-letter queues (messages)", dlqs, x=12, y=18, stat="Maximum"))
-    return {"widgets": widgets}, variables
+    return {"start": "-PT24H", "periodOverride": "inherit", "widgets": widgets}, variables
 
 
 def _dashboard(stack: Stack) -> None:

@@ -58,6 +58,9 @@ WORKFLOW_FAILURES = "WorkflowFailures"
 WORKFLOW_DURATION = "WorkflowDuration"  # Milliseconds, dimension: outcome
 AUTH_FAILURES = "AuthFailures"  # dimension: reason
 RATE_LIMITED = "RateLimited"  # dimension: scope
+#: Milliseconds per HTTP request, dimension ``area`` (api, admin, page). Recorded only where
+#: NIMBUS_REQUEST_METRICS is on (locally): on AWS API Gateway's own Latency is the figure.
+REQUEST_DURATION = "RequestDuration"
 #: Every metric Nimbus emits. The AWS dashboard (infra/monitoring.py) shows each one that
 #: production emits; infra.monitoring.LOCAL_ONLY_METRICS lists those only local runs do.
 METRIC_NAMES = (
@@ -73,6 +76,7 @@ METRIC_NAMES = (
     WORKFLOW_DURATION,
     AUTH_FAILURES,
     RATE_LIMITED,
+    REQUEST_DURATION,
 )
 
 NAMESPACE = "Nimbus"
@@ -258,6 +262,46 @@ def lambda_correlation_ids(kind: str, event: Any) -> dict[str, Any]:
     if kind == "sqs":
         ids["message_count"] = len(event.get("Records") or [])
     return {k: v for k, v in ids.items() if v is not None}
+
+
+def _area(path: str) -> str:
+    if path.startswith("/api/"):
+        return "api"
+    if path.startswith("/admin/"):
+        return "admin"
+    return "page"
+
+
+class RequestDurationMiddleware:
+    """Records each request's duration (``RequestDuration``, milliseconds, by ``area``) for
+    the admin's latency chart, when ``NIMBUS_REQUEST_METRICS`` is on.
+
+    Static files and ``/healthz`` are left out: they say nothing of how the site answers
+    people. Off in production, where API Gateway measures every request (its ``Latency``
+    metric, on the CloudWatch dashboard and the p95 alarm) without a line per request.
+    """
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not getattr(settings, "NIMBUS_REQUEST_METRICS", False) or self._skipped(request.path):
+            response: HttpResponse = self.get_response(request)
+            return response
+        started = time.monotonic()
+        response = self.get_response(request)
+        metric(
+            REQUEST_DURATION,
+            (time.monotonic() - started) * 1000,
+            "Milliseconds",
+            area=_area(request.path),
+        )
+        return response
+
+    @staticmethod
+    def _skipped(path: str) -> bool:
+        static = str(getattr(settings, "STATIC_URL", "/static/") or "/static/")
+        return path == "/healthz" or path.startswith(static) or path.startswith("/favicon")
 
 
 class UserContextMiddleware:

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "project.middleware.RequestIdMiddleware",
+    "project.telemetry.RequestDurationMiddleware",  # the admin's latency chart: NIMBUS_REQUEST_METRICS
     "project.requestbody.BodyGuardMiddleware",  # size caps, JSON depth: NIMBUS_BODY_LIMITS
     "project.site.SiteUrlMiddleware",  # absolute URLs on the request's origin (project/site.py)
     "django.middleware.security.SecurityMiddleware",
@@ -295,6 +296,9 @@ NIMBUS_TELEMETRY: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "project.telemetry.LocalMetrics"}
 }
 NIMBUS_METRICS_RETENTION_HOURS = 72
+# Each request's duration as a RequestDuration sample (the admin's p95 latency chart).
+# Off in production: API Gateway's Latency metric measures every request there.
+NIMBUS_REQUEST_METRICS = env.bool("NIMBUS_REQUEST_METRICS", default=True)
 # Notifications (the list a user reads, and live updates' catch-up) older than this go,
 # read or not, with the daily `push.prune-notifications` job.
 NIMBUS_NOTIFICATION_RETENTION_DAYS = 90

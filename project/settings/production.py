@@ -183,6 +183,7 @@ NIMBUS_IDENTITY = {
 # botocore and requests are patched by project.backends.aws_session when an invocation
 # first talks to AWS: patching them here would import boto3 on every cold start.
 NIMBUS_TELEMETRY = {"default": {"BACKEND": "project.telemetry.EmfMetrics"}}
+NIMBUS_REQUEST_METRICS = False  # API Gateway's Latency metric measures every request
 if env.str("AWS_LAMBDA_FUNCTION_NAME", default="") and env.bool("NIMBUS_TRACING", default=True):
     INSTALLED_APPS = [*INSTALLED_APPS, "aws_xray_sdk.ext.django"]
     MIDDLEWARE = ["aws_xray_sdk.ext.django.middleware.XRayMiddleware", *MIDDLEWARE]

@@ -45,5 +45,7 @@ NIMBUS_IDENTITY = {
 }
 # Metrics stay in memory (no database row per call from tests that have no database).
 NIMBUS_TELEMETRY = {"default": {"BACKEND": "project.telemetry.MemoryMetrics"}}
+# No sample per test request (tests that count samples would count their own requests).
+NIMBUS_REQUEST_METRICS = False
 # Request rate limits count across the whole session otherwise; tests/project enables them.
 NIMBUS_THROTTLES: list[dict[str, object]] = []

@@ -104,12 +104,14 @@ def test_the_dashboard_shows_the_nimbus_metrics_production_emits(template):
     dashboard = template["Resources"]["OperationsDashboard"]["Properties"]
     body_template, variables = dashboard["DashboardBody"]["Fn::Sub"]
     body = json.loads(body_template)
-    shown = {m[1] for w in body["widgets"] for m in w["properties"]["metrics"] if m[0] == "Nimbus"}
+    shown = {
+        m[1] for w in _metric_widgets(body) for m in w["properties"]["metrics"] if m[0] == "Nimbus"
+    }
     assert set(telemetry.METRIC_NAMES) - LOCAL_ONLY_METRICS == shown
     assert {"EventsProcessed", "EventsFailed"} <= shown
     states = {
         (m[1], m[3])
-        for w in body["widgets"]
+        for w in _metric_widgets(body)
         for m in w["properties"]["metrics"]
         if m[0] == "AWS/States"
     }
@@ -124,8 +126,65 @@ def test_the_dashboard_shows_the_nimbus_metrics_production_emits(template):
         assert ("ExecutionsFailed", f"${{{placeholder}}}") in states
         assert ("ExecutionsSucceeded", f"${{{placeholder}}}") in states
     assert set(variables) == {
-        v for w in body["widgets"] for m in w["properties"]["metrics"] for v in _placeholders(m)
+        v
+        for w in _metric_widgets(body)
+        for m in w["properties"]["metrics"]
+        for v in _placeholders(m)
     }
+
+
+def _metric_widgets(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [w for w in body["widgets"] if w["type"] == "metric"]
+
+
+def _dashboard(template: dict[str, Any]) -> dict[str, Any]:
+    body_template, _ = template["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"][
+        "Fn::Sub"
+    ]
+    return json.loads(body_template)
+
+
+def test_the_dashboard_opens_on_the_admin_charts_of_the_last_day(template):
+    """The admin dashboard's charts locally, the same figures from AWS's metrics on AWS."""
+    from project.operator_charts import CHARTS
+
+    body = _dashboard(template)
+    assert body["start"] == "-PT24H"
+    first = [w for w in _metric_widgets(body) if w["properties"]["period"] == 3600]
+    assert [w["properties"]["title"] for w in first] == [c.title for c in CHARTS]
+    by_title = {w["properties"]["title"]: w["properties"]["metrics"] for w in first}
+
+    def names(title: str) -> list[tuple[str, str]]:
+        return [(m[0], m[1]) for m in by_title[title]]
+
+    assert names("Uploads") == [("Nimbus", "UploadsStarted")]
+    assert names("Accepted and rejected") == [
+        ("Nimbus", "UploadsAccepted"),
+        ("Nimbus", "UploadsRejected"),
+    ]
+    events = names("Events delivered, failed and dead-lettered")
+    assert events[:2] == [("Nimbus", "EventsProcessed"), ("Nimbus", "EventsFailed")]
+    dlqs = [
+        n
+        for n, r in template["Resources"].items()
+        if r["Type"] == "AWS::SQS::Queue" and "DeadLetter" in n
+    ]
+    # every dead-letter queue of the stack (the rules' target DLQs too)
+    assert len(events[2:]) >= len(dlqs) > 0
+    assert set(events[2:]) == {("AWS/SQS", "ApproximateNumberOfMessagesVisible")}
+    outcomes = {m for _, m in names("Workflow outcomes")}
+    assert outcomes == {
+        "ExecutionsSucceeded",
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+        "ExecutionsAborted",
+    }
+    (latency,) = by_title["Request latency (p95)"]
+    assert (latency[0], latency[1], latency[-1]["stat"]) == ("AWS/ApiGateway", "Latency", "p95")
+    # the local chart's metrics that production does not emit have these AWS counterparts
+    assert {s.metric for c in CHARTS for s in c.series} - {
+        m[1] for w in first for m in w["properties"]["metrics"]
+    } == {"EventsDeadLettered", "WorkflowExecutions", "RequestDuration"}
 
 
 def _placeholders(metric: list[Any]) -> set[str]:
