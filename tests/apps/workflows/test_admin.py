@@ -239,3 +239,20 @@ def test_the_live_view_is_for_operators_only(django_user_model):
     response = client.get(reverse("admin:workflows_execution_live", args=[execution.pk]))
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_jsonpath_executions_show_the_variables_each_state_assigned(operator, test_workflows):
+    execution = services.execution_start(
+        workflow="variables_jsonpath", input={"who": "grace", "vip": True}
+    )
+    execution.refresh_from_db()
+    assert execution.output == {"greeting": "hello grace (gold)"}
+    html = page(operator, execution)
+    # the graph names them under each state and gives their values in its tooltip
+    assert "$attempt, $customer" in html
+    assert "$customer = &quot;grace&quot;" in html
+    assert "$tier = &quot;gold&quot;" in html
+    # the timeline names them on the state's exit event, the side table per state
+    assert "assigned variables: $attempt, $customer" in html
+    assert "assigned variables: $tier" in html
+    assert '<tr data-state="Route"><td>Route</td>' in html
