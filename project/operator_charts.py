@@ -31,7 +31,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 HOURS = 24
 WIDTH, HEIGHT = 340, 150
-LEFT, RIGHT, TOP, BOTTOM = 44, 10, 10, 24
+LEFT, RIGHT, TOP, BOTTOM = 44, 20, 10, 24
 #: Okabe-Ito colours (distinguishable with the common colour-vision deficiencies).
 COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7")
 DASHES = ("", "6 3", "2 3", "8 3 2 3")

@@ -154,7 +154,8 @@ def render_svg(
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" '
         'fill="#6b7280"/></marker><marker id="arrow-taken" viewBox="0 0 10 10" refX="10" '
-        'refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse">'
+        'refY="5" markerWidth="11" markerHeight="11" markerUnits="userSpaceOnUse" '
+        'orient="auto-start-reverse">'
         f'<path d="M 0 0 L 10 5 L 0 10 z" fill="{TAKEN}"/></marker></defs>',
     ]
     # the path taken last, so it is drawn over the others
