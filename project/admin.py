@@ -13,6 +13,7 @@ from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 from django.http import HttpRequest
 
+from project.admin_filters import ValuesFilter
 from project.admin_site import is_operator
 from project.models import AuditEntry, MetricSample
 
@@ -39,7 +40,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ["at", "actor_repr", "action", "target", "verdict", "ip_address"]
-    list_filter = ["action", "target_type"]
+    list_filter = ["action", ("target_type", ValuesFilter)]
     search_fields = ["actor_repr", "target_repr", "target_id", "request_id"]
     date_hierarchy = "at"
     readonly_fields = ["detail_pretty"]

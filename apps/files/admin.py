@@ -13,6 +13,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from apps.files.models import File, FileStatus
+from project.admin_filters import ValuesFilter
 
 
 @admin.register(File)
@@ -31,9 +32,9 @@ class FileAdmin(admin.ModelAdmin[File]):
     )
     list_filter = (
         "status",
-        "declared_type",
-        "detected_type",
-        "reason_code",
+        ("declared_type", ValuesFilter),
+        ("detected_type", ValuesFilter),
+        ("reason_code", ValuesFilter),
         ("owner", admin.RelatedOnlyFieldListFilter),
     )
     search_fields = ("id", "name", "owner__email", "sha256", "key")

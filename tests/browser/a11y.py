@@ -19,7 +19,11 @@ _PROBLEMS_JS = r"""
     if (el.getAttribute('aria-label')?.trim()) return true;
     const ids = el.getAttribute('aria-labelledby');
     if (ids && ids.split(/\s+/).some((id) => document.getElementById(id)?.textContent.trim())) return true;
-    if (el.labels && Array.from(el.labels).some((l) => l.textContent.trim())) return true;
+    // A label names its field by its text, or by an image's alternative text in it
+    // (Django admin's search box: <label><img alt="Search"></label>).
+    const named = (l) => l.textContent.trim()
+      || Array.from(l.querySelectorAll('img[alt]')).some((i) => i.alt.trim());
+    if (el.labels && Array.from(el.labels).some(named)) return true;
     return !!el.getAttribute('title')?.trim();
   };
   if (!document.documentElement.lang) problems.push('<html> has no lang');

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.a11y import assert_accessible
 from tests.browser.conftest import LiveNimbus
 from tests.browser.people import new_email, sign_in_to_admin, sign_up, snapshot
 from tests.browser.test_main_job import (
@@ -145,6 +146,7 @@ def test_approve_and_reject_show_at_once_and_live_counted_once_and_audited(
     ).to_have_count(1)
     assert_not_reloaded(watcher)
     _assert_graph_clear(watcher)
+    assert_accessible(watcher)
     snapshot(watcher, "operator-execution-approved-live")
     expect(status_of(person, "to-approve.pdf")).to_have_text("Approved", timeout=LIVE_TIMEOUT)
 
@@ -170,6 +172,7 @@ def test_approve_and_reject_show_at_once_and_live_counted_once_and_audited(
     expect(rejected).to_have_count(1)
     expect(rejected).to_contain_text("rejected")
     expect(rows.filter(has_text="0 selected")).to_have_count(0)
+    assert_accessible(operator)
     snapshot(operator, "operator-audit-trail")
 
 
@@ -205,6 +208,7 @@ def test_the_execution_page_shows_each_states_assigned_variables(
     table = operator.locator("table.wf-variables")
     expect(table.locator('tr[data-state="Remember"]')).to_contain_text('"customer": "ada"')
     _assert_graph_clear(operator)
+    assert_accessible(operator)
     snapshot(operator, f"operator-variables-{workflow}")
 
 
@@ -264,6 +268,7 @@ def test_breadcrumbs_stay_in_their_bar_on_the_execution_and_metrics_pages(
     for url in (f"/admin/workflows/execution/{execution}/change/", "/admin/metrics/"):
         operator.goto(url)
         _assert_breadcrumbs_in_their_bar(operator)
+        assert_accessible(operator)
         expect(operator.locator(".breadcrumbs li").first).to_have_text("Home")
     snapshot(operator, "operator-metrics")
 
@@ -300,4 +305,41 @@ def test_the_dashboard_charts_the_last_day_with_a_text_alternative(
     assert operator.evaluate(
         "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
     )
+    assert_accessible(operator)
     snapshot(operator, "operator-dashboard-charts")
+
+
+def test_the_operator_pages_fit_a_phone(new_page: Any, live_nimbus: LiveNimbus) -> None:
+    """At 375 px the graph and the tables scroll in their own boxes (reachable by keyboard)
+    or wrap; the page itself never scrolls sideways."""
+    execution = _query(
+        live_nimbus,
+        "from apps.workflows import services\n"
+        "out = str(services.execution_start(workflow='browser_variables_jsonpath', "
+        "input={'who': 'a-rather-long-customer-name-without-spaces', 'vip': False}).pk)",
+    )
+    operator = new_page("operator")
+    operator.set_viewport_size({"width": 375, "height": 800})
+    sign_in_to_admin(operator)
+    wide = []
+    for url in (
+        "/admin/",
+        "/admin/metrics/",
+        f"/admin/workflows/execution/{execution}/change/",
+        "/admin/workflows/execution/",
+        "/admin/nimbus/auditentry/",
+        "/admin/files/file/",
+        "/admin/events/event/catalog/",
+    ):
+        operator.goto(url)
+        scroll, client = operator.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        if scroll > client:
+            wide.append(f"{url}: {scroll} > {client}")
+        assert_accessible(operator)
+    assert wide == [], wide
+    operator.goto(f"/admin/workflows/execution/{execution}/change/")
+    graph_box = operator.get_by_label("State graph, scrollable")
+    assert graph_box.get_attribute("tabindex") == "0"
+    snapshot(operator, "operator-execution-375")

@@ -197,3 +197,13 @@ def test_the_admin_asks_once_per_request_whether_someone_is_an_operator(operator
         assert client.get("/admin/").status_code == 200
     group_lookups = [q for q in queries if 'SELECT 1 AS "a" FROM "auth_group"' in q["sql"]]
     assert len(group_lookups) == 1
+
+
+def test_a_blank_value_in_a_list_filter_is_named(operator):
+    from project.admin_site import audit_record
+
+    audit_record(action=AuditEntry.Action.SIGN_IN, actor=operator)  # no target type
+    audit_record(action=AuditEntry.Action.ACTION, actor=operator, target_type="auth.group")
+    html = _client(operator).get("/admin/nimbus/auditentry/").content.decode()
+    assert '<a href="?target_type=">(none)</a>' in html
+    assert '<a href="?target_type=auth.group">auth.group</a>' in html
