@@ -10,7 +10,7 @@ address (``NIMBUS_SITE_URL``).
 
 from __future__ import annotations
 
-from project.env import BASE_DIR, env
+from project.env import env
 from project.settings.local import *  # noqa: F403
 
 MAILERS = {
@@ -19,8 +19,8 @@ MAILERS = {
         "OPTIONS": {"file_path": env.str("NIMBUS_MAIL_DIR")},
     }
 }
-# Quick retries: a test waits for the worker, not for production backoff.
-NIMBUS_TASK_RETRY = {"max_attempts": 3, "base_delay": 0.2, "max_delay": 1.0}
 # Workflows of the browser tests only (Pass, Choice and Wait states: no test steps needed),
 # which assign variables, for the admin's execution page.
 NIMBUS_WORKFLOW_DIRS = [str(BASE_DIR / "tests" / "browser" / "workflows")]
+# Quick retries: a test waits for the worker, not for production backoff.
+NIMBUS_TASK_RETRY = {"max_attempts": 3, "base_delay": 0.2, "max_delay": 1.0}
