@@ -26,6 +26,6 @@ MAILERS = {
 # Quick retries: a test waits for the worker, not for production backoff.
 NIMBUS_TASK_RETRY = {"max_attempts": 3, "base_delay": 0.2, "max_delay": 1.0}
 STORAGES = {
-    **STORAGES,  # noqa: F405
+    **STORAGES,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }

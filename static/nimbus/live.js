@@ -139,7 +139,9 @@ export function addToLists(frame) {
     item.className = n.read ? "notification" : "notification notification--unread";
     item.dataset.notificationId = String(n.id);
     const title = document.createElement("strong");
+    title.className = "notification__title";
     title.textContent = n.title;
+    title.title = frame.name || n.title;  // the full file name, even when the title shortens it
     item.append(title);
     if (n.body) {
       const body = document.createElement("span");
