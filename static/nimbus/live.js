@@ -114,6 +114,7 @@ export function applyFileStatus(frame) {
     `[data-file-id="${id}"] [data-live-reason]`,
   ])) {
     element.textContent = reason;
+    element.classList.remove("reason--hint");  // the unfinished-upload hint is gone with it
   }
 }
 

@@ -327,7 +327,10 @@ export function showStatus(fileId, status, label, reason = "") {
     el.className = `status status-${status}`;
     el.textContent = label || status;
   }
-  for (const el of document.querySelectorAll(`[data-file-reason="${fileId}"]`)) el.textContent = reason || "";
+  for (const el of document.querySelectorAll(`[data-file-reason="${fileId}"]`)) {
+    el.textContent = reason || "";
+    el.classList.remove("reason--hint");
+  }
   for (const el of document.querySelectorAll(`[data-file-download="${fileId}"]`)) {
     el.hidden = status !== "approved";  // apps.files.models.DOWNLOADABLE
   }
