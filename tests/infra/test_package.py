@@ -167,7 +167,9 @@ def _production_modules() -> list[str]:
         *names,
         "aws_lambda_powertools.utilities.parameters",
         "aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch",
-        "aws_xray_sdk.ext.django",
+        "aws_xray_sdk.ext.django.db",
+        "aws_xray_sdk.ext.django.templates",
+        "project.xray",
         "storages.backends.s3",
         "psycopg",
     ]

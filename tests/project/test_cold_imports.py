@@ -22,7 +22,7 @@ django.setup()
 from django.test import Client
 client = Client()
 statuses = [client.get(path).status_code for path in sys.argv[1:]]
-heavy = ("ninja", "pydantic", "jwt", "jsonpath_ng")
+heavy = ("ninja", "pydantic", "jwt", "jsonpath_ng", "filetype")
 print(json.dumps({"statuses": statuses, "loaded": [m for m in heavy if m in sys.modules]}))
 """
 
