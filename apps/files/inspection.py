@@ -7,7 +7,6 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-
 #: Bytes the magic-number check looks at (filetype needs 261; text checks like more).
 HEADER_BYTES = 8192
 #: Declared types whose content has no magic number: accepted when it is UTF-8 text.
