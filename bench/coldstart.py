@@ -1,7 +1,7 @@
 """One cold start, measured inside a fresh interpreter (run by bench/run.py, not imported).
 
 Usage: python -I -S coldstart.py <package dir> <handler module:function> <event.json>...
-          [--warm N] [--snapshot] [--drop-middleware dotted.Name,...]
+          [--warm N] [--snapshot]
 
 The package directory plays /var/task: it is the working directory and the only entry on
 sys.path besides the standard library, as on Lambda. Prints one JSON object: milliseconds
@@ -9,8 +9,6 @@ to import the handler, to answer each event in turn, and (with --warm) the laten
 further invocations of each event. ``--snapshot`` plays SnapStart after the import: the
 before-snapshot hooks the handler registered (``snapshot_ms``), then the after-restore
 hooks (``restore_ms``), as Lambda runs them around a snapshot, before the events.
-``--drop-middleware`` takes the named classes out of ``settings.MIDDLEWARE`` before the
-first event (to measure what they cost a request; bench/README.md, "Warm path").
 """
 
 import json
@@ -28,11 +26,6 @@ def main() -> None:
         i = args.index("--warm")
         warm = int(args[i + 1])
         del args[i : i + 2]
-    dropped: list[str] = []
-    if "--drop-middleware" in args:
-        i = args.index("--drop-middleware")
-        dropped = args[i + 1].split(",")
-        del args[i : i + 2]
     snapshot = "--snapshot" in args
     if snapshot:
         args.remove("--snapshot")
@@ -48,14 +41,6 @@ def main() -> None:
     module = __import__(module_name, fromlist=[func_name])
     handler = getattr(module, func_name)
     t_import = time.perf_counter()
-    if dropped:
-        from django.conf import settings
-
-        kept = [m for m in settings.MIDDLEWARE if m not in dropped]
-        if len(kept) != len(settings.MIDDLEWARE) - len(dropped):
-            raise SystemExit(f"not all of {dropped} are in MIDDLEWARE")
-        settings.MIDDLEWARE = kept
-        t_import = time.perf_counter()
     result = {"import_ms": (t_import - t0) * 1000, "responses": []}
     last = t_import
     if snapshot:
