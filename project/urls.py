@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib import admin
 from django.urls import path
 
@@ -8,12 +10,14 @@ API_APP_NAME = "ninja"
 API_NAMESPACE = "api"
 
 
-def lazy(module: str, app_name: str | None = None) -> tuple[str, str | None, str | None]:
+def lazy(module: str, app_name: str | None = None) -> Any:
     """Mount ``module``'s URLconf by name, as ``include(module)`` does, except that it is
     imported when a request first gets past the patterns before it (or on the first
     ``reverse()``), not with this URLconf: ``/healthz`` and the home page never load the
     apps' views, forms and services (bench/README.md). ``app_name`` is the module's own,
     used as its namespace as ``include()`` does."""
+    # (module name, app_name, namespace): URLResolver imports a module given by name on
+    # first use; django-stubs only types the (patterns, app_name, namespace) form.
     return (module, app_name, app_name)
 
 
