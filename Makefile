@@ -51,8 +51,9 @@ STAGE ?= dev
 package: $(VENV)/.installed
 	$(PY) -m infra.package $(STAGE)
 
-## make bench: `make package`, then cold start, warm latency, package size and throughput
-## against a bare Django on stock Zappa (bench/README.md); writes bench/results.json.
+## make bench: `make package`, then package size, cold start, warm latency and throughput
+## against bare Django (on stock Zappa, and behind the smallest adapter: the pure floor);
+## writes bench/results.json (bench/README.md).
 BENCH_ARGS ?=
 bench: package
 	$(PY) bench/run.py --package build/nimbus-$(STAGE).zip $(BENCH_ARGS)
