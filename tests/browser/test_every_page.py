@@ -121,15 +121,7 @@ PAGES: list[Screen] = [
 
 #: Pages with a problem found and not yet fixed (the admin's pages are another branch's
 #: work): their rows are expected to fail, strictly — once fixed, drop the entry here.
-KNOWN_PROBLEMS: dict[str, str] = {
-    "admin-metrics": "the metrics table widens the page to 781 px at 375 px",
-    "admin-files": "the reason_code filter lists the empty reason as a link without text",
-    "admin-execution": "the workflow graph widens the page to 519 px at 375 px, and its"
-    " scrolling box cannot be reached by keyboard (axe scrollable-region-focusable)",
-    "admin-event": "the event's scrolling <pre> cannot be reached by keyboard at 375 px",
-    "admin-event-catalog": "the catalog table widens the page to 820 px at 375 px",
-    "admin-audit": "the target_type filter lists the empty type as a link without text",
-}
+KNOWN_PROBLEMS: dict[str, str] = {}
 
 
 def check_screen(page: Any, name: str, axe_skip: tuple[str, ...] = ()) -> list[str]:
