@@ -74,7 +74,7 @@ def publish(detail_type: str, detail: Mapping[str, Any], *, source: str | None =
         )
     payload = _validated(event_type, detail)
     event = Event.objects.create(detail_type=detail_type, source=event_type.source, detail=payload)
-    transaction.on_commit(lambda: outbox_flush(event_ids=[event.id]), robust=True)
+    transaction.on_commit(lambda: outbox_flush(events=[event]), robust=True)
     telemetry.metric(telemetry.EVENTS_PUBLISHED, detail_type=detail_type)
     return event
 
@@ -114,13 +114,37 @@ def _validated(event_type: registry.EventType, detail: Mapping[str, Any]) -> dic
     return payload
 
 
-def outbox_flush(*, event_ids: Sequence[Any]) -> int:
-    """Send pending outbox events to the bus; mark those it accepted. Never raises."""
+def outbox_flush(*, event_ids: Sequence[Any] = (), events: Sequence[Event] | None = None) -> int:
+    """Send pending outbox events to the bus; mark those it accepted. Never raises.
+
+    ``events`` (rows just committed by :func:`publish`) saves reading them again, for a
+    bus that accepts events in the database (``EventBus.transactional``): its work and the
+    marking commit together, and a row the sweeper published meanwhile is matched by
+    neither (its deliveries exist; the update is conditional). Any other bus is given only
+    the rows still pending, read here.
+    """
     from apps.events.backends import buses
 
-    events = list(Event.objects.filter(id__in=list(event_ids), state=Event.State.PENDING))
+    bus = buses.default
+    if events is None or not bus.transactional:
+        ids = list(event_ids) if events is None else [e.id for e in events]
+        events = list(Event.objects.filter(id__in=ids, state=Event.State.PENDING))
     if not events:
         return 0
+    if bus.transactional:
+        try:
+            with transaction.atomic():
+                accepted = {str(event_id) for event_id in bus.send(events)}
+                done = [e.id for e in events if str(e.id) in accepted]
+                _mark_published(done)
+        except Exception as exc:
+            logger.exception("Publishing %d event(s) failed; the sweeper will retry", len(events))
+            Event.objects.filter(id__in=[e.id for e in events]).update(
+                publish_attempts=F("publish_attempts") + 1,
+                last_publish_error=f"{type(exc).__name__}: {exc}"[:2000],
+            )
+            return 0
+        return len(done)
     error = "not accepted by the bus"
     try:
         accepted = {str(event_id) for event_id in buses.default.send(events)}
@@ -130,18 +154,22 @@ def outbox_flush(*, event_ids: Sequence[Any]) -> int:
     done = [e.id for e in events if str(e.id) in accepted]
     rest = [e.id for e in events if str(e.id) not in accepted]
     with transaction.atomic():
-        if done:
-            Event.objects.filter(id__in=done, state=Event.State.PENDING).update(
-                state=Event.State.PUBLISHED,
-                published_at=timezone.now(),
-                publish_attempts=F("publish_attempts") + 1,
-                last_publish_error="",
-            )
+        _mark_published(done)
         if rest:
             Event.objects.filter(id__in=rest).update(
                 publish_attempts=F("publish_attempts") + 1, last_publish_error=error
             )
     return len(done)
+
+
+def _mark_published(ids: Sequence[Any]) -> None:
+    if ids:
+        Event.objects.filter(id__in=ids, state=Event.State.PENDING).update(
+            state=Event.State.PUBLISHED,
+            published_at=timezone.now(),
+            publish_attempts=F("publish_attempts") + 1,
+            last_publish_error="",
+        )
 
 
 def outbox_sweep(*, older_than_seconds: float = 30.0, limit: int = 500) -> int:
