@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import traceback as tb
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -253,23 +254,67 @@ def deliveries_claim_due(*, limit: int, now: datetime | None = None) -> list[Del
         )
 
 
+#: Longest a group of deliveries shares one transaction (seconds): on SQLite the group
+#: holds the database's write lock, so this bounds what other writers may wait.
+GROUP_SECONDS = 0.05
+
+
 def deliveries_run_due(
     *, limit: int | None = None, keep_going: Callable[[], bool] = lambda: True
 ) -> int:
-    """Claim due deliveries in one batch and run each; returns how many were claimed.
+    """Claim due deliveries in one batch and run them; returns how many were claimed.
 
-    Each delivery runs in its own transaction (effects + inbox row + outcome), exactly as
-    :func:`delivery_run`. When ``keep_going()`` turns false (the worker is stopping), the
-    claimed deliveries not yet started are handed back at once (pending, the attempt not
-    counted) rather than waiting for their lease to lapse.
+    Consecutive deliveries to ``atomic`` receivers run in one transaction for up to
+    ``GROUP_SECONDS`` (group commit), each inside its own savepoint: a delivery's effects,
+    its inbox row and its outcome commit together or not at all, exactly as in
+    :func:`delivery_run`; a receiver that raises rolls back to its savepoint and its
+    failure is recorded. A crash before the group commits loses the whole group's effects
+    and inbox rows, and the claims (committed first) hand every one of them out again:
+    still exactly once. A receiver declared ``atomic=False`` runs alone, outside any
+    transaction. When ``keep_going()`` turns false (the worker is stopping), the claimed
+    deliveries not yet started are handed back at once (pending, the attempt not counted)
+    rather than waiting for their lease to lapse.
     """
     claimed = deliveries_claim_due(limit=int(limit or _options()["claim_batch"]))
-    for index, delivery in enumerate(claimed):
-        if index and not keep_going():
-            _release(claimed[index:])
+    pending = list(claimed)
+    while pending:
+        if len(pending) < len(claimed) and not keep_going():
+            _release(pending)
             break
-        _run_claimed(delivery)
+        receiver = registry.receivers.get(pending[0].receiver)
+        if receiver is not None and not receiver.atomic:
+            _run_claimed(pending.pop(0))
+        else:
+            _run_group(pending, keep_going)
     return len(claimed)
+
+
+def _run_group(pending: list[Delivery], keep_going: Callable[[], bool]) -> None:
+    """Run deliveries from the head of ``pending`` (removing them) in one transaction."""
+    started = time.monotonic()
+    succeeded: list[int] = []
+    lease = pending[0].lease_expires_at
+    with transaction.atomic():
+        while pending and time.monotonic() - started < GROUP_SECONDS:
+            receiver = registry.receivers.get(pending[0].receiver)
+            if receiver is not None and not receiver.atomic:
+                break
+            if succeeded and not keep_going():
+                break
+            delivery = pending.pop(0)
+            if _run_claimed(delivery, succeed_with_group=True) == Status.SUCCEEDED:
+                succeeded.append(delivery.pk)
+        if succeeded:
+            # The batch's lease is the fence: a row another worker took over has its own.
+            Delivery.objects.filter(
+                pk__in=succeeded, status=Status.RUNNING, lease_expires_at=lease
+            ).update(
+                status=Status.SUCCEEDED,
+                lease_expires_at=None,
+                finished_at=timezone.now(),
+                last_error="",
+                traceback="",
+            )
 
 
 def _release(deliveries: Sequence[Delivery]) -> None:
@@ -287,8 +332,12 @@ def delivery_run(*, delivery_id: int) -> str:
     return _run_claimed(delivery)
 
 
-def _run_claimed(delivery: Delivery) -> str:
-    """Run a delivery this process has claimed (its lease and attempt are committed)."""
+def _run_claimed(delivery: Delivery, *, succeed_with_group: bool = False) -> str:
+    """Run a delivery this process has claimed (its lease and attempt are committed).
+
+    With ``succeed_with_group`` the caller's transaction marks it succeeded (in one
+    statement for its group, :func:`_run_group`) instead of the receiver's own.
+    """
     token = delivery.attempts
     mine = Delivery.objects.filter(pk=delivery.pk, status=Status.RUNNING, attempts=token)
     with bind(event_id=str(delivery.event_id), receiver=delivery.receiver, attempt=token):
@@ -310,7 +359,9 @@ def _run_claimed(delivery: Delivery) -> str:
             )
 
         try:
-            receiver_run(receiver=receiver, envelope=envelope, also=succeed)
+            receiver_run(
+                receiver=receiver, envelope=envelope, also=None if succeed_with_group else succeed
+            )
         except Exception as exc:
             limit = int(_options()["max_attempts"])
             _record_failure(delivery, mine, _describe(exc), tb.format_exc(), final=token >= limit)

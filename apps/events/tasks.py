@@ -21,10 +21,11 @@ def deliver(delivery_id: int) -> str:
 def run_due_deliveries(keep_going: Callable[[], bool]) -> int:
     """The local bus's deliveries, claimed in batches by the worker (``dispatch`` worker)."""
     from apps.events.delivery import deliveries_run_due, dispatch
+    from apps.events.services import outbox_relay
 
     if dispatch() != "worker":
         return 0
-    return deliveries_run_due(keep_going=keep_going)
+    return outbox_relay() + deliveries_run_due(keep_going=keep_going)
 
 
 def _requeue_seconds() -> float:

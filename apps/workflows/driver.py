@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from django.conf import settings
@@ -88,10 +88,15 @@ class _Persister:
             execution.cause = run["cause"] or ""
             execution.wake_at = _parse(run["wake_at"])
             finished = run["status"] != Execution.Status.RUNNING and execution.stopped_at is None
+            released = []
             if finished:
                 execution.stopped_at = clock.now()
+                # Nothing is left to drive: the driver's lease ends with the run.
+                execution.lease_owner, execution.lease_until = "", None
+                released = ["lease_owner", "lease_until"]
             execution.save(
                 update_fields=[
+                    *released,
                     "backend",
                     "arn",
                     "run",
@@ -136,26 +141,34 @@ def _history_insert(execution: Execution, seq: int, events: list[dict[str, Any]]
         ", ".join(["%s"] * len(fields)),
     )
     execution_id = fields[0].get_db_prep_save(execution.pk, connection)
-    stamp, details = fields[4], fields[5]
+    # What DateTimeField / JSONField hand the driver, without their per-value checks: the
+    # interpreter's timestamps are ISO 8601 in UTC, its details plain JSON.
+    ops = connection.ops
     rows = []
     for event in events:
         seq += 1
+        moment = _iso_utc(event["timestamp"]) or clock.now()
+        details = {k: v for k, v in event.items() if k not in ("type", "state", "timestamp")}
         rows.append(
             (
                 execution_id,
                 seq,
                 event["type"],
                 event["state"] or "",
-                stamp.get_db_prep_save(_parse(event["timestamp"]) or clock.now(), connection),
-                details.get_db_prep_save(
-                    {k: v for k, v in event.items() if k not in ("type", "state", "timestamp")},
-                    connection,
-                ),
+                ops.adapt_datetimefield_value(moment),
+                ops.adapt_json_value(details, None),
             )
         )
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
     return seq
+
+
+def _iso_utc(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _record_outcome(execution: Execution) -> None:
@@ -244,15 +257,18 @@ def advance(execution_id: str) -> None:
     try:
         for _ in range(MAX_ROUNDS):
             execution = Execution.objects.get(pk=execution_id)
+            was_running = execution.is_running
             with bind(execution_arn=execution.arn):
                 progressed = _advance_once(execution)
-            finished = not execution.is_running
+            # Finished by this driver's own save (which released the lease with it).
+            finished = was_running and not execution.is_running
             if not progressed:
                 break
     finally:
-        Execution.objects.filter(pk=execution_id, lease_owner=owner).update(
-            lease_owner="", lease_until=None
-        )
+        if not finished:  # a finished run's last save released the lease
+            Execution.objects.filter(pk=execution_id, lease_owner=owner).update(
+                lease_owner="", lease_until=None
+            )
     if finished:
         return  # nothing left to schedule (this driver saved the final state)
     execution = Execution.objects.get(pk=execution_id)

@@ -26,5 +26,11 @@ class EventBus(Backend):
     #: leave events out) when it cannot accept them.
     transactional = False
 
+    @property
+    def relayed(self) -> bool:
+        """True when a worker relays the outbox to this bus itself (``outbox_relay``):
+        ``publish()`` then hands nothing to the bus at commit."""
+        return False
+
     def send(self, events: Sequence[Event]) -> list[str]:
         raise NotImplementedError

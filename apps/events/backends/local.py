@@ -39,6 +39,13 @@ class LocalBus(EventBus):
         "claim_batch": 50,
     }
 
+    @property
+    def relayed(self) -> bool:
+        # With `worker` dispatch, manage.py worker relays pending outbox rows in batches.
+        from apps.events.delivery import dispatch
+
+        return dispatch() == "worker"
+
     def send(self, events: Sequence[Event]) -> list[str]:
         from apps.events.delivery import deliveries_create, deliveries_enqueue, dispatch
 
