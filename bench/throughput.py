@@ -7,11 +7,14 @@ file (no AWS is reached: the figures are for Nimbus's own code paths).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -175,9 +178,33 @@ def measure(
     shutil.copy(HERE / "receivers.py", extra / "nimbus_bench_receivers.py")
     code = f"import sys; sys.path.append({str(extra)!r})\n" + _SQS.replace("BATCHES", str(batches))
     results = _result(run_in_package(package, runtime, env, code))
+    results.update(local_measure(work))
+    return results
+
+
+def local_measure(work: Path, events: int = 1000, executions: int = 300) -> dict[str, Any]:
+    """The local bus and engine on a SQLite file and, when ``DATABASE_URL`` names a
+    PostgreSQL server, on a fresh database there (keys with ``_pg``)."""
+    results = _local(
+        work, {"NIMBUS_BENCH_DB": str(work / "local-bench.sqlite3")}, events, executions
+    )
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        with _scratch_postgres(url) as bench_url:
+            on_pg = _local(
+                work,
+                {"NIMBUS_BENCH_DB": "unused", "NIMBUS_BENCH_DATABASE_URL": bench_url},
+                events,
+                executions,
+            )
+        results.update({f"{key}_pg": value for key, value in on_pg.items()})
+    return results
+
+
+def _local(work: Path, db_env: dict[str, str], events: int, executions: int) -> dict[str, Any]:
     local = subprocess.run(
-        [sys.executable, str(HERE / "local_throughput.py"), "500", "100"],
-        env={**os.environ, "NIMBUS_BENCH_DB": str(work / "local-bench.sqlite3")},
+        [sys.executable, str(HERE / "local_throughput.py"), str(events), str(executions)],
+        env={**os.environ, **db_env},
         capture_output=True,
         text=True,
         timeout=1800,
@@ -186,5 +213,20 @@ def measure(
         raise RuntimeError(
             f"local throughput failed:\n{local.stdout[-2000:]}\n{local.stderr[-4000:]}"
         )
-    results.update(_result(local.stdout))
-    return results
+    return _result(local.stdout)
+
+
+@contextlib.contextmanager
+def _scratch_postgres(url: str) -> Iterator[str]:
+    """A database of its own on the server of ``url``, dropped afterwards."""
+    import psycopg
+
+    base = url.rsplit("/", 1)[0]
+    name = f"nimbus_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
