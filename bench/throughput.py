@@ -171,15 +171,12 @@ def measure(
     package: Path, env: dict[str, str], runtime: Path, work: Path, *, batches: int = 51
 ) -> dict[str, Any]:
     """Events per second: SQS batches of ten through the Lambda entry (the unzipped package,
-    production settings) and the local bus end to end (embedded defaults); workflow
-    executions per second of the ten-state bench definition on the local engine."""
+    production settings). The local bus and engine: :func:`local_measure`."""
     extra = work / "bench-extra"
     extra.mkdir(exist_ok=True)
     shutil.copy(HERE / "receivers.py", extra / "nimbus_bench_receivers.py")
     code = f"import sys; sys.path.append({str(extra)!r})\n" + _SQS.replace("BATCHES", str(batches))
-    results = _result(run_in_package(package, runtime, env, code))
-    results.update(local_measure(work))
-    return results
+    return _result(run_in_package(package, runtime, env, code))
 
 
 def local_measure(work: Path, events: int = 1000, executions: int = 300) -> dict[str, Any]:
@@ -230,3 +227,48 @@ def _scratch_postgres(url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+#: What a short load run in `make bench` copies into bench/results.json.
+LOAD_KEYS = (
+    "load_users",
+    "load_requests",
+    "load_requests_per_s",
+    "load_p50_ms",
+    "load_p95_ms",
+    "load_p99_ms",
+    "load_uploads",
+    "lambda_records_per_s",
+    "load_errors",
+    "load_events_lost",
+    "load_events_doubled",
+)
+
+
+def load_measure(work: Path, *, users: int = 10, run_time: int = 30) -> dict[str, Any]:
+    """A short `make load` (bench/load.py); its keys for results.json."""
+    out = work / "load.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(HERE / "load.py"),
+            "--users",
+            str(users),
+            "--run-time",
+            str(run_time),
+            "--lambda-processes",
+            "2",
+            "--lambda-batches",
+            "50",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=run_time + 900,
+    )
+    if not out.exists():
+        raise RuntimeError(f"the load run failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+    shutil.copy(out, HERE / "load.json")
+    found = json.loads(out.read_text())
+    return {key: found[key] for key in LOAD_KEYS if key in found}
