@@ -51,9 +51,10 @@ STAGE ?= dev
 package: $(VENV)/.installed
 	$(PY) -m infra.package $(STAGE)
 
-## make bench: `make package`, then cold start, warm latency, package size and throughput
-## against a bare Django on stock Zappa, and a short `make load` (bench/README.md); writes
-## bench/results.json. Some parts only, no package: .venv/bin/python bench/run.py --only local,load
+## make bench: `make package`, then package size, cold start, warm latency and throughput
+## against bare Django (on stock Zappa, and behind the smallest adapter: the pure floor),
+## and a short `make load`; writes bench/results.json (bench/README.md). Some parts only,
+## without the package: .venv/bin/python bench/run.py --only local,load
 BENCH_ARGS ?=
 bench: package
 	$(PY) bench/run.py --package build/nimbus-$(STAGE).zip $(BENCH_ARGS)

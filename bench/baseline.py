@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -55,23 +56,7 @@ def ensure_venv() -> Path:
 def build(workdir: Path) -> Path:
     """Create the baseline project in ``workdir`` and return the zip stock Zappa built."""
     venv = ensure_venv()
-    project = workdir / "baseline"
-    project.mkdir(parents=True)
-    subprocess.run(
-        [str(venv / "bin" / "django-admin"), "startproject", "baseline", str(project)], check=True
-    )
-    settings = project / "baseline" / "settings.py"
-    settings.write_text(settings.read_text().replace("ALLOWED_HOSTS = []", "ALLOWED_HOSTS = ['*']"))
-    (project / "baseline" / "views.py").write_text(HEALTHZ_VIEW)
-    urls = project / "baseline" / "urls.py"
-    urls.write_text(
-        urls.read_text()
-        .replace(
-            "from django.urls import path",
-            "from django.urls import path\nfrom baseline.views import healthz",
-        )
-        .replace("urlpatterns = [", "urlpatterns = [\n    path('healthz', healthz),")
-    )
+    project = _project(venv, workdir)
     (project / "zappa_settings.json").write_text(
         json.dumps(
             {
@@ -104,3 +89,46 @@ def build(workdir: Path) -> Path:
         stdout=subprocess.DEVNULL,
     )
     return out
+
+
+def pure_floor(workdir: Path) -> Path:
+    """The pure floor, ready to run: the same bare project and Django, no Zappa and no
+    boto3, behind the smallest correct API Gateway → WSGI adapter (bench/floor_handler.py),
+    compiled exactly as Nimbus's package is (``infra.package._compile``: unchecked-hash
+    bytecode, third-party modules sourceless). Its handler is ``floor_handler:lambda_handler``.
+    """
+    from infra.package import _compile
+
+    venv = ensure_venv()
+    project = _project(venv, workdir / "source")
+    root = workdir / "pure-floor"
+    root.mkdir(parents=True)
+    shutil.copytree(project / "baseline", root / "baseline")
+    shutil.copyfile(HERE / "floor_handler.py", root / "floor_handler.py")
+    site = next((venv / "lib").glob("python3.*/site-packages"))
+    for name in ("django", "asgiref", "sqlparse"):  # Django 6.1 and what it requires
+        shutil.copytree(site / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    _compile(root, keep_sources=False)
+    return root
+
+
+def _project(venv: Path, workdir: Path) -> Path:
+    """``django-admin startproject baseline`` in ``workdir`` plus the ``/healthz`` view."""
+    project = workdir / "baseline"
+    project.mkdir(parents=True)
+    subprocess.run(
+        [str(venv / "bin" / "django-admin"), "startproject", "baseline", str(project)], check=True
+    )
+    settings = project / "baseline" / "settings.py"
+    settings.write_text(settings.read_text().replace("ALLOWED_HOSTS = []", "ALLOWED_HOSTS = ['*']"))
+    (project / "baseline" / "views.py").write_text(HEALTHZ_VIEW)
+    urls = project / "baseline" / "urls.py"
+    urls.write_text(
+        urls.read_text()
+        .replace(
+            "from django.urls import path",
+            "from django.urls import path\nfrom baseline.views import healthz",
+        )
+        .replace("urlpatterns = [", "urlpatterns = [\n    path('healthz', healthz),")
+    )
+    return project

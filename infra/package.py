@@ -9,14 +9,18 @@
   ``requirements.txt``, where Zappa contributes just the few packages its handler imports;
   boto3/botocore/s3transfer are dropped because the Lambda runtime provides them, and so
   are deploy-time and development packages (troposphere, cfn-lint, pip, setuptools, moto,
-  pytest, ...), tests, docs, type stubs and translation sources;
+  pytest, ...), tests, docs, type stubs and translation sources, and, by path (never by a
+  bare name, which would match at any depth), the parts of shipped libraries nothing on
+  Lambda imports (``DROP_PATTERNS``, each with its reason);
+* cuts each ``METADATA`` after its headers (the long description is the project's README);
 * compiles every module with ``compileall --invalidation-mode unchecked-hash``: Zappa
   dates every zip entry 1980, so timestamp-checked ``.pyc`` files would be stale and Lambda
   (read-only ``/var/task``) would recompile every module on every cold start. Third-party
   modules ship as bytecode only (``--keep-sources`` keeps their ``.py`` files);
 * adds ``staticfiles.json``, the static manifest of this release: ``collectstatic`` into a
   temporary directory, with the hashing the upload to the static bucket uses. Production
-  reads it from the package, never from the bucket (``project/static_storage.py``).
+  reads it from the package, never from the bucket (``project/static_storage.py``);
+* fails (exit 1, ``package_too_large``) above ``LIMIT_MB`` zipped.
 """
 
 from __future__ import annotations
@@ -44,6 +48,11 @@ REPO = Path(__file__).resolve().parent.parent
 LAMBDA_TASK_ROOT = "/var/task"
 # The static manifest the package carries, at its root (project/static_storage.py).
 STATIC_MANIFEST = "staticfiles.json"
+
+# `make package` fails above this many MiB (2**20 bytes, Lambda's "MB") zipped: Lambda's
+# own cap is 50 for a direct upload; a smaller zip downloads and unpacks faster on a cold
+# start, and the cap keeps an unnoticed new dependency from growing it.
+LIMIT_MB = 18.0
 
 # Provided by the Lambda python3.13 runtime. snapshot-restore-py must come from there: the
 # runtime calls the SnapStart hooks registered in its own copy (project/snapshot.py).
@@ -96,6 +105,65 @@ DROP_PATTERNS = (
     "django/db/backends/mysql/*",
     "django/db/backends/oracle/*",
     "ninja/static/*",
+    # The contrib apps Nimbus does not install and nothing shipped imports
+    # (django-stubs-ext, which django-tasks-db loads, imports sitemaps and syndication, and
+    # django.test stays too: ninja's and X-Ray's settings import its signals).
+    *(
+        f"django/contrib/{name}/*"
+        for name in (
+            "admindocs",
+            "flatpages",
+            "humanize",
+            "postgres",
+            "redirects",
+        )
+    ),
+    # pydantic's copy of its 1.x API and its mypy plugin (pydantic.v1 is never imported:
+    # django-ninja and Nimbus use pydantic 2).
+    "pydantic/v1/*",
+    "pydantic/mypy.py",
+    # cffi's Python package and its C parser only build bindings; cryptography's compiled
+    # bindings need only the `_cffi_backend` extension, which is kept (a top-level file).
+    "cffi/*",
+    "pycparser/*",
+    # charset_normalizer's mypyc builds of md/cd: the same modules ship as bytecode, which
+    # requests uses only to guess the encoding of an answer that names none.
+    "charset_normalizer/*.so",
+    # Zappa's CLI, deployer and certificate code (they import troposphere, not shipped):
+    # the function imports only zappa.handler and what it imports.
+    "zappa/cli.py",
+    "zappa/core.py",
+    "zappa/letsencrypt.py",
+    "zappa/policies/*",
+    # Werkzeug: zappa.handler uses its Response and wsgi helpers, never the router, the
+    # debugger, the reloader or the middlewares of its development server.
+    "werkzeug/debug/*",
+    "werkzeug/middleware/*",
+    "werkzeug/routing/*",
+    "werkzeug/testapp.py",
+    "werkzeug/_reloader.py",
+    # Authlib: sign-in uses its requests client (apps/users/federation.py) and joserfc; not
+    # the other frameworks' integrations nor the legacy authlib.jose (which joserfc replaced).
+    "authlib/jose/*",
+    *(
+        f"authlib/integrations/{name}/*"
+        for name in (
+            "django_client",
+            "django_oauth1",
+            "django_oauth2",
+            "flask_client",
+            "flask_oauth1",
+            "flask_oauth2",
+            "httpx_client",
+            "sqla_oauth2",
+            "starlette_client",
+        )
+    ),
+    # ... and the server-side OAuth specs nothing else in Authlib imports (device flow,
+    # JWT access tokens, token introspection, drafts).
+    *(f"authlib/oauth2/{name}/*" for name in ("drafts", "rfc7662", "rfc8628", "rfc9068")),
+    # urllib3 in the browser (Pyodide) only.
+    "urllib3/contrib/emscripten/*",
     # Powertools: Nimbus uses its logger, metrics, tracer and parameters, not these.
     "aws_lambda_powertools/event_handler/*",
     *(
@@ -104,6 +172,7 @@ DROP_PATTERNS = (
             "auth_alpha",
             "batch",
             "circuit_breaker",
+            "data_classes",
             "data_masking",
             "feature_flags",
             "idempotency",
@@ -197,6 +266,9 @@ def _keep(entry: str, top: str, owners: dict[str, str], runtime: set[str]) -> bo
     if any(fnmatch.fnmatch(entry, pattern) for pattern in DROP_PATTERNS):
         return False
     parts = entry.split("/")
+    if parts[:3] == ["django", "conf", "locale"] and len(parts) > 4:
+        # Each language's date and number formats, loaded only for an active language.
+        return parts[3].split("_")[0] in KEEP_LOCALES
     if "locale" in parts[:-1] and entry.endswith(".mo"):
         language = parts[parts.index("locale") + 1].split("_")[0]
         return language in KEEP_LOCALES
@@ -296,6 +368,7 @@ def slim(
                     (root / info.filename).chmod(mode & 0o777 or 0o644)
         _compile(root, keep_sources=keep_sources)
         _strip_shared_objects(root)
+        _trim_metadata(root)
         static_names = 0
         if static_manifest is not None:
             shutil.copyfile(static_manifest, root / STATIC_MANIFEST)
@@ -361,6 +434,17 @@ def _strip_shared_objects(root: Path) -> None:
             )
 
 
+def _trim_metadata(root: Path) -> None:
+    """Cut each distribution's ``METADATA`` after its headers: the body is the project's
+    README (its long description), which nothing reads at run time; name, version,
+    requirements and entry points (``importlib.metadata``) stay as they were."""
+    for metadata_file in root.glob("*.dist-info/METADATA"):
+        text = metadata_file.read_text(encoding="utf-8")
+        headers, blank, _description = text.partition("\n\n")
+        if blank:
+            metadata_file.write_text(headers + "\n", encoding="utf-8")
+
+
 def _drop_compiled_sources(top: Path) -> None:
     sources = [top] if top.is_file() else list(top.rglob("*.py"))
     for source in sources:
@@ -416,21 +500,49 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("stage", nargs="?", default="dev")
     parser.add_argument("-o", "--output", type=Path)
-    parser.add_argument("--limit-mb", type=float, default=25.0, help="fail above this size")
+    parser.add_argument(
+        "--limit-mb",
+        type=float,
+        default=LIMIT_MB,
+        help=f"fail above this many MiB zipped (default {LIMIT_MB:g})",
+    )
     parser.add_argument(
         "--keep-sources", action="store_true", help="ship third-party .py files too"
     )
+    parser.add_argument(
+        "--check-only",
+        action="store_true",
+        help="only check the size of the package already built at the output path",
+    )
     args = parser.parse_args(argv)
     output = args.output or REPO / "build" / f"nimbus-{args.stage}.zip"
-    report = build(args.stage, output, keep_sources=args.keep_sources)
+    if args.check_only:
+        report = PackageReport.of(output)
+    else:
+        report = build(args.stage, output, keep_sources=args.keep_sources)
     print(report.summary())
-    print(
-        f"left out {len(report.dropped_tops)} top-level entries (deploy-time, dev-only, runtime-provided)"
-    )
-    if report.zipped_bytes > args.limit_mb * 2**20:
-        print(f"package is over {args.limit_mb} MiB zipped", file=sys.stderr)
+    if not args.check_only:
+        print(
+            f"left out {len(report.dropped_tops)} top-level entries "
+            "(deploy-time, dev-only, runtime-provided)"
+        )
+    problem = over_limit(report, args.limit_mb)
+    if problem:
+        print(problem, file=sys.stderr)
         return 1
     return 0
+
+
+def over_limit(report: PackageReport, limit_mb: float = LIMIT_MB) -> str | None:
+    """Why ``report``'s zip is too large (``package_too_large: ...``), or None when it
+    is within ``limit_mb`` MiB zipped."""
+    if report.zipped_bytes <= limit_mb * 2**20:
+        return None
+    return (
+        f"package_too_large: {report.path} is {report.zipped_bytes / 2**20:.2f} MiB zipped, "
+        f"over the {limit_mb:g} MiB cap; see what it carries with `unzip -l` and add what "
+        "Lambda never imports to DROP_PATTERNS in infra/package.py."
+    )
 
 
 if __name__ == "__main__":

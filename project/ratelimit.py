@@ -78,11 +78,13 @@ def _refused(scope: str, retry_after: int) -> RateLimited:
 
 
 def in_words(seconds: int) -> str:
-    """``45 seconds``, ``3 minutes``: how long to wait, for people."""
+    """``45 seconds``, ``3 minutes``, ``2 hours``: how long to wait, for people (rounded up,
+    so the wait said is never shorter than the one enforced)."""
     if seconds < 90:
         return f"{seconds} second{'s' if seconds != 1 else ''}"
-    minutes = math.ceil(seconds / 60)
-    return f"{minutes} minutes"
+    if seconds < 90 * 60:
+        return f"{math.ceil(seconds / 60)} minutes"
+    return f"{math.ceil(seconds / 3600)} hours"
 
 
 def _buckets(limit: Limit, key: str, now: float) -> tuple[int, int, float]:

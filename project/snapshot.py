@@ -41,6 +41,8 @@ WARM_MODULES = (
     "project.api",
     "jwt",
     "cryptography.hazmat.primitives.asymmetric.rsa",
+    "cryptography.hazmat.primitives.ciphers.aead",  # encrypted fields (project.crypto)
+    "filetype",  # upload inspection
     "boto3",
     "botocore.session",
 )

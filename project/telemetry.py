@@ -430,7 +430,7 @@ _patched = False
 def configure_tracing() -> None:
     """Patch boto3/botocore/requests for X-Ray once per container; only on Lambda.
 
-    The recorder itself is configured by ``aws_xray_sdk.ext.django`` from
+    The recorder itself is configured by ``project.xray`` from
     ``XRAY_RECORDER`` (production settings), which patches nothing at start-up.
     """
     global _patched

@@ -7,8 +7,6 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import filetype
-
 #: Bytes the magic-number check looks at (filetype needs 261; text checks like more).
 HEADER_BYTES = 8192
 #: Declared types whose content has no magic number: accepted when it is UTF-8 text.
@@ -61,6 +59,8 @@ def inspect_stream(
 
 def detect_type(header: bytes) -> str:
     """The MIME type from magic bytes, ``text/plain`` for UTF-8 text, else empty."""
+    import filetype  # on the first upload inspected, not at every cold start
+
     kind = filetype.guess(header) if header else None
     if kind is not None:
         return str(kind.mime)

@@ -41,6 +41,18 @@ FILE_NOTICES: dict[str, str] = {
 }
 
 
+def notice_title(notice: str, name: str, *, limit: int = 200) -> str:
+    """``notice`` about ``name`` within ``limit`` characters (Notification.title's length):
+    a long name is shortened in its middle, keeping its extension, so the wording ("was
+    approved") is never what gets cut."""
+    title = notice.format(name=name)
+    if len(title) <= limit:
+        return title
+    room = max(limit - len(notice.format(name="")), 2)
+    tail = min(12, room // 3)
+    return notice.format(name=name[: room - tail - 1] + "…" + name[len(name) - tail :])
+
+
 @receiver({"detail-type": [{"prefix": "files."}]}, name="push.file_status")
 def relay_file_status(event: Any) -> None:
     """``files.*`` → ``file.status`` to the owner; a notification for the outcomes."""
@@ -65,7 +77,7 @@ def relay_file_status(event: Any) -> None:
         user_id=owner_id,
         message=message,
         notify=notice is not None,
-        title=(notice or status).format(name=detail.get("name") or "Your file"),
+        title=notice_title(notice or status, str(detail.get("name") or "Your file")),
         body=str(detail.get("reason_message") or ""),
     )
 

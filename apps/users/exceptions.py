@@ -119,6 +119,10 @@ class CodeExpired(IdentityError):
     status = 400
 
 
+#: What a person reads once a code was guessed wrong too often (local provider and Cognito).
+CODE_ATTEMPTS_EXCEEDED_MESSAGE = "Too many wrong codes — ask for a new one."
+
+
 class CodeAttemptsExceeded(IdentityError):
     """The code was guessed wrong too often and is void: the person needs a new one."""
 

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -27,6 +28,7 @@ from apps.users.models import IdentityLink, Profile, User
 from apps.users.password_policy import password_validate
 from apps.users.signin_guard import signin_check, signin_failed, signin_succeeded
 from project import telemetry
+from project.ratelimit import Limit, ratelimit_count, ratelimit_hit, ratelimit_reset
 
 logger = logging.getLogger("nimbus.users")
 
@@ -342,14 +344,44 @@ def _existing_account_notice(email: str) -> None:
     )
 
 
+#: Wrong codes after which a provider that voids the code says so: Cognito answers the
+#: right code with ExpiredCodeException once it was guessed wrong too often, which would
+#: read "This code has expired" (the local provider raises CodeAttemptsExceeded itself).
+WRONG_CODES_BEFORE_VOID = 5
+_WRONG_CODES = Limit(scope="code-wrong", limit=2**31, window=3600)
+
+
+@contextlib.contextmanager
+def _spending_code(*, email: str, purpose: str) -> Iterator[None]:
+    """Count wrong codes for ``email``'s ``purpose`` code; an "expired" code after enough
+    of them is ``CodeAttemptsExceeded`` (ask for a new one), whatever the provider says."""
+    key = f"{purpose}\0{email}"
+    try:
+        yield
+    except exc.CodeInvalid:
+        ratelimit_hit(limit=_WRONG_CODES, key=key)
+        raise
+    except exc.CodeExpired as error:
+        if ratelimit_count(limit=_WRONG_CODES, key=key) >= WRONG_CODES_BEFORE_VOID:
+            raise exc.CodeAttemptsExceeded(exc.CODE_ATTEMPTS_EXCEEDED_MESSAGE) from error
+        raise
+    ratelimit_reset(limit=_WRONG_CODES, key=key)
+
+
+def _new_code_sent(*, email: str, purpose: str) -> None:
+    ratelimit_reset(limit=_WRONG_CODES, key=f"{purpose}\0{email}")
+
+
 def account_confirm(*, email: str, code: str) -> None:
     """Spend the sign-up code with the provider and mark the account confirmed.
 
-    An unknown or already confirmed address gets ``CodeInvalid``, as a wrong code does.
+    An unknown or already confirmed address gets ``CodeInvalid``, as a wrong code does;
+    a code guessed wrong too often gets ``CodeAttemptsExceeded``, never ``CodeExpired``.
     """
     email = _normal_email(email)
     try:
-        identity().confirm_sign_up(email=email, code=code)
+        with _spending_code(email=email, purpose="confirm"):
+            identity().confirm_sign_up(email=email, code=code)
     except (exc.UserNotFound, exc.UserAlreadyConfirmed):
         raise exc.CodeInvalid("The code is not correct.") from None
     User.objects.filter(email=email).update(email_verified=True)
@@ -357,8 +389,10 @@ def account_confirm(*, email: str, code: str) -> None:
 
 def account_resend_confirmation(*, email: str) -> None:
     """Send a new sign-up code; the same answer for unknown and confirmed addresses."""
+    email = _normal_email(email)
     with contextlib.suppress(exc.UserNotFound, exc.UserAlreadyConfirmed):
-        identity().resend_confirmation(email=_normal_email(email))
+        identity().resend_confirmation(email=email)
+    _new_code_sent(email=email, purpose="confirm")
 
 
 # -- sign-in, refresh, sign-out -----------------------------------------------------------
@@ -486,7 +520,9 @@ def password_forgot(*, email: str) -> None:
 
     Requests are rate-limited per address and account by ``project.throttling``.
     """
-    identity().forgot_password(email=_normal_email(email))
+    email = _normal_email(email)
+    identity().forgot_password(email=email)
+    _new_code_sent(email=email, purpose="reset")
 
 
 def password_reset(*, email: str, code: str, new_password: str) -> None:
@@ -498,7 +534,8 @@ def password_reset(*, email: str, code: str, new_password: str) -> None:
     password_validate(password=new_password)
     backend = identity()
     try:
-        backend.confirm_forgot_password(email=email, code=code, new_password=new_password)
+        with _spending_code(email=email, purpose="reset"):
+            backend.confirm_forgot_password(email=email, code=code, new_password=new_password)
     except exc.UserNotFound:  # as for a wrong code: no enumeration
         raise exc.CodeInvalid("The code is not correct.") from None
     user = User.objects.filter(email=email).first()

@@ -39,8 +39,8 @@ _FIELD_OF = {
 
 def _attempt(
     form: Form, call: Callable[[], Any], *, weak_field: str = "password"
-) -> tuple[bool, int]:
-    """Run ``call``; on a NimbusError put its message on the form. (ok, status)."""
+) -> NimbusError | None:
+    """Run ``call``; on a NimbusError put its message on the form and return the error."""
     try:
         call()
     except NimbusError as error:
@@ -48,12 +48,20 @@ def _attempt(
         if field == "password":
             field = weak_field
         form.add_error(field if field in form.fields else None, error.message)
-        return False, error.status
-    return True, 200
+        return error
+    return None
 
 
-def _page(request: HttpRequest, template: str, status: int = 200, **context: Any) -> HttpResponse:
-    return render(request, f"users/{template}", context, status=status)
+def _page(
+    request: HttpRequest, template: str, error: NimbusError | None = None, **context: Any
+) -> HttpResponse:
+    """The page, with the refusal's status, and ``Retry-After`` when it says when (a 429's
+    message already says it in words: "try again in 2 minutes")."""
+    status = error.status if error is not None else 200
+    response = render(request, f"users/{template}", context, status=status)
+    if error is not None and (retry_after := error.detail.get("retry_after")) is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def _federation_providers() -> list[str]:
@@ -77,17 +85,17 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = forms.SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        ok, status = _attempt(
+        error = _attempt(
             form,
             lambda: services.account_sign_up(
                 email=d["email"], password=d["password"], name=d["name"]
             ),
         )
-        if ok:
+        if error is None:
             # The same words whether or not the address already had an account (its mail says).
             messages.success(request, "We emailed you. Enter the code from the email to confirm.")
             return redirect(_with_email("/accounts/confirm/", d["email"]))
-        return _page(request, "signup.html", status, form=form)
+        return _page(request, "signup.html", error, form=form)
     return _page(request, "signup.html", form=form)
 
 
@@ -98,26 +106,29 @@ def confirm(request: HttpRequest) -> HttpResponse:
     form = forms.ConfirmForm(request.POST or None, initial=initial)
     if request.method == "POST" and "resend" in request.POST:
         resend = forms.ResendForm(request.POST)
+        error = None
         if resend.is_valid():
             email = resend.cleaned_data["email"]
-            ok, status = _attempt(resend, lambda: services.account_resend_confirmation(email=email))
-            if ok:
+            error = _attempt(resend, lambda: services.account_resend_confirmation(email=email))
+            if error is None:
                 messages.success(request, "We sent you a new code.")
                 return redirect(_with_email("/accounts/confirm/", email))
-            messages.error(
-                request,
-                " ".join(str(e) for e in resend.non_field_errors()) or "Could not send a code.",
-            )
-        return _page(request, "confirm.html", 400, form=forms.ConfirmForm(initial=request.POST))
+        # The refusal above the form (a limit says when: "try again in 2 minutes").
+        message = " ".join(str(e) for errors in resend.errors.values() for e in errors)
+        return _page(
+            request,
+            "confirm.html",
+            error or NimbusError("resend"),
+            form=forms.ConfirmForm(initial=request.POST),
+            error_message=message or "Could not send a code.",
+        )
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        ok, status = _attempt(
-            form, lambda: services.account_confirm(email=d["email"], code=d["code"])
-        )
-        if ok:
+        error = _attempt(form, lambda: services.account_confirm(email=d["email"], code=d["code"]))
+        if error is None:
             messages.success(request, "Your account is confirmed. Sign in to continue.")
             return redirect(_with_email("/accounts/signin/", d["email"]))
-        return _page(request, "confirm.html", status, form=form)
+        return _page(request, "confirm.html", error, form=form)
     return _page(request, "confirm.html", form=form)
 
 
@@ -137,19 +148,16 @@ def signin(request: HttpRequest) -> HttpResponse:
             return redirect(_with_email("/accounts/confirm/", d["email"]))
         except NimbusError as error:
             form.add_error(None, error.message)  # a wait says how long ("try again in 8 s")
-            response = _page(
+            return _page(
                 request,
                 "signin.html",
-                error.status,
+                error,
                 form=form,
                 next=next_url,
                 providers=_federation_providers(),
                 # The account is under attack: a link by mail still lets its owner in.
                 offer_link=error.detail.get("scope") == "signin-account",
             )
-            if (retry_after := error.detail.get("retry_after")) is not None:
-                response["Retry-After"] = str(retry_after)
-            return response
         login(request, user, backend=MODEL_BACKEND)
         return HttpResponseRedirect(_safe_next(request, next_url))
     return _page(
@@ -179,7 +187,7 @@ def signin_link(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
         else:
             user = services.signin_link_use(uidb64=uidb64, token=token, ip=_ip(request))
     except NimbusError as error:
-        response = _page(request, "signin_link.html", error.status, error_message=error.message)
+        response = _page(request, "signin_link.html", error, error_message=error.message)
         response._has_been_logged = True  # type: ignore[attr-defined]  # the path is a credential
         return response
     if request.method == "GET":
@@ -216,13 +224,13 @@ def password_forgot(request: HttpRequest) -> HttpResponse:
     form = forms.ForgotForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
-        ok, status = _attempt(form, lambda: services.password_forgot(email=email))
-        if ok:
+        error = _attempt(form, lambda: services.password_forgot(email=email))
+        if error is None:
             messages.success(
                 request, "If an account uses that address, we emailed it a reset code."
             )
             return redirect(_with_email("/accounts/password/reset/", email))
-        return _page(request, "password_forgot.html", status, form=form)
+        return _page(request, "password_forgot.html", error, form=form)
     return _page(request, "password_forgot.html", form=form)
 
 
@@ -232,17 +240,17 @@ def password_reset(request: HttpRequest) -> HttpResponse:
     form = forms.ResetForm(request.POST or None, initial={"email": request.GET.get("email", "")})
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        ok, status = _attempt(
+        error = _attempt(
             form,
             lambda: services.password_reset(
                 email=d["email"], code=d["code"], new_password=d["new_password"]
             ),
             weak_field="new_password",
         )
-        if ok:
+        if error is None:
             messages.success(request, "Your password is changed. Sign in with the new one.")
             return redirect(_with_email("/accounts/signin/", d["email"]))
-        return _page(request, "password_reset.html", status, form=form)
+        return _page(request, "password_reset.html", error, form=form)
     return _page(request, "password_reset.html", form=form)
 
 
@@ -254,7 +262,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         user: Any = request.user
-        ok, status = _attempt(
+        error = _attempt(
             form,
             lambda: services.password_change(
                 user=user,
@@ -264,11 +272,11 @@ def password_change(request: HttpRequest) -> HttpResponse:
             ),
             weak_field="new_password",
         )
-        if ok:
+        if error is None:
             update_session_auth_hash(request, user)
             messages.success(request, "Your password is changed.")
             return redirect("/accounts/settings/")
-        return _page(request, "password_change.html", status, form=form)
+        return _page(request, "password_change.html", error, form=form)
     return _page(request, "password_change.html", form=form)
 
 
@@ -286,7 +294,7 @@ def account_settings(request: HttpRequest) -> HttpResponse:
     form = forms.SettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        ok, status = _attempt(
+        error = _attempt(
             form,
             lambda: services.account_settings_update(
                 user=user,
@@ -295,10 +303,10 @@ def account_settings(request: HttpRequest) -> HttpResponse:
                 email_notifications=d["email_notifications"],
             ),
         )
-        if ok:
+        if error is None:
             messages.success(request, "Your settings are saved.")
             return redirect("/accounts/settings/")
-        return _page(request, "settings.html", status, form=form, **_sign_ins(user))
+        return _page(request, "settings.html", error, form=form, **_sign_ins(user))
     return _page(request, "settings.html", form=form, **_sign_ins(user))
 
 
@@ -364,7 +372,7 @@ def federated_callback(request: HttpRequest) -> HttpResponse:
         return _page(
             request,
             "signin.html",
-            error.status,
+            error,
             form=forms.SignInForm(),
             error_message=error.message,
             error_code=error.code,

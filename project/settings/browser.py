@@ -6,6 +6,10 @@ directory the tests read confirmation codes from (``NIMBUS_MAIL_DIR``), and a Re
 layer (``REDIS_URL``) so pushes sent by the worker reach the server's WebSockets. As with
 `make run`, the server builds its URLs from each request and only the worker is given the
 address (``NIMBUS_SITE_URL``).
+
+``DEBUG`` is off, as in production, so people's error pages (templates/404.html …) are the
+ones the tests see; the server serves static files from the finders (``runserver
+--insecure``) and the storage needs no collected manifest.
 """
 
 from __future__ import annotations
@@ -21,3 +25,7 @@ MAILERS = {
 }
 # Quick retries: a test waits for the worker, not for production backoff.
 NIMBUS_TASK_RETRY = {"max_attempts": 3, "base_delay": 0.2, "max_delay": 1.0}
+STORAGES = {
+    **STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -184,8 +184,9 @@ NIMBUS_IDENTITY = {
 # first talks to AWS: patching them here would import boto3 on every cold start.
 NIMBUS_TELEMETRY = {"default": {"BACKEND": "project.telemetry.EmfMetrics"}}
 if env.str("AWS_LAMBDA_FUNCTION_NAME", default="") and env.bool("NIMBUS_TRACING", default=True):
-    INSTALLED_APPS = [*INSTALLED_APPS, "aws_xray_sdk.ext.django"]
-    MIDDLEWARE = ["aws_xray_sdk.ext.django.middleware.XRayMiddleware", *MIDDLEWARE]
+    # Nimbus's own app and middleware (project/xray.py): the SDK's import all of django.test.
+    INSTALLED_APPS = [*INSTALLED_APPS, "project.xray.TracingConfig"]
+    MIDDLEWARE = ["project.xray.XRayMiddleware", *MIDDLEWARE]
     XRAY_RECORDER = {
         "AWS_XRAY_TRACING_NAME": f"nimbus-{NIMBUS_STAGE}",
         "AUTO_INSTRUMENT": True,

@@ -114,6 +114,7 @@ export function applyFileStatus(frame) {
     `[data-file-id="${id}"] [data-live-reason]`,
   ])) {
     element.textContent = reason;
+    element.classList.remove("reason--hint");  // the unfinished-upload hint is gone with it
   }
 }
 
@@ -139,7 +140,9 @@ export function addToLists(frame) {
     item.className = n.read ? "notification" : "notification notification--unread";
     item.dataset.notificationId = String(n.id);
     const title = document.createElement("strong");
+    title.className = "notification__title";
     title.textContent = n.title;
+    title.title = frame.name || n.title;  // the full file name, even when the title shortens it
     item.append(title);
     if (n.body) {
       const body = document.createElement("span");

@@ -33,7 +33,7 @@ const MESSAGES = {
   not_authenticated: "Your session has ended. Sign in again, then retry.",
   csrf_failed: "Reload the page, then retry.",
   invalid_input: "The upload request was not valid.",
-  rate_limited: "Too many uploads at once. Wait a moment, then retry.",
+  rate_limited: "Too many uploads at once; try again in a minute.",  // without Retry-After
   // S3's own error codes (XML bodies) for the same refusals.
   EntityTooLarge: "This file is larger than the upload allows.",
   EntityTooSmall: "This file is empty.",
@@ -68,6 +68,20 @@ function formatBytes(n) {
   return `${i ? n.toFixed(1) : n} ${units[i]}`;
 }
 
+// How long to wait, in words: project.ratelimit.in_words, rounded up the same way.
+export function inWords(seconds) {
+  if (seconds < 90) return `${seconds} second${seconds === 1 ? "" : "s"}`;
+  if (seconds < 90 * 60) return `${Math.ceil(seconds / 60)} minutes`;
+  return `${Math.ceil(seconds / 3600)} hours`;
+}
+
+// A 429 says when to retry: Retry-After (seconds), or the error's detail.retry_after.
+function retryAfter(response, error) {
+  const header = Number.parseInt(response.headers.get("Retry-After") || "", 10);
+  const seconds = Number.isFinite(header) ? header : Number((error.detail || {}).retry_after);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds : null;
+}
+
 class UploadError extends Error {
   constructor(code, message) {
     super(message || MESSAGES[code] || "The upload failed.");
@@ -91,6 +105,10 @@ async function api(method, path, body) {
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
     const error = data.error || {};
+    const wait = response.status === 429 ? retryAfter(response, error) : null;
+    if (wait !== null) {
+      throw new UploadError("rate_limited", `Too many uploads at once; try again in ${inWords(wait)}.`);
+    }
     throw new UploadError(error.code || `http_${response.status}`, MESSAGES[error.code] || error.message);
   }
   return data;
@@ -234,7 +252,9 @@ class UploadView {
       </span>
       <progress max="100" value="0" aria-label="Upload progress"></progress>
       <span class="upload__state" role="status"></span>`;
-    this.item.querySelector(".upload__name").textContent = `${file.name} (${formatBytes(file.size)})`;
+    const name = this.item.querySelector(".upload__name");
+    name.textContent = `${file.name} (${formatBytes(file.size)})`;
+    name.title = file.name;
     this.bar = this.item.querySelector("progress");
     this.text = this.item.querySelector(".upload__state");
     this.retryButton = this.item.querySelector("[data-retry]");
@@ -307,7 +327,10 @@ export function showStatus(fileId, status, label, reason = "") {
     el.className = `status status-${status}`;
     el.textContent = label || status;
   }
-  for (const el of document.querySelectorAll(`[data-file-reason="${fileId}"]`)) el.textContent = reason || "";
+  for (const el of document.querySelectorAll(`[data-file-reason="${fileId}"]`)) {
+    el.textContent = reason || "";
+    el.classList.remove("reason--hint");
+  }
   for (const el of document.querySelectorAll(`[data-file-download="${fileId}"]`)) {
     el.hidden = status !== "approved";  // apps.files.models.DOWNLOADABLE
   }

@@ -19,7 +19,11 @@ _PROBLEMS_JS = r"""
     if (el.getAttribute('aria-label')?.trim()) return true;
     const ids = el.getAttribute('aria-labelledby');
     if (ids && ids.split(/\s+/).some((id) => document.getElementById(id)?.textContent.trim())) return true;
-    if (el.labels && Array.from(el.labels).some((l) => l.textContent.trim())) return true;
+    // A label names its field by its text, or by an image's alternative text in it
+    // (Django admin's search box: <label><img alt="Search"></label>).
+    const named = (l) => l.textContent.trim()
+      || Array.from(l.querySelectorAll('img[alt]')).some((i) => i.alt.trim());
+    if (el.labels && Array.from(el.labels).some(named)) return true;
     return !!el.getAttribute('title')?.trim();
   };
   if (!document.documentElement.lang) problems.push('<html> has no lang');
@@ -94,3 +98,53 @@ def assert_focus_visible(page: Any) -> None:
     assert shown, (
         f"no visible focus indicator on {page.evaluate('document.activeElement.outerHTML')}"
     )
+
+
+# -- axe-core ---------------------------------------------------------------------------------
+
+#: Impacts that fail a page: what blocks or seriously hinders someone (axe's own scale is
+#: minor < moderate < serious < critical).
+FAILING_IMPACTS = ("serious", "critical")
+
+
+def _axe_source() -> str:
+    """axe-core's axe.min.js as the axe-playwright-python package ships it (offline)."""
+    from pathlib import Path
+
+    import axe_playwright_python
+
+    return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
+
+
+def axe_violations(
+    page: Any, impacts: tuple[str, ...] = FAILING_IMPACTS, skip: tuple[str, ...] = ()
+) -> list[str]:
+    """axe-core's WCAG 2.x A/AA violations of ``impacts`` on the current page, one line each.
+
+    Evaluated in the page rather than added as a <script>, so the site's CSP (which refuses
+    scripts without its nonce) does not stop it, and no page code changes.
+    """
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.evaluate(_axe_source())
+    result = page.evaluate(
+        """async () => {
+          const r = await axe.run(document, {
+            runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]},
+            resultTypes: ["violations"],
+          });
+          return r.violations.map((v) => ({
+            id: v.id, impact: v.impact, help: v.help,
+            targets: v.nodes.slice(0, 5).map((n) => n.target.join(" ")),
+          }));
+        }"""
+    )
+    return [
+        f"{v['impact']}: {v['id']} — {v['help']} ({', '.join(v['targets'])})"
+        for v in result
+        if v["impact"] in impacts and v["id"] not in skip
+    ]
+
+
+def assert_no_serious_axe_violations(page: Any, skip: tuple[str, ...] = ()) -> None:
+    found = axe_violations(page, skip=skip)
+    assert not found, f"axe-core on {page.url}:\n" + "\n".join(found)

@@ -159,7 +159,7 @@ def live_nimbus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNimbus
         "NIMBUS_MAIL_DIR": str(root / "mail"),
         "REDIS_URL": REDIS_URL,
         "SECRET_KEY": "nimbus-browser-tests-" + "k" * 40,
-        "DEBUG": "true",
+        "DEBUG": "false",  # as in production: the error pages people get
         "PYTHONUNBUFFERED": "1",
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
@@ -177,7 +177,14 @@ def live_nimbus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNimbus
     worker_log = ARTIFACTS / "browser-worker.log"
     with server_log.open("wb") as out:
         server = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+            [
+                sys.executable,
+                "manage.py",
+                "runserver",
+                f"127.0.0.1:{port}",
+                "--noreload",
+                "--insecure",
+            ],
             cwd=REPO,
             env=env,
             stdout=out,

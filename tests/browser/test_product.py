@@ -90,6 +90,10 @@ def test_a_person_deletes_files_after_confirming_and_other_tabs_drop_the_row(
     assert page.evaluate(_START_UPLOAD_JS, "half-sent.txt") == 201
     page.reload()
     expect(status_of(page, "half-sent.txt")).to_have_text("Waiting for upload")
+    # It says what it is and what becomes of it.
+    expect(file_row(page, "half-sent.txt").locator("[data-file-reason]")).to_contain_text(
+        "If this upload stopped, delete it"
+    )
     file_row(page, "half-sent.txt").get_by_role("link", name="Delete half-sent.txt").click()
     page.get_by_role("button", name="Delete file").click()
     page.wait_for_url("**/files/")

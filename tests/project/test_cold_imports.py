@@ -22,7 +22,8 @@ django.setup()
 from django.test import Client
 client = Client()
 statuses = [client.get(path).status_code for path in sys.argv[1:]]
-heavy = ("ninja", "pydantic", "jwt", "jsonpath_ng")
+heavy = ("ninja", "pydantic", "jwt", "jsonpath_ng", "filetype", "apps.users.views",
+         "apps.files.views", "apps.push.views")
 print(json.dumps({"statuses": statuses, "loaded": [m for m in heavy if m in sys.modules]}))
 """
 
@@ -38,10 +39,22 @@ def test_the_api_is_mounted_under_the_names_ninja_gives_it():
     assert reverse("api:status") == "/api/status"
 
 
+def test_healthz_loads_neither_the_apps_views_nor_the_api():
+    result = _fresh("/healthz")
+    assert result["statuses"] == [200]
+    assert result["loaded"] == []
+
+
 def test_pages_and_healthz_do_not_load_the_api_or_token_crypto():
     result = _fresh("/healthz", "/")
     assert result["statuses"][0] == 200
-    assert result["loaded"] == []
+    assert {"ninja", "pydantic", "jwt", "jsonpath_ng", "filetype"} & set(result["loaded"]) == set()
+
+
+def test_a_page_of_an_app_loads_its_urls_on_first_use():
+    result = _fresh("/healthz", "/accounts/signin/")
+    assert result["statuses"][1] in (200, 302)
+    assert "apps.users.views" in result["loaded"]
 
 
 def test_the_first_api_request_loads_the_api():

@@ -83,21 +83,21 @@ def test_production_is_hardened_and_lets_the_browser_reach_bucket_and_websocket(
     ]
     assert values["NIMBUS_TELEMETRY"]["default"]["BACKEND"] == "project.telemetry.EmfMetrics"
     # Off Lambda nothing is patched for X-Ray.
-    assert "aws_xray_sdk.ext.django" not in values["INSTALLED_APPS"]
+    assert "project.xray.TracingConfig" not in values["INSTALLED_APPS"]
 
 
 @pytest.mark.slow
 def test_on_lambda_requests_are_traced_with_xray():
     values = _production_settings(AWS_LAMBDA_FUNCTION_NAME="nimbus-prod")
-    assert "aws_xray_sdk.ext.django" in values["INSTALLED_APPS"]
-    assert values["MIDDLEWARE"][0] == "aws_xray_sdk.ext.django.middleware.XRayMiddleware"
+    assert "project.xray.TracingConfig" in values["INSTALLED_APPS"]
+    assert values["MIDDLEWARE"][0] == "project.xray.XRayMiddleware"
     values = _production_settings(AWS_LAMBDA_FUNCTION_NAME="nimbus-prod", NIMBUS_TRACING="false")
-    assert "aws_xray_sdk.ext.django" not in values["INSTALLED_APPS"]
+    assert "project.xray.TracingConfig" not in values["INSTALLED_APPS"]
 
 
 @pytest.mark.slow
 def test_tracing_on_lambda_loads_no_boto3_at_start_up():
-    """X-Ray's Django app patches at start-up what PATCH_MODULES names; boto3 waits for
+    """X-Ray's app (project.xray) patches Django's database and templates at start-up; boto3 waits for
     the first AWS session (project.backends.aws_session) instead."""
     env = production_env(
         AWS_LAMBDA_FUNCTION_NAME="nimbus-prod",
@@ -106,7 +106,7 @@ def test_tracing_on_lambda_loads_no_boto3_at_start_up():
     )
     code = (
         "import json, sys, django; django.setup(); "
-        "print(json.dumps(['aws_xray_sdk.ext.django' in sys.modules, "
+        "print(json.dumps(['aws_xray_sdk.ext.django.db' in sys.modules, "
         "sorted(m for m in ('boto3', 'botocore') if m in sys.modules)]))"
     )
     result = subprocess.run(

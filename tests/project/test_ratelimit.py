@@ -145,3 +145,23 @@ def test_migrate_makes_the_database_cache_table_the_limits_count_in(settings):
     assert "nimbus_cache_migrate_test" in connection.introspection.table_names()
     caches["default"].set("sign-in:someone", 3, 60)
     assert caches["default"].get("sign-in:someone") == 3
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (1, "1 second"),
+        (45, "45 seconds"),
+        (89, "89 seconds"),
+        (90, "2 minutes"),
+        (121, "3 minutes"),
+        (900, "15 minutes"),
+        (5399, "90 minutes"),
+        (5400, "2 hours"),
+        (7201, "3 hours"),
+    ],
+)
+def test_waits_are_said_in_words_never_shorter_than_enforced(seconds, words):
+    from project.ratelimit import in_words
+
+    assert in_words(seconds) == words

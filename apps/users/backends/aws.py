@@ -18,6 +18,7 @@ from django.core import checks
 from apps.users import exceptions as exc
 from apps.users.backends.base import IdentityBackend, TokenSet
 from project.errors import RateLimited
+from project.ratelimit import in_words
 
 if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
@@ -42,11 +43,16 @@ POOL_ACTIONS = frozenset(
     }
 )
 
+#: Cognito's refusals for going too fast, and how long to wait after each. Cognito sends no
+#: Retry-After: TooManyRequests is its per-second request quota (seconds pass it), the
+#: other two are its per-account attempt limits, which it lifts after some minutes.
 _THROTTLED = {
-    "TooManyRequestsException",
-    "LimitExceededException",
-    "TooManyFailedAttemptsException",
+    "TooManyRequestsException": 10,
+    "LimitExceededException": 900,
+    "TooManyFailedAttemptsException": 900,
 }
+#: Spending an emailed code, these two mean the code was guessed wrong too often.
+_CODE_EXHAUSTED = {"LimitExceededException", "TooManyFailedAttemptsException"}
 
 
 class CognitoIdentityBackend(IdentityBackend):
@@ -118,14 +124,18 @@ class CognitoIdentityBackend(IdentityBackend):
         return client
 
     @contextmanager
-    def _errors(self, *, signing_in: bool = False, refreshing: bool = False) -> Iterator[None]:
+    def _errors(
+        self, *, signing_in: bool = False, refreshing: bool = False, spending_code: bool = False
+    ) -> Iterator[None]:
         """Translate Cognito's errors; see :func:`_translate`."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             yield
         except ClientError as error:
-            raise _translate(error, signing_in=signing_in, refreshing=refreshing) from error
+            raise _translate(
+                error, signing_in=signing_in, refreshing=refreshing, spending_code=spending_code
+            ) from error
         except BotoCoreError as error:
             logger.error("Cognito call failed: %s", type(error).__name__)
             raise exc.IdentityUnavailable("The identity provider is unavailable.") from error
@@ -146,7 +156,7 @@ class CognitoIdentityBackend(IdentityBackend):
         return str(response["UserSub"])
 
     def confirm_sign_up(self, *, email: str, code: str) -> None:
-        with self._errors():
+        with self._errors(spending_code=True):
             self.client.confirm_sign_up(
                 ClientId=self.client_id, Username=email, ConfirmationCode=code
             )
@@ -181,7 +191,7 @@ class CognitoIdentityBackend(IdentityBackend):
             pass  # same answer for unknown addresses: no account enumeration
 
     def confirm_forgot_password(self, *, email: str, code: str, new_password: str) -> None:
-        with self._errors():
+        with self._errors(spending_code=True):
             self.client.confirm_forgot_password(
                 ClientId=self.client_id,
                 Username=email,
@@ -288,8 +298,14 @@ def _token_set(response: Any, *, refresh_token: str = "") -> TokenSet:
     )
 
 
-def _translate(error: Any, *, signing_in: bool, refreshing: bool) -> Exception:
-    """Map a botocore ``ClientError`` onto a users-app error."""
+def _translate(
+    error: Any, *, signing_in: bool, refreshing: bool, spending_code: bool = False
+) -> Exception:
+    """Map a botocore ``ClientError`` onto a users-app error.
+
+    Spending a code, Cognito's attempt limits mean too many wrong codes (the person needs a
+    new code, not a wait); elsewhere they are a ``RateLimited`` that says when to retry.
+    """
     code = error.response.get("Error", {}).get("Code", "")
     message = str(error.response.get("Error", {}).get("Message", ""))
     simple: dict[str, type[exc.IdentityError]] = {
@@ -303,8 +319,14 @@ def _translate(error: Any, *, signing_in: bool, refreshing: bool) -> Exception:
         return simple[code](message)
     if code == "InvalidPasswordException":
         return exc.PasswordTooWeak(message)
+    if spending_code and code in _CODE_EXHAUSTED:
+        return exc.CodeAttemptsExceeded(exc.CODE_ATTEMPTS_EXCEEDED_MESSAGE)
     if code in _THROTTLED:
-        return RateLimited("The identity provider is throttling; try again later.")
+        wait = _THROTTLED[code]
+        return RateLimited(
+            f"Too many attempts; try again in {in_words(wait)}.",
+            detail={"scope": "identity-provider", "retry_after": wait},
+        )
     if code == "UserNotFoundException":
         if signing_in:
             return exc.CredentialsInvalid("Incorrect email or password.")

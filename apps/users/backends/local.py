@@ -401,7 +401,7 @@ class LocalIdentityBackend(IdentityBackend):
             if row.used_at is not None:
                 return exc.CodeUsed("This code has already been used.")
             if row.failed_attempts >= int(self.options["code_max_attempts"]):
-                return exc.CodeAttemptsExceeded("Too many wrong codes; ask for a new one.")
+                return exc.CodeAttemptsExceeded(exc.CODE_ATTEMPTS_EXCEEDED_MESSAGE)
             if row.expires_at <= now:
                 return exc.CodeExpired("This code has expired; ask for a new one.")
             # The filter on used_at makes a concurrent second use lose the race.

@@ -54,6 +54,29 @@ def test_an_ordinary_file_gives_one_notification_accepted_then_approved(
     assert notification.title == "report.pdf was approved"
 
 
+def test_a_file_name_of_the_longest_kind_keeps_the_notifications_wording(
+    alice, dummy_push, push_receivers_only, django_capture_on_commit_callbacks
+):
+    name = "Q" * 240 + "-final.pdf"  # 250 characters: File.name holds up to 255
+    detail = file_detail(alice, "approved", name=name)
+    with django_capture_on_commit_callbacks(execute=True):
+        publish("files.FileApproved", detail)
+    (notification,) = Notification.objects.all()
+    assert len(notification.title) <= Notification._meta.get_field("title").max_length
+    assert notification.title.endswith("…QQ-final.pdf was approved")
+    assert notification.title.startswith("QQQQ")
+    assert notification.payload["name"] == name  # the full name, for the page's title attribute
+
+
+def test_notice_titles_shorten_only_the_name():
+    from apps.push.handlers import notice_title
+
+    assert notice_title("{name} was rejected", "short.txt") == "short.txt was rejected"
+    title = notice_title("{name} was rejected", "a" * 100 + ".txt", limit=40)
+    assert len(title) == 40
+    assert title == "a" * 17 + "…" + "a" * 5 + ".txt was rejected"
+
+
 def test_rejection_carries_the_reason(
     alice, dummy_push, push_receivers_only, django_capture_on_commit_callbacks
 ):

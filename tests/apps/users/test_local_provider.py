@@ -67,7 +67,7 @@ def test_too_many_wrong_guesses_void_the_code(pending):
             services.account_confirm(email="ana@example.com", code=wrong)
     assert LocalCode.objects.get().failed_attempts == 5
     # Not "expired": the person is told what happened and what to do.
-    with pytest.raises(exc.CodeAttemptsExceeded, match="Too many wrong codes; ask for a new one"):
+    with pytest.raises(exc.CodeAttemptsExceeded, match="Too many wrong codes — ask for a new one"):
         services.account_confirm(email="ana@example.com", code=pending)
 
 

@@ -288,7 +288,7 @@ def test_after_five_wrong_codes_the_confirm_page_asks_for_a_new_one(browser):
         assert "The code is not correct." in page.content.decode()
     page = csrf_post(browser, "/accounts/confirm/", {"email": "cody@example.com", "code": code})
     assert page.status_code == 400
-    assert "Too many wrong codes; ask for a new one." in page.content.decode()
+    assert "Too many wrong codes — ask for a new one." in page.content.decode()
     assert "expired" not in page.content.decode()
 
 
