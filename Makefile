@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Python 3.13 from pyenv (or PATH); Django 6.1 needs >= 3.12, Lambda runs python3.13.
 PYTHON313 := $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin/python3.13 "$$HOME"/.pyenv/versions/3.13*/bin/python3.13 $$(command -v python3.13 2>/dev/null); do [ -x "$$p" ] && { echo "$$p"; break; }; done)
 
-.PHONY: run test lint typecheck pytest rehearsal browser worker package bench clean
+.PHONY: run test lint typecheck pytest rehearsal browser worker package bench load clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found (looked in pyenv and PATH)"; exit 1; }
@@ -52,11 +52,19 @@ package: $(VENV)/.installed
 	$(PY) -m infra.package $(STAGE)
 
 ## make bench: `make package`, then package size, cold start, warm latency and throughput
-## against bare Django (on stock Zappa, and behind the smallest adapter: the pure floor);
-## writes bench/results.json (bench/README.md).
+## against bare Django (on stock Zappa, and behind the smallest adapter: the pure floor),
+## and a short `make load`; writes bench/results.json (bench/README.md). Some parts only,
+## without the package: .venv/bin/python bench/run.py --only local,load
 BENCH_ARGS ?=
 bench: package
 	$(PY) bench/run.py --package build/nimbus-$(STAGE).zip $(BENCH_ARGS)
+
+## make load: Locust people (sign up, upload, live status, download) and SQS batches through
+## the Lambda entry, against `make run`'s server and worker on a free 127.0.0.1 port; writes
+## bench/load.json (bench/README.md, "Load"). LOAD_ARGS="--users 50 --run-time 120".
+LOAD_ARGS ?=
+load: $(VENV)/.installed
+	$(PY) bench/load.py $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

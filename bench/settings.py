@@ -12,6 +12,8 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ["NIMBUS_BENCH_DB"],
+        # As project/settings/base.py sets them for every local SQLite database: WAL (the
+        # web server and the worker share the file), fsync at checkpoints only.
         "OPTIONS": {
             "timeout": 20,
             "transaction_mode": "IMMEDIATE",
@@ -19,5 +21,9 @@ DATABASES = {
         },
     }
 }
+if os.environ.get("NIMBUS_BENCH_DATABASE_URL"):  # the same figures on PostgreSQL
+    from project.env import env
+
+    DATABASES = {"default": env.db("NIMBUS_BENCH_DATABASE_URL")}
 NIMBUS_WORKFLOW_DIRS = [str(Path(__file__).resolve().parent / "definitions")]
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}

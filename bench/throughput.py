@@ -7,11 +7,14 @@ file (no AWS is reached: the figures are for Nimbus's own code paths).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -168,16 +171,37 @@ def measure(
     package: Path, env: dict[str, str], runtime: Path, work: Path, *, batches: int = 51
 ) -> dict[str, Any]:
     """Events per second: SQS batches of ten through the Lambda entry (the unzipped package,
-    production settings) and the local bus end to end (embedded defaults); workflow
-    executions per second of the ten-state bench definition on the local engine."""
+    production settings). The local bus and engine: :func:`local_measure`."""
     extra = work / "bench-extra"
     extra.mkdir(exist_ok=True)
     shutil.copy(HERE / "receivers.py", extra / "nimbus_bench_receivers.py")
     code = f"import sys; sys.path.append({str(extra)!r})\n" + _SQS.replace("BATCHES", str(batches))
-    results = _result(run_in_package(package, runtime, env, code))
+    return _result(run_in_package(package, runtime, env, code))
+
+
+def local_measure(work: Path, events: int = 1000, executions: int = 300) -> dict[str, Any]:
+    """The local bus and engine on a SQLite file and, when ``DATABASE_URL`` names a
+    PostgreSQL server, on a fresh database there (keys with ``_pg``)."""
+    results = _local(
+        work, {"NIMBUS_BENCH_DB": str(work / "local-bench.sqlite3")}, events, executions
+    )
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        with _scratch_postgres(url) as bench_url:
+            on_pg = _local(
+                work,
+                {"NIMBUS_BENCH_DB": "unused", "NIMBUS_BENCH_DATABASE_URL": bench_url},
+                events,
+                executions,
+            )
+        results.update({f"{key}_pg": value for key, value in on_pg.items()})
+    return results
+
+
+def _local(work: Path, db_env: dict[str, str], events: int, executions: int) -> dict[str, Any]:
     local = subprocess.run(
-        [sys.executable, str(HERE / "local_throughput.py"), "500", "100"],
-        env={**os.environ, "NIMBUS_BENCH_DB": str(work / "local-bench.sqlite3")},
+        [sys.executable, str(HERE / "local_throughput.py"), str(events), str(executions)],
+        env={**os.environ, **db_env},
         capture_output=True,
         text=True,
         timeout=1800,
@@ -186,5 +210,65 @@ def measure(
         raise RuntimeError(
             f"local throughput failed:\n{local.stdout[-2000:]}\n{local.stderr[-4000:]}"
         )
-    results.update(_result(local.stdout))
-    return results
+    return _result(local.stdout)
+
+
+@contextlib.contextmanager
+def _scratch_postgres(url: str) -> Iterator[str]:
+    """A database of its own on the server of ``url``, dropped afterwards."""
+    import psycopg
+
+    base = url.rsplit("/", 1)[0]
+    name = f"nimbus_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+#: What a short load run in `make bench` copies into bench/results.json.
+LOAD_KEYS = (
+    "load_users",
+    "load_requests",
+    "load_requests_per_s",
+    "load_p50_ms",
+    "load_p95_ms",
+    "load_p99_ms",
+    "load_uploads",
+    "lambda_records_per_s",
+    "load_errors",
+    "load_events_lost",
+    "load_events_doubled",
+)
+
+
+def load_measure(work: Path, *, users: int = 10, run_time: int = 30) -> dict[str, Any]:
+    """A short `make load` (bench/load.py); its keys for results.json."""
+    out = work / "load.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(HERE / "load.py"),
+            "--users",
+            str(users),
+            "--run-time",
+            str(run_time),
+            "--lambda-processes",
+            "2",
+            "--lambda-batches",
+            "50",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=run_time + 900,
+    )
+    if not out.exists():
+        raise RuntimeError(f"the load run failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+    shutil.copy(out, HERE / "load.json")
+    found = json.loads(out.read_text())
+    return {key: found[key] for key in LOAD_KEYS if key in found}

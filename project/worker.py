@@ -28,6 +28,22 @@ class PeriodicJob:
 
 periodic_jobs: dict[str, PeriodicJob] = {}
 
+#: Queues the worker drains itself, beside the task rows: name -> a function that claims a
+#: batch of its due work, runs it, and returns how many items it claimed (0: none due).
+#: It is given ``keep_going()``, false once the worker is asked to stop.
+Drain = Callable[[Callable[[], bool]], int]
+drains: dict[str, Drain] = {}
+
+
+def drain(name: str) -> Callable[[Drain], Drain]:
+    """Have ``manage.py worker`` call the decorated function on every round."""
+
+    def decorate(func: Drain) -> Drain:
+        drains[name] = func
+        return func
+
+    return decorate
+
 
 def every(
     seconds: float, *, name: str | None = None

@@ -5,10 +5,20 @@ inserts the ``(event id, receiver)`` inbox row, so a duplicate delivery (SQS at-
 a resent outbox event, a worker re-claiming an expired lease) is acknowledged unrun.
 
 The local bus's deliveries are claimed with a lease (``status=running`` until
-``lease_expires_at``); a worker killed mid-delivery leaves a running row whose lease
-expires and :func:`deliveries_requeue` (a periodic worker job) hands it out again
-(:mod:`project.leases`; the worker's own task rows are recovered the same way). The
-attempt counter doubles as a fencing token: a worker whose lease was taken over cannot
+``lease_expires_at``), committed before the receiver runs. How they reach a worker is the
+bus's ``dispatch`` option (:func:`dispatch`):
+
+* ``worker`` (with the database task backend, i.e. ``manage.py worker``): the delivery rows
+  are the queue. The worker claims due deliveries in batches
+  (:func:`deliveries_run_due`: one statement claims up to ``claim_batch`` rows) and runs
+  each in its own transaction; a retry is the row's ``next_attempt_at``, and a worker
+  killed mid-delivery leaves a running row whose lease lapses and which the next claim
+  takes again. No task row per delivery.
+* ``tasks`` (any other task backend, e.g. the immediate one under tests): one ``deliver``
+  task per delivery; :func:`deliveries_requeue` (a periodic worker job) re-enqueues the
+  deliveries whose task was lost.
+
+The attempt counter doubles as a fencing token: a worker whose lease was taken over cannot
 overwrite the new owner's outcome.
 """
 
@@ -16,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import traceback as tb
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -119,18 +130,46 @@ def _options() -> dict[str, Any]:
     from apps.events.backends import buses
 
     bus = buses.default
-    defaults = {"max_attempts": 8, "base_delay": 5.0, "max_delay": 900.0, "lease_seconds": 300.0}
+    defaults = {
+        "max_attempts": 8,
+        "base_delay": 5.0,
+        "max_delay": 900.0,
+        "lease_seconds": 300.0,
+        "dispatch": "auto",
+        "claim_batch": 50,
+    }
     return {**defaults, **{k: v for k, v in bus.options.items() if k in defaults}}
 
 
-def deliveries_create(*, events: Sequence[Event]) -> list[int]:
-    """Create the deliveries of ``events`` to matching receivers; return the pending ids."""
+def dispatch() -> str:
+    """How local deliveries reach a worker: ``worker`` or ``tasks`` (see the module doc).
+
+    ``auto`` (the default) is ``worker`` when the ``events`` task queue is stored in the
+    database (django-tasks-db, which only ``manage.py worker`` runs, and it claims due
+    deliveries itself), ``tasks`` otherwise.
+    """
+    mode = str(_options()["dispatch"])
+    if mode != "auto":
+        return mode
+    from django_tasks_db.backend import DatabaseBackend
+
+    from apps.events.tasks import deliver
+
+    return "worker" if isinstance(deliver.get_backend(), DatabaseBackend) else "tasks"
+
+
+def deliveries_create(*, events: Sequence[Event], pending_ids: bool = True) -> list[int]:
+    """Create the deliveries of ``events`` to matching receivers; return the pending ids
+    (unless ``pending_ids`` is false: then nothing is read back)."""
     rows = [
         Delivery(event=event, receiver=r.name)
         for event in events
         for r in registry.receivers_for(event.as_eventbridge())
     ]
-    Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+    if rows:
+        Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+    if not pending_ids:
+        return []
     return list(
         Delivery.objects.filter(event__in=list(events), status=Status.PENDING).values_list(
             "pk", flat=True
@@ -139,7 +178,13 @@ def deliveries_create(*, events: Sequence[Event]) -> list[int]:
 
 
 def deliveries_enqueue(*, delivery_ids: Sequence[int], run_after: datetime | None = None) -> None:
-    """Hand deliveries to the ``events`` task queue (the worker; inline under tests)."""
+    """Hand deliveries to the ``events`` task queue (inline under tests).
+
+    Nothing to do when the worker claims due delivery rows itself (``dispatch`` worker):
+    a pending row whose ``next_attempt_at`` has come is what it looks for.
+    """
+    if dispatch() == "worker":
+        return
     from apps.events.tasks import deliver
 
     task = deliver
@@ -170,11 +215,129 @@ def delivery_claim(*, delivery_id: int, now: datetime | None = None) -> Delivery
     return Delivery.objects.select_related("event").get(pk=delivery_id)
 
 
+def _due(now: datetime) -> Q:
+    return Q(status=Status.PENDING, next_attempt_at__lte=now) | (
+        Q(status=Status.RUNNING) & lapsed(now=now)
+    )
+
+
+def deliveries_claim_due(*, limit: int, now: datetime | None = None) -> list[Delivery]:
+    """Atomically take up to ``limit`` due deliveries (oldest due first), with their events.
+
+    One transaction: the due rows are selected (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
+    so concurrent workers take different rows; SQLite's write lock serialises claims) and
+    claimed with one ``UPDATE``: ``running``, one more attempt, a lease. The claim commits
+    before any receiver runs, as :func:`delivery_claim`'s does.
+    """
+    now = now or timezone.now()
+    lease = lease_end(now=now, seconds=float(_options()["lease_seconds"]))
+    with transaction.atomic():
+        ids = list(
+            Delivery.objects.filter(_due(now))
+            .order_by("next_attempt_at", "pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not ids:
+            return []
+        Delivery.objects.filter(pk__in=ids).filter(_due(now)).update(
+            status=Status.RUNNING,
+            attempts=F("attempts") + 1,
+            lease_expires_at=lease,
+            updated_at=now,
+        )
+        # The rows are locked (or the database is) until commit: these are the ones claimed.
+        return list(
+            Delivery.objects.filter(pk__in=ids, status=Status.RUNNING, lease_expires_at=lease)
+            .select_related("event")
+            .order_by("next_attempt_at", "pk")
+        )
+
+
+#: Longest a group of deliveries shares one transaction (seconds): on SQLite the group
+#: holds the database's write lock, so this bounds what other writers may wait.
+GROUP_SECONDS = 0.05
+
+
+def deliveries_run_due(
+    *, limit: int | None = None, keep_going: Callable[[], bool] = lambda: True
+) -> int:
+    """Claim due deliveries in one batch and run them; returns how many were claimed.
+
+    Consecutive deliveries to ``atomic`` receivers run in one transaction for up to
+    ``GROUP_SECONDS`` (group commit), each inside its own savepoint: a delivery's effects,
+    its inbox row and its outcome commit together or not at all, exactly as in
+    :func:`delivery_run`; a receiver that raises rolls back to its savepoint and its
+    failure is recorded. A crash before the group commits loses the whole group's effects
+    and inbox rows, and the claims (committed first) hand every one of them out again:
+    still exactly once. A receiver declared ``atomic=False`` runs alone, outside any
+    transaction. When ``keep_going()`` turns false (the worker is stopping), the claimed
+    deliveries not yet started are handed back at once (pending, the attempt not counted)
+    rather than waiting for their lease to lapse.
+    """
+    claimed = deliveries_claim_due(limit=int(limit or _options()["claim_batch"]))
+    pending = list(claimed)
+    while pending:
+        if len(pending) < len(claimed) and not keep_going():
+            _release(pending)
+            break
+        receiver = registry.receivers.get(pending[0].receiver)
+        if receiver is not None and not receiver.atomic:
+            _run_claimed(pending.pop(0))
+        else:
+            _run_group(pending, keep_going)
+    return len(claimed)
+
+
+def _run_group(pending: list[Delivery], keep_going: Callable[[], bool]) -> None:
+    """Run deliveries from the head of ``pending`` (removing them) in one transaction."""
+    started = time.monotonic()
+    succeeded: list[int] = []
+    lease = pending[0].lease_expires_at
+    with transaction.atomic():
+        while pending and time.monotonic() - started < GROUP_SECONDS:
+            receiver = registry.receivers.get(pending[0].receiver)
+            if receiver is not None and not receiver.atomic:
+                break
+            if succeeded and not keep_going():
+                break
+            delivery = pending.pop(0)
+            if _run_claimed(delivery, succeed_with_group=True) == Status.SUCCEEDED:
+                succeeded.append(delivery.pk)
+        if succeeded:
+            # The batch's lease is the fence: a row another worker took over has its own.
+            Delivery.objects.filter(
+                pk__in=succeeded, status=Status.RUNNING, lease_expires_at=lease
+            ).update(
+                status=Status.SUCCEEDED,
+                lease_expires_at=None,
+                finished_at=timezone.now(),
+                last_error="",
+                traceback="",
+            )
+
+
+def _release(deliveries: Sequence[Delivery]) -> None:
+    for delivery in deliveries:
+        Delivery.objects.filter(
+            pk=delivery.pk, status=Status.RUNNING, attempts=delivery.attempts
+        ).update(status=Status.PENDING, attempts=F("attempts") - 1, lease_expires_at=None)
+
+
 def delivery_run(*, delivery_id: int) -> str:
     """Claim and run one delivery; returns its resulting status (or ``skipped``)."""
     delivery = delivery_claim(delivery_id=delivery_id)
     if delivery is None:
         return "skipped"
+    return _run_claimed(delivery)
+
+
+def _run_claimed(delivery: Delivery, *, succeed_with_group: bool = False) -> str:
+    """Run a delivery this process has claimed (its lease and attempt are committed).
+
+    With ``succeed_with_group`` the caller's transaction marks it succeeded (in one
+    statement for its group, :func:`_run_group`) instead of the receiver's own.
+    """
     token = delivery.attempts
     mine = Delivery.objects.filter(pk=delivery.pk, status=Status.RUNNING, attempts=token)
     with bind(event_id=str(delivery.event_id), receiver=delivery.receiver, attempt=token):
@@ -196,7 +359,9 @@ def delivery_run(*, delivery_id: int) -> str:
             )
 
         try:
-            receiver_run(receiver=receiver, envelope=envelope, also=succeed)
+            receiver_run(
+                receiver=receiver, envelope=envelope, also=None if succeed_with_group else succeed
+            )
         except Exception as exc:
             limit = int(_options()["max_attempts"])
             _record_failure(delivery, mine, _describe(exc), tb.format_exc(), final=token >= limit)
@@ -251,6 +416,8 @@ def deliveries_requeue(*, now: datetime | None = None, grace_seconds: float = 60
         (Q(status=Status.RUNNING) & lapsed(now=now))
         | Q(status=Status.PENDING, next_attempt_at__lte=now - timedelta(seconds=grace_seconds))
     ).values_list("pk", flat=True)[:1000]
+    if dispatch() == "worker":
+        return 0  # the worker's own claims take lapsed and overdue rows
     ids = list(due)
     if ids:
         logger.info("Re-enqueueing %d delivery(ies) whose task was lost", len(ids))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from apps.events.registry import scheduled
 from project.tasks import background
-from project.worker import every
+from project.worker import drain, every
 
 
 @background(queue_name="events")
@@ -13,6 +15,17 @@ def deliver(delivery_id: int) -> str:
     from apps.events.delivery import delivery_run
 
     return delivery_run(delivery_id=delivery_id)
+
+
+@drain("events.deliveries")
+def run_due_deliveries(keep_going: Callable[[], bool]) -> int:
+    """The local bus's deliveries, claimed in batches by the worker (``dispatch`` worker)."""
+    from apps.events.delivery import deliveries_run_due, dispatch
+    from apps.events.services import outbox_relay
+
+    if dispatch() != "worker":
+        return 0
+    return outbox_relay() + deliveries_run_due(keep_going=keep_going)
 
 
 def _requeue_seconds() -> float:

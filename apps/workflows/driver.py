@@ -2,8 +2,9 @@
 
 :func:`execution_advance` (a background task on the ``workflows`` queue) takes a lease on
 an execution, hands the interpreter any callback outcomes recorded since, advances the run
-as far as it goes and persists every transition (snapshot + history events in one
-transaction). A Wait or a retry interval is a continuation task with ``run_after`` — no
+as far as it goes and persists it (snapshot + history events in one transaction) around
+every task call and when the run stops or waits: one transaction per step, not one per
+state (``Interpreter._save``). A Wait or a retry interval is a continuation task with ``run_after`` — no
 worker is held while an execution waits, and a pending callback holds nothing at all.
 :func:`reconcile` (every few seconds in ``manage.py worker``) re-enqueues executions whose
 continuation was lost, e.g. when a worker was killed while running it.
@@ -13,12 +14,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import connections, router, transaction
+from django.db.models import Field, Q
 from django.tasks import default_task_backend
 from django.utils.dateparse import parse_datetime
 
@@ -62,6 +63,8 @@ class _Persister:
         self.execution = execution
 
     def on_token(self, token: str, info: dict[str, Any]) -> None:
+        # Callback outcomes are looked for from now on (see _may_have_outcomes).
+        self.execution.run[TOKENS_ISSUED] = True
         # Stored before the step sees the token, so an immediate callback finds it.
         expires = _parse(info.get("expires")) or clock.now() + timedelta(
             seconds=settings.NIMBUS_WORKFLOWS_CALLBACK_MAX_AGE
@@ -77,25 +80,7 @@ class _Persister:
     def save(self, run: dict[str, Any], events: list[dict[str, Any]]) -> None:
         execution = self.execution
         with transaction.atomic():
-            seq = int(run.get("seq", 0))
-            rows = []
-            for event in events:
-                seq += 1
-                details = {
-                    k: v for k, v in event.items() if k not in ("type", "state", "timestamp")
-                }
-                rows.append(
-                    HistoryEvent(
-                        execution=execution,
-                        seq=seq,
-                        type=event["type"],
-                        state_name=event["state"] or "",
-                        timestamp=_parse(event["timestamp"]) or clock.now(),
-                        details=details,
-                    )
-                )
-            run["seq"] = seq
-            HistoryEvent.objects.bulk_create(rows)
+            run["seq"] = _history_insert(execution, int(run.get("seq", 0)), events)
             execution.run = run
             execution.status = run["status"]
             execution.output = run["output"]
@@ -103,10 +88,17 @@ class _Persister:
             execution.cause = run["cause"] or ""
             execution.wake_at = _parse(run["wake_at"])
             finished = run["status"] != Execution.Status.RUNNING and execution.stopped_at is None
+            released = []
             if finished:
                 execution.stopped_at = clock.now()
+                # Nothing is left to drive: the driver's lease ends with the run.
+                execution.lease_owner, execution.lease_until = "", None
+                released = ["lease_owner", "lease_until"]
             execution.save(
                 update_fields=[
+                    *released,
+                    "backend",
+                    "arn",
                     "run",
                     "status",
                     "output",
@@ -122,6 +114,61 @@ class _Persister:
         from apps.workflows import signals
 
         signals.notify_transitions(execution, events)
+
+
+#: Key of the run snapshot the driver sets once the execution handed out a task token
+#: (absent in runs started before it existed: those are treated as having tokens).
+TOKENS_ISSUED = "tokens_issued"
+
+_HISTORY_COLUMNS = ("execution", "seq", "type", "state_name", "timestamp", "details")
+
+
+def _history_insert(execution: Execution, seq: int, events: list[dict[str, Any]]) -> int:
+    """Append ``events`` to the history after ``seq`` (one ``executemany``); the last seq.
+
+    A run's transitions write dozens of rows at a time; built by hand (the fields still
+    convert their values for the database) they cost a fraction of ``bulk_create``.
+    """
+    if not events:
+        return seq
+    connection = connections[router.db_for_write(HistoryEvent)]
+    fields = [cast("Field[Any, Any]", HistoryEvent._meta.get_field(n)) for n in _HISTORY_COLUMNS]
+    quote = connection.ops.quote_name
+    # Identifiers from the model's own metadata, quoted; every value is a parameter.
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
+        quote(HistoryEvent._meta.db_table),
+        ", ".join(quote(str(field.column)) for field in fields),
+        ", ".join(["%s"] * len(fields)),
+    )
+    execution_id = fields[0].get_db_prep_save(execution.pk, connection)
+    # What DateTimeField / JSONField hand the driver, without their per-value checks: the
+    # interpreter's timestamps are ISO 8601 in UTC, its details plain JSON.
+    ops = connection.ops
+    rows = []
+    for event in events:
+        seq += 1
+        moment = _iso_utc(event["timestamp"]) or clock.now()
+        details = {k: v for k, v in event.items() if k not in ("type", "state", "timestamp")}
+        rows.append(
+            (
+                execution_id,
+                seq,
+                event["type"],
+                event["state"] or "",
+                ops.adapt_datetimefield_value(moment),
+                ops.adapt_json_value(details, None),
+            )
+        )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+    return seq
+
+
+def _iso_utc(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _record_outcome(execution: Execution) -> None:
@@ -167,6 +214,7 @@ def execution_begin(execution: Execution) -> None:
         state_machine=f"arn:nimbus:states:local:stateMachine:{execution.workflow}",
     )
     run["wake_at"] = run["context"]["Execution"]["StartTime"]  # due now, until first advanced
+    run[TOKENS_ISSUED] = False
     persister.save(run, engine.take_events())
     schedule(execution, now=True)
 
@@ -205,17 +253,24 @@ def advance(execution_id: str) -> None:
     owner = uuid.uuid4().hex
     if not _claim(execution_id, owner):
         return
+    finished = False
     try:
         for _ in range(MAX_ROUNDS):
             execution = Execution.objects.get(pk=execution_id)
+            was_running = execution.is_running
             with bind(execution_arn=execution.arn):
                 progressed = _advance_once(execution)
+            # Finished by this driver's own save (which released the lease with it).
+            finished = was_running and not execution.is_running
             if not progressed:
                 break
     finally:
-        Execution.objects.filter(pk=execution_id, lease_owner=owner).update(
-            lease_owner="", lease_until=None
-        )
+        if not finished:  # a finished run's last save released the lease
+            Execution.objects.filter(pk=execution_id, lease_owner=owner).update(
+                lease_owner="", lease_until=None
+            )
+    if finished:
+        return  # nothing left to schedule (this driver saved the final state)
     execution = Execution.objects.get(pk=execution_id)
     with transaction.atomic():
         schedule(execution)
@@ -228,11 +283,17 @@ def _advance_once(execution: Execution) -> bool:
     persister = _Persister(execution)
     engine = interpreter(execution, persister)
     run = execution.run
-    applied = _apply_outcomes(engine, execution, run)
+    applied = _apply_outcomes(engine, execution, run) if _may_have_outcomes(run) else []
     events = engine.advance(run)
     persister.save(run, events)
-    TaskToken.objects.filter(pk__in=applied).update(applied=True)
-    return _unapplied(execution).exists() and execution.is_running
+    if applied:
+        TaskToken.objects.filter(pk__in=applied).update(applied=True)
+    return execution.is_running and _may_have_outcomes(run) and _unapplied(execution).exists()
+
+
+def _may_have_outcomes(run: dict[str, Any]) -> bool:
+    """False for a run that never handed out a task token: no callback can have arrived."""
+    return bool(run.get(TOKENS_ISSUED, True))
 
 
 def _unapplied(execution: Execution) -> Any:

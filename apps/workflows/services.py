@@ -57,10 +57,8 @@ def execution_start(*, workflow: str, input: Any, name: str | None = None) -> Ex
         raise InvalidExecutionInput(f"Workflow input is not JSON: {exc}") from None
     if len(encoded.encode()) > MAX_INPUT_BYTES:
         raise InvalidExecutionInput("Workflow input is larger than 256 KiB.")
+    # A name already used is found by the unique constraint (no lookup before every start).
     name = name or uuid.uuid4().hex
-    existing = Execution.objects.filter(workflow=workflow, name=name).first()
-    if existing is not None:
-        return _same_or_conflict(existing, input)
     try:
         with transaction.atomic():
             execution = Execution.objects.create(workflow=workflow, name=name, input=input)

@@ -21,5 +21,16 @@ class EventBus(Backend):
     event the bus could not accept must simply be left out of the result, never dropped.
     """
 
+    #: True for a bus whose acceptance is a write to Nimbus's own database: ``send`` then
+    #: runs inside the transaction that marks the events published, and must raise (not
+    #: leave events out) when it cannot accept them.
+    transactional = False
+
+    @property
+    def relayed(self) -> bool:
+        """True when a worker relays the outbox to this bus itself (``outbox_relay``):
+        ``publish()`` then hands nothing to the bus at commit."""
+        return False
+
     def send(self, events: Sequence[Event]) -> list[str]:
         raise NotImplementedError

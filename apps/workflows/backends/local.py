@@ -24,8 +24,7 @@ class LocalWorkflowBackend(WorkflowBackend):
     def start(self, execution: Execution) -> None:
         execution.backend = self.kind
         execution.arn = f"arn:nimbus:states:local:execution:{execution.workflow}:{execution.name}"
-        execution.save(update_fields=["backend", "arn"])
-        driver.execution_begin(execution)
+        driver.execution_begin(execution)  # saves backend and arn with the run
 
     def describe(self, execution: Execution) -> Execution:
         execution.refresh_from_db()

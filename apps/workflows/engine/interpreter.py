@@ -212,6 +212,15 @@ class Interpreter:
         return events
 
     def _save(self) -> None:
+        """A transition of the run. Transitions that only compute (Pass, Choice, Succeed, a
+        Map or Parallel moving on, a Wait starting, a retry or catch being chosen) are not
+        checkpointed one by one: redoing them from the last checkpoint after a crash gives
+        the same run, and nobody saw the lost events. They are saved with the next
+        :meth:`_checkpoint` (around every task call) or, when :meth:`advance` returns, by
+        the caller, with what it returns. One transaction per step, not per transition."""
+
+    def _checkpoint(self) -> None:
+        """Persist the run and its new events now (the durable driver's transaction)."""
         if self.checkpoint and self.events:
             self.checkpoint(self._run, self._flush())
 
@@ -623,6 +632,23 @@ class Interpreter:
             self._token_deadlines(frame, state)
             if self.on_token:
                 self.on_token(token, {"state": name, "expires": frame.get("timeout_at")})
+        # A task has effects: the path that led to it and its start are durable before it
+        # runs, and its outcome as soon as it returns.
+        self._checkpoint()
+        progressed = self._task_outcome(frame, state, resource, payload, token, extra)
+        self._checkpoint()
+        return progressed
+
+    def _task_outcome(
+        self,
+        frame: dict[str, Any],
+        state: dict[str, Any],
+        resource: str,
+        payload: Any,
+        token: str | None,
+        extra: dict[str, Any],
+    ) -> bool:
+        name = frame["state"]
         started = time.monotonic()
         try:
             result = self.tasks(
@@ -635,7 +661,6 @@ class Interpreter:
             return True
         if token:
             self._emit("TaskSubmitted", name, output=result)
-            self._save()
             return True
         timeout = self._seconds_field(frame, state, "TimeoutSeconds")
         if timeout and time.monotonic() - started > timeout:

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import close_old_connections
+from django.db.utils import OperationalError
+from django.tasks import TaskResultStatus
+from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django_tasks_db.management.commands.db_worker import Worker
+from django_tasks_db.models import DBTaskResult
+from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
+from project import telemetry
 from project.tasks import task_lease_seconds, worker_lease_drop, worker_lease_renew
-from project.worker import Heartbeat, Scheduler, periodic_jobs
+from project.worker import Heartbeat, Scheduler, drains, periodic_jobs
+
+logger = logging.getLogger("nimbus.worker")
 
 #: The worker checks its connections after every task (``close_old_connections``); with
 #: the web's CONN_MAX_AGE of 0 that reconnects (and re-runs SQLite's init pragmas) per
@@ -43,8 +56,21 @@ def _kept_connections(max_age: int) -> Iterator[None]:
             connections[alias].close_at = before[alias]
 
 
+#: Task rows claimed in one transaction (a worker killed holding them loses none: they are
+#: recovered with its lease, ``project.tasks.tasks_recover``).
+TASK_CLAIM_BATCH = 20
+
+
 class LeasedWorker(Worker):
-    """django-tasks-db's worker, holding a lease while it lives (see ``WorkerLease``).
+    """django-tasks-db's worker, holding a lease while it lives (see ``WorkerLease``),
+    claiming task rows in batches and draining the queues apps register with
+    :func:`project.worker.drain` (the local bus's deliveries).
+
+    Each round runs every drain (each claims a batch of its due work in one transaction
+    and runs the items one by one), then claims up to ``claim_batch`` ready task rows in
+    one transaction and runs them one by one: two claims per round instead of one per task.
+    A stop signal (SIGTERM, Ctrl-C) during a round lets the current item finish; what was
+    claimed and not started is handed back at once.
 
     The :class:`~project.worker.Heartbeat` thread renews the lease; with ``--batch`` (run
     inside tests and the bench, where no extra thread or connection is wanted) the lease
@@ -52,12 +78,92 @@ class LeasedWorker(Worker):
     """
 
     renewed_at = 0.0
+    claim_batch = TASK_CLAIM_BATCH
+    in_round = False
 
-    def run_task(self, db_task_result: Any) -> None:
+    def shutdown(self, signum: int, frame: FrameType | None) -> None:
+        if self.running and self.in_round:
+            logger.warning("Received %s - finishing the current item", signal.strsignal(signum))
+            self.running = False
+            return
+        super().shutdown(signum, frame)
+
+    def _renew(self) -> None:
         if time.monotonic() - self.renewed_at > task_lease_seconds() / 3:
             worker_lease_renew(worker_id=self.worker_id)
             self.renewed_at = time.monotonic()
+
+    def run_task(self, db_task_result: Any) -> None:
+        self._renew()
         super().run_task(db_task_result)
+
+    def run(self) -> None:
+        logger.info("Starting worker worker_id=%s", self.worker_id)
+        while self.running:
+            close_old_connections()
+            self.in_round = True
+            try:
+                with telemetry.batched():
+                    worked, retrieved = self._round()
+            finally:
+                self.in_round = False
+            if self.batch and retrieved and not worked:
+                return
+            close_old_connections()
+            if self.running and not worked:
+                time.sleep(self.interval)
+
+    def _round(self) -> tuple[int, bool]:
+        worked = 0
+        for run_drain in drains.values():
+            if not self.running:
+                break
+            self._renew()
+            worked += run_drain(lambda: self.running)
+        rows, retrieved = self._claim_tasks() if self.running else ([], False)
+        for index, row in enumerate(rows):
+            if not self.running:
+                self._unclaim(rows[index:])
+                break
+            self.run_task(row)
+        return worked + len(rows), retrieved
+
+    def _claim_tasks(self) -> tuple[list[Any], bool]:
+        """Up to ``claim_batch`` ready rows, claimed in one transaction; False when the
+        database was locked (nothing was looked at)."""
+        tasks = DBTaskResult.objects.ready().filter(backend_name=self.backend_name)
+        if not self.process_all_queues:
+            tasks = tasks.filter(queue_name__in=self.queue_names)
+        if self.excluded_queue_names:
+            tasks = tasks.exclude(queue_name__in=self.excluded_queue_names)
+        try:
+            with exclusive_transaction(tasks.db):
+                rows = list(tasks.select_for_update(skip_locked=True)[: self.claim_batch])
+                now = timezone.now()
+                # One UPDATE per distinct claim history (almost always one: never claimed).
+                by_history: dict[str, list[Any]] = {}
+                for row in rows:
+                    by_history.setdefault(json.dumps(row.worker_ids), []).append(row)
+                for group in by_history.values():
+                    worker_ids = [*group[0].worker_ids, self.worker_id]
+                    DBTaskResult.objects.filter(pk__in=[row.pk for row in group]).update(
+                        status=TaskResultStatus.RUNNING, started_at=now, worker_ids=worker_ids
+                    )
+                    for row in group:
+                        row.status, row.started_at = TaskResultStatus.RUNNING, now
+                        row.worker_ids = worker_ids
+        except OperationalError as exc:
+            if is_locked_database_exception(exc):
+                return [], False
+            raise
+        return rows, True
+
+    def _unclaim(self, rows: list[Any]) -> None:
+        """Hand back claimed rows this worker will not run (it is stopping)."""
+        for row in rows:
+            DBTaskResult.objects.filter(
+                pk=row.pk, status=TaskResultStatus.RUNNING, started_at=row.started_at
+            ).update(status=TaskResultStatus.READY, started_at=None, worker_ids=row.worker_ids[:-1])
 
 
 class Command(BaseCommand):

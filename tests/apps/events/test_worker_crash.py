@@ -125,7 +125,10 @@ def test_worker_killed_mid_delivery_delivers_every_effect_exactly_once(
         "from apps.events.services import publish\n"
         f"for n in range({EVENTS}): publish('killtest.Work', {{'n': n}})",
     )
-    assert query("select count(*) from events_delivery") == [(EVENTS,)]
+    # The worker relays the outbox (the local bus's `worker` dispatch): until it runs, the
+    # events wait in the outbox and no delivery exists yet.
+    assert query("select count(*) from events_event where state = 'pending'") == [(EVENTS,)]
+    assert query("select count(*) from events_delivery") == [(0,)]
 
     first = start_worker(env, tmp_path, 1)
     workers.append(first)
