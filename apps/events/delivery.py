@@ -31,6 +31,7 @@ from apps.events.models import Delivery, Event, Inbox
 from project import telemetry
 from project.leases import lapsed, lease_end
 from project.logging import bind
+from project.tasks import background
 
 logger = logging.getLogger("nimbus.events")
 
@@ -140,13 +141,17 @@ def deliveries_create(*, events: Sequence[Event]) -> list[int]:
 
 def deliveries_enqueue(*, delivery_ids: Sequence[int], run_after: datetime | None = None) -> None:
     """Hand deliveries to the ``events`` task queue (the worker; inline under tests)."""
-    from apps.events.tasks import deliver
-
     task = deliver
     if run_after is not None and deliver.get_backend().supports_defer:
         task = deliver.using(run_after=run_after)
     for delivery_id in delivery_ids:
         task.enqueue(delivery_id)
+
+
+@background(queue_name="events")
+def deliver(delivery_id: int) -> str:
+    """Run one local delivery. Failures are retried by the delivery itself, not the task."""
+    return delivery_run(delivery_id=delivery_id)
 
 
 def delivery_claim(*, delivery_id: int, now: datetime | None = None) -> Delivery | None:
