@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from apps.workflows.engine import errors, paths
+from apps.workflows.engine import errors, paths, sequences
 from apps.workflows.engine.errors import StatesError
 
 
@@ -268,19 +268,18 @@ def _json_to_string(value: Any) -> str:
 
 def _array_partition(array: Any, size: Any) -> list[list[Any]]:
     items, chunk = _array(array, "States.ArrayPartition"), _int(size, "chunk size")
-    if chunk <= 0:
-        raise _fail("States.ArrayPartition chunk size must be positive")
-    return [items[i : i + chunk] for i in range(0, len(items), chunk)]
+    try:
+        return sequences.chunks(items, chunk)
+    except sequences.SequenceError as exc:
+        raise _fail(f"States.ArrayPartition {exc}") from exc
 
 
 def _array_range(start: Any, end: Any, step: Any) -> list[int]:
     first, last, by = _int(start, "start"), _int(end, "end"), _int(step, "step")
-    if by == 0:
-        raise _fail("States.ArrayRange step must not be 0")
-    values = list(range(first, last + (1 if by > 0 else -1), by))
-    if len(values) > 1000:
-        raise _fail("States.ArrayRange may produce at most 1000 items")
-    return values
+    try:
+        return sequences.inclusive_range(first, last, by)
+    except sequences.SequenceError as exc:
+        raise _fail(f"States.ArrayRange {exc}") from exc
 
 
 def _array_get_item(array: Any, index: Any) -> Any:

@@ -22,7 +22,7 @@ import uuid
 from functools import lru_cache
 from typing import Any
 
-from apps.workflows.engine import errors
+from apps.workflows.engine import errors, sequences
 from apps.workflows.engine.errors import StatesError
 
 JSONATA = "JSONata"
@@ -174,21 +174,22 @@ def _whole(value: Any, what: str) -> int:
 def _partition(array: Any, size: Any) -> list[list[Any]]:
     """``$partition(array, size)``: chunks of ``size``; the last may be shorter."""
     chunk = _whole(size, "$partition's size")
-    if not isinstance(array, list) or chunk < 1:
+    if not isinstance(array, list):
         raise _fail("$partition takes an array and a positive chunk size")
-    return [array[i : i + chunk] for i in range(0, len(array), chunk)]
+    try:
+        return sequences.chunks(array, chunk)
+    except sequences.SequenceError as exc:
+        raise _fail("$partition takes an array and a positive chunk size") from exc
 
 
 def _range(start: Any, end: Any, step: Any) -> list[int]:
     """``$range(start, end, step)``: from start to end inclusive (``$range(0, 10, 2)`` is
     ``[0, 2, 4, 6, 8, 10]``); a negative step counts down."""
     first, last, by = (_whole(v, "$range's arguments") for v in (start, end, step))
-    if by == 0:
-        raise _fail("$range's step must not be 0")
-    out = list(range(first, last + (1 if by > 0 else -1), by))
-    if len(out) > 1000:
-        raise _fail("$range returns at most 1000 items")
-    return out
+    try:
+        return sequences.inclusive_range(first, last, by)
+    except sequences.SequenceError as exc:
+        raise _fail(f"$range {exc}") from exc
 
 
 def _hash(data: Any, algorithm: Any) -> str:

@@ -403,3 +403,18 @@ def test_execution_timeout():
     clock.now += timedelta(seconds=10)
     assert [e["type"] for e in engine.advance(run)] == ["ExecutionTimedOut"]
     assert run["status"] == "TIMED_OUT"
+
+
+@pytest.mark.parametrize(
+    ("expression", "reason"),
+    [
+        ("States.ArrayRange(1, 5, 0)", "States.ArrayRange step must not be 0"),
+        ("States.ArrayRange(0, 1000, 1)", "States.ArrayRange may produce at most 1000 items"),
+        ("States.ArrayPartition($.a, 0)", "States.ArrayPartition chunk size must be positive"),
+    ],
+)
+def test_array_intrinsics_refuse_what_step_functions_refuses(expression, reason):
+    with pytest.raises(StatesError) as caught:
+        intrinsics.evaluate(expression, {"a": [1, 2]}, {})
+    assert caught.value.error == "States.IntrinsicFailure"
+    assert reason in caught.value.cause

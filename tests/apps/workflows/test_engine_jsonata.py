@@ -639,3 +639,21 @@ def test_without_the_library_definitions_still_load_and_running_says_what_is_mis
     with pytest.raises(engine_jsonata.JsonataUnavailable, match=r"requirements-dev\.txt"):
         engine.advance(state)
     engine_jsonata._compiled.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("expression", "reason"),
+    [
+        ("$range(1, 5, 0)", "$range step must not be 0"),
+        ("$range(0, 1000, 1)", "$range may produce at most 1000 items"),
+        ("$partition([1, 2], 0)", "$partition takes an array and a positive chunk size"),
+        ("$partition('ab', 1)", "$partition takes an array and a positive chunk size"),
+    ],
+)
+def test_step_functions_array_functions_refuse_what_step_functions_refuses(
+    expression, reason
+) -> None:
+    definition = jsonata({"F": {"Type": "Pass", "Output": "{% " + expression + " %}", "End": True}})
+    state, _ = run(definition, {})
+    assert state["error"] == "States.QueryEvaluationError"
+    assert reason in state["cause"]
