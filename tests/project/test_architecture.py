@@ -56,16 +56,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 
 
-#: Imports that still run against the map, each to be removed (the test fails once one
-#: is gone, so the list only shrinks).
-KNOWN_WRONG: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("apps.files.steps", "apps.push.services"),
-        ("apps.workflows.handlers", "apps.push.services"),
-    }
-)
-
-
 @cache
 def modules() -> dict[str, Path]:
     """Dotted module name -> file, for every module of the three packages."""
@@ -106,20 +96,13 @@ def _imported(module: str, path: Path) -> Iterator[tuple[str, int]]:
 
 @cache
 def graph() -> dict[str, dict[str, int]]:
-    """module -> {imported module: first line importing it}, less :data:`KNOWN_WRONG`."""
+    """module -> {imported module: first line importing it}."""
     edges: dict[str, dict[str, int]] = {}
     for module, path in modules().items():
         out = edges.setdefault(module, {})
         for target, line in _imported(module, path):
-            if (module, target) not in KNOWN_WRONG:
-                out.setdefault(target, line)
+            out.setdefault(target, line)
     return edges
-
-
-def test_every_known_wrong_import_still_exists():
-    """An entry of KNOWN_WRONG whose import is gone must leave the list."""
-    real = {(m, t) for m, p in modules().items() for t, _ in _imported(m, p)}
-    assert real >= KNOWN_WRONG, sorted(KNOWN_WRONG - real)
 
 
 def part(module: str) -> str:
