@@ -15,7 +15,6 @@ overwrite the new owner's outcome.
 from __future__ import annotations
 
 import logging
-import random
 import traceback as tb
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -26,12 +25,14 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.events import registry
+from apps.events.backends import buses
 from apps.events.envelope import EventEnvelope
 from apps.events.models import Delivery, Event, Inbox
 from project import telemetry
 from project.leases import lapsed, lease_end
 from project.logging import bind
 from project.tasks import background
+from project.tasks import retry_delay as backoff_delay
 
 logger = logging.getLogger("nimbus.events")
 
@@ -116,12 +117,24 @@ def _receiver_run_then_record(
 # ------------------------------------------------------------------------- local bus
 
 
-def _options() -> dict[str, Any]:
-    from apps.events.backends import buses
+#: The local bus's options and their defaults (``LocalBus.default_options``).
+LOCAL_BUS_OPTIONS: dict[str, Any] = {
+    # attempts per delivery before it is dead-lettered
+    "max_attempts": 8,
+    # backoff: full jitter over min(max_delay, base_delay * 2**(attempt-1)) seconds
+    "base_delay": 5.0,
+    "max_delay": 900.0,
+    # a running delivery whose worker died is re-claimed after this many seconds
+    "lease_seconds": 300.0,
+    # how often `manage.py worker` looks for deliveries whose worker died
+    "requeue_seconds": 30.0,
+}
 
+
+def _options() -> dict[str, Any]:
+    """The delivery options in force: the default bus's, else the defaults."""
     bus = buses.default
-    defaults = {"max_attempts": 8, "base_delay": 5.0, "max_delay": 900.0, "lease_seconds": 300.0}
-    return {**defaults, **{k: v for k, v in bus.options.items() if k in defaults}}
+    return {**LOCAL_BUS_OPTIONS, **{k: v for k, v in bus.options.items() if k in LOCAL_BUS_OPTIONS}}
 
 
 def deliveries_create(*, events: Sequence[Event]) -> list[int]:
@@ -216,8 +229,9 @@ def _describe(exc: BaseException) -> str:
 def retry_delay(attempt: int) -> float:
     """Seconds before the next attempt: full jitter over a capped exponential."""
     options = _options()
-    ceiling = min(float(options["max_delay"]), float(options["base_delay"]) * 2 ** (attempt - 1))
-    return random.uniform(0, ceiling) if ceiling > 0 else 0.0
+    return backoff_delay(
+        attempt, base_delay=float(options["base_delay"]), max_delay=float(options["max_delay"])
+    )
 
 
 def _record_failure(delivery: Delivery, mine: Any, error: str, trace: str, *, final: bool) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from apps.events.delivery import deliver, deliveries_requeue
+from apps.events.delivery import LOCAL_BUS_OPTIONS, deliver, deliveries_requeue
 from apps.events.registry import scheduled
 from apps.events.services import events_prune, outbox_sweep
 from project.worker import every
@@ -16,7 +16,7 @@ __all__ = ["deliver", "prune_events", "requeue_deliveries", "sweep_outbox"]
 
 def _requeue_seconds() -> float:
     options = settings.NIMBUS_EVENTS.get("default", {}).get("OPTIONS", {})
-    return float(options.get("requeue_seconds", 30.0))
+    return float({**LOCAL_BUS_OPTIONS, **options}["requeue_seconds"])
 
 
 @every(_requeue_seconds(), name="events.requeue-deliveries")
