@@ -61,7 +61,7 @@ def aws_client(
     if client is None:
         from botocore.config import Config  # loaded with boto3, on the first AWS call
 
-        client = clients[key] = aws_session().client(  # type: ignore[call-overload]
+        client = clients[key] = aws_session().client(
             service,
             region_name=region_name,
             endpoint_url=endpoint_url,
