@@ -17,7 +17,7 @@ other key at construction so a typo fails loudly rather than silently using a de
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from asgiref.local import Local
 from django.conf import settings
@@ -71,20 +71,26 @@ class Backend:
         )
 
 
-class BackendHandler(BaseConnectionHandler):
-    """Lazily builds and caches the backends named in one alias-dict setting."""
+class BackendHandler[B: Backend](BaseConnectionHandler):
+    """Lazily builds and caches the backends named in one alias-dict setting.
+
+    ``handler["alias"]`` and ``handler.default`` are typed as the family's base class.
+    """
 
     exception_class = ImproperlyConfigured
     settings_name: str
 
-    def __init__(self, settings_name: str, base_class: type[Backend]) -> None:
+    def __init__(self, settings_name: str, base_class: type[B]) -> None:
         super().__init__()
         self.settings_name = settings_name
         self.base_class = base_class
         setting_changed.connect(self._on_setting_changed, weak=False)
 
+    def __getitem__(self, alias: str) -> B:
+        return cast(B, super().__getitem__(alias))
+
     @property
-    def default(self) -> Any:
+    def default(self) -> B:
         return self[DEFAULT_ALIAS]
 
     def configure_settings(self, settings_value: Any) -> dict[str, Any]:
@@ -110,7 +116,7 @@ class BackendHandler(BaseConnectionHandler):
                 )
         return dict(value)
 
-    def create_connection(self, alias: str) -> Backend:
+    def create_connection(self, alias: str) -> B:
         conf = self.settings.get(alias)
         if conf is None:
             raise ImproperlyConfigured(f"settings.{self.settings_name} has no alias {alias!r}.")
@@ -164,10 +170,10 @@ class BackendHandler(BaseConnectionHandler):
 
 
 #: Every handler built with :func:`handler`, for the system checks.
-registry: list[BackendHandler] = []
+registry: list[BackendHandler[Any]] = []
 
 
-def handler(settings_name: str, base_class: type[Backend]) -> BackendHandler:
+def handler[B: Backend](settings_name: str, base_class: type[B]) -> BackendHandler[B]:
     """Create and register the handler of one backend family."""
     h = BackendHandler(settings_name, base_class)
     registry.append(h)
