@@ -1,37 +1,26 @@
 """What the stack is generated from: the apps' registries and declarations, read once.
 
-:func:`collect` imports Django (``django.setup()`` must have run) and reads, when present:
-``apps.events.registry`` (event types, receivers, schedules), ``apps.workflows.registry`` (ASL
-definitions, steps), ``apps.users.password_policy`` and ``apps.push.backends.aws`` (the
-connections table). Anything missing leaves an empty registry, so the template still
-renders while apps are being built; tests build :class:`StackInputs` directly.
+:func:`collect` reads (``django.setup()`` must have run, so every app has registered)
+``apps.events.registry`` (event types, receivers, schedules) and ``apps.workflows.registry``
+(ASL definitions, steps); the password policy (``apps.users.password_policy``) and the
+connections table (``apps.push.backends.aws``) are the defaults of :class:`StackInputs`.
+Tests build :class:`StackInputs` directly.
 """
 
 from __future__ import annotations
 
-import importlib
-import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+from apps.events import registry as events
+from apps.push.backends.aws import CONNECTIONS_TABLE_SCHEMA, TTL_ATTRIBUTE
+from apps.users.password_policy import PASSWORD_POLICY
+from apps.workflows import registry as workflows
+from apps.workflows.registry import Definition
 
-DEFAULT_PASSWORD_POLICY: dict[str, Any] = {
-    "MinimumLength": 8,
-    "RequireUppercase": True,
-    "RequireLowercase": True,
-    "RequireNumbers": True,
-    "RequireSymbols": True,
-    "TemporaryPasswordValidityDays": 7,
-}
-DEFAULT_CONNECTIONS_TABLE: dict[str, Any] = {
-    "KeySchema": [{"AttributeName": "connection_id", "KeyType": "HASH"}],
-    "AttributeDefinitions": [{"AttributeName": "connection_id", "AttributeType": "S"}],
-    "BillingMode": "PAY_PER_REQUEST",
-}
+STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 
 
 @dataclass(frozen=True)
@@ -77,16 +66,11 @@ class StackInputs:
     schedules: list[ScheduleSpec] = field(default_factory=list)
     workflows: list[WorkflowSpec] = field(default_factory=list)
     steps: frozenset[str] = frozenset()
-    password_policy: Mapping[str, Any] = field(
-        default_factory=lambda: dict(DEFAULT_PASSWORD_POLICY)
-    )
+    password_policy: Mapping[str, Any] = field(default_factory=lambda: dict(PASSWORD_POLICY))
     connections_table: Mapping[str, Any] = field(
-        default_factory=lambda: dict(DEFAULT_CONNECTIONS_TABLE)
+        default_factory=lambda: dict(CONNECTIONS_TABLE_SCHEMA)
     )
-    connections_ttl_attribute: str = "expires_at"
-    #: ``(asl, function_arn) -> asl`` turning step Tasks into Lambda invocations; the
-    #: workflows app's own converter when present (infra.parts.workflows otherwise).
-    to_state_machine: Callable[[dict[str, Any], str], dict[str, Any]] | None = None
+    connections_ttl_attribute: str = TTL_ATTRIBUTE
     #: Lambda timeout in seconds (zappa_settings.json ``timeout_seconds``).
     function_timeout: int = 28
     function_memory: int = 1024
@@ -114,85 +98,43 @@ class StackInputs:
         return sorted({receiver.group for receiver in self.receivers})
 
 
-def aws_name(name: str) -> str:
-    """The part of an AWS name derived from a registry name (as apps.events.registry does)."""
-    return re.sub(r"[^a-z0-9-]", "-", name.lower())
-
-
 def logical_id(*parts: str) -> str:
     """A CloudFormation logical id (alphanumeric) from free-form name parts."""
     words = re.split(r"[^A-Za-z0-9]+", " ".join(parts))
     return "".join(word[:1].upper() + word[1:] for word in words if word)
 
 
-def _optional(module: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
-
-
 def collect(stage: str, zappa_stage: Mapping[str, Any] | None = None) -> StackInputs:
     """Read the registries of the running Django project into :class:`StackInputs`."""
     zappa_stage = zappa_stage or {}
-    inputs = StackInputs(
+    return StackInputs(
         stage=stage,
         function_timeout=int(zappa_stage.get("timeout_seconds", 28)),
         function_memory=int(zappa_stage.get("memory_size", 1024)),
         log_retention_days=30 if stage == "prod" else 14,
-    )
-    if events := _optional("apps.events.registry"):
-        inputs.event_types = [
+        event_types=[
             EventTypeSpec(detail_type=t.detail_type, source=t.source)
-            for t in sorted(
-                getattr(events, "event_types", {}).values(), key=lambda t: t.detail_type
-            )
-        ]
-        inputs.receivers = [
+            for t in sorted(events.event_types.values(), key=lambda t: t.detail_type)
+        ],
+        receivers=[
             ReceiverSpec(name=r.name, pattern=dict(r.pattern), group=r.group)
-            for r in sorted(getattr(events, "receivers", {}).values(), key=lambda r: r.name)
-        ]
-        inputs.schedules = [
+            for r in sorted(events.receivers.values(), key=lambda r: r.name)
+        ],
+        schedules=[
             ScheduleSpec(name=s.name, expression=s.expression)
-            for s in sorted(getattr(events, "schedules", {}).values(), key=lambda s: s.name)
-        ]
-    if workflows := _optional("apps.workflows.registry"):
-        inputs.workflows = [
-            _workflow_spec(name, value)
-            for name, value in sorted(getattr(workflows, "definitions", {}).items())
-        ]
-        inputs.steps = frozenset(getattr(workflows, "steps", {}))
-    if converter := _optional("apps.workflows.engine.aws"):
-        inputs.to_state_machine = getattr(converter, "to_state_machine", None)
-    if users := _optional("apps.users.password_policy"):
-        inputs.password_policy = dict(users.PASSWORD_POLICY)
-    if push := _optional("apps.push.backends.aws"):
-        inputs.connections_table = dict(push.CONNECTIONS_TABLE_SCHEMA)
-        inputs.connections_ttl_attribute = str(push.TTL_ATTRIBUTE)
-    return inputs
+            for s in sorted(events.schedules.values(), key=lambda s: s.name)
+        ],
+        workflows=[
+            _workflow_spec(name, definition)
+            for name, definition in sorted(workflows.definitions.items())
+        ],
+        steps=frozenset(workflows.steps),
+    )
 
 
-def _workflow_spec(name: str, value: Any) -> WorkflowSpec:
-    """Accept a parsed definition, a (definition, path) pair, or an object carrying both."""
-    definition: Any
-    path: Any = ""
-    if isinstance(value, Mapping) and "States" in value:
-        definition = value
-    elif isinstance(value, tuple):
-        definition, path = value
-    else:
-        definition = next(
-            getattr(value, attr)
-            for attr in ("definition", "asl", "document")
-            if hasattr(value, attr)
-        )
-        path = getattr(value, "path", "") or ""
-    if definition is None:
+def _workflow_spec(name: str, definition: Definition) -> WorkflowSpec:
+    if definition.asl is None:
         raise ValueError(
-            f"Workflow {name!r} ({path}) is not valid ASL: {getattr(value, 'error', '')}"
+            f"Workflow {name!r} ({definition.path}) is not valid ASL: {definition.error}"
         )
-    if isinstance(definition, str | Path):
-        definition = json.loads(Path(definition).read_text())
-    if not isinstance(definition, Mapping):
-        definition = getattr(definition, "raw", definition)
-    return WorkflowSpec(name=name, definition=dict(definition), path=str(path))
+    return WorkflowSpec(name=name, definition=dict(definition.asl), path=str(definition.path))

@@ -8,12 +8,12 @@ copies every environment output).
 
 from __future__ import annotations
 
-import importlib
 import json
 from typing import Any
 
 from troposphere import Template
 
+from infra import monitoring
 from infra.context import Stack
 from infra.inputs import StackInputs
 from infra.parts import (
@@ -31,8 +31,6 @@ from infra.parts import (
     websocket_domain,
     workflows,
 )
-
-MONITORING_MODULE = "infra.monitoring"
 
 
 def build(inputs: StackInputs) -> Stack:
@@ -68,28 +66,10 @@ def build(inputs: StackInputs) -> Stack:
     websocket_domain.add_websocket_domain(stack)
     function.add_log_group(stack)
     function.add_function_role(stack)
-    add_monitoring(stack)
+    monitoring.add_monitoring(stack)
     security.add_parameters_store(stack)
     database.export_host(stack)  # after the store: an existing database may have no host
     return stack
-
-
-def add_monitoring(stack: Stack) -> bool:
-    """The operations hook: ``infra.monitoring.add_monitoring(stack)`` adds the dashboard and
-    alarms (5xx, latency, throttles, workflow failures, ...) when that module exists.
-
-    It receives the :class:`~infra.context.Stack` (``stack.template``, ``stack.prefix``,
-    ``stack.queues``, ``stack.dead_letter_queues``, ``stack.state_machines``,
-    ``stack.named["OperatorsTopic"]``). DLQ-depth alarms are already made here.
-    """
-    try:
-        module = importlib.import_module(MONITORING_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name != MONITORING_MODULE:
-            raise
-        return False
-    module.add_monitoring(stack)
-    return True
 
 
 def render(inputs: StackInputs) -> dict[str, Any]:

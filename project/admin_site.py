@@ -14,7 +14,6 @@ keep registering with ``admin.site.register`` / ``@admin.register``.
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Callable
 from typing import Any
 
@@ -23,17 +22,13 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
+from project.audit import audit_record, current_request
 from project.models import AuditEntry
 
 OPERATORS_GROUP = "operators"
 #: Set on a request by an admin view that wrote its own audit entries (naming the object and
 #: the verdict), so the generic "ran action" row is not written as well.
 AUDITED = "_nimbus_audited"
-
-#: The admin request being served, so signal receivers can name its address and id.
-current_request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar(
-    "nimbus_admin_request", default=None
-)
 
 
 def is_operator(user: Any) -> bool:
@@ -50,54 +45,6 @@ def is_operator(user: Any) -> bool:
     if cached is None:
         cached = user._nimbus_operator = user.groups.filter(name=OPERATORS_GROUP).exists()
     return bool(cached)
-
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    """The caller's address: ``REMOTE_ADDR``, never a raw ``X-Forwarded-For`` entry.
-
-    On Lambda the API Gateway adapter has already picked the one hop that can be trusted
-    (project/entrypoints/apigateway.py); the first entry of the header is whatever the
-    caller chose to write there.
-    """
-    if request is None:
-        return None
-    candidate = request.META.get("REMOTE_ADDR")
-    from django.core.exceptions import ValidationError
-    from django.core.validators import validate_ipv46_address
-
-    try:
-        validate_ipv46_address(candidate or "")
-    except ValidationError:
-        return None
-    return candidate
-
-
-def audit_record(
-    *,
-    action: str,
-    actor: Any = None,
-    actor_repr: str = "",
-    target_type: str = "",
-    target_id: str = "",
-    target_repr: str = "",
-    detail: dict[str, Any] | None = None,
-    request: HttpRequest | None = None,
-) -> AuditEntry:
-    """Write one audit entry (request defaults to the admin request being served)."""
-    request = request or current_request.get()
-    if actor is not None and not getattr(actor, "is_authenticated", False):
-        actor = None
-    return AuditEntry.objects.create(
-        action=action,
-        actor=actor,
-        actor_repr=actor_repr or (actor.get_username() if actor is not None else "")[:254],
-        target_type=target_type[:100],
-        target_id=str(target_id)[:100],
-        target_repr=target_repr[:200],
-        detail=detail or {},
-        request_id=str(getattr(request, "request_id", ""))[:128],
-        ip_address=client_ip(request),
-    )
 
 
 class NimbusAdminSite(admin.AdminSite):

@@ -16,9 +16,8 @@ other key at construction so a typo fails loudly rather than silently using a de
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from asgiref.local import Local
 from django.conf import settings
@@ -27,6 +26,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.connection import BaseConnectionHandler
 from django.utils.module_loading import import_string
+
+from project.aws import aws_client
 
 DEFAULT_ALIAS = "default"
 
@@ -59,58 +60,37 @@ class Backend:
         return []
 
     def aws_client(self, service: str, **config: Any) -> Any:
-        """A boto3 client for ``service``, made on first use: one per thread and backend.
-
-        boto3 is imported here, not at module level (it costs a cold start ~130 ms), and
-        clients are not thread-safe to share. ``region_name`` and ``endpoint_url`` come
-        from this backend's options when it has them; ``config`` is a botocore ``Config``'s
-        keyword arguments.
-        """
-        local = self.__dict__.setdefault("_aws_clients", threading.local())
-        client = getattr(local, service, None)
-        if client is None:
-            from botocore.config import Config
-
-            client = aws_session().client(  # type: ignore[call-overload]
-                service,
-                region_name=self.options.get("region_name"),
-                endpoint_url=self.options.get("endpoint_url"),
-                config=Config(**config) if config else None,
-            )
-            setattr(local, service, client)
-        return client
+        """This thread's boto3 client for ``service`` in this backend's region and endpoint
+        (``region_name`` / ``endpoint_url`` options); ``config`` is botocore ``Config``'s.
+        The one client path: :func:`project.aws.aws_client`."""
+        return aws_client(
+            service,
+            region_name=self.options.get("region_name"),
+            endpoint_url=self.options.get("endpoint_url"),
+            **config,
+        )
 
 
-def aws_session(region_name: str | None = None) -> Any:
-    """A new ``boto3.session.Session``: the one way Nimbus's code starts talking to AWS.
+class BackendHandler[B: Backend](BaseConnectionHandler):
+    """Lazily builds and caches the backends named in one alias-dict setting.
 
-    The first call on Lambda also patches botocore for X-Ray
-    (:func:`project.telemetry.configure_tracing`), so every AWS call is a subsegment of the
-    invocation's trace, and the patch (like boto3 itself) is loaded only by an invocation
-    that calls AWS, never by one that does not.
+    ``handler["alias"]`` and ``handler.default`` are typed as the family's base class.
     """
-    from project.telemetry import configure_tracing
-
-    configure_tracing()
-    import boto3
-
-    return boto3.session.Session(region_name=region_name)
-
-
-class BackendHandler(BaseConnectionHandler):
-    """Lazily builds and caches the backends named in one alias-dict setting."""
 
     exception_class = ImproperlyConfigured
     settings_name: str
 
-    def __init__(self, settings_name: str, base_class: type[Backend]) -> None:
+    def __init__(self, settings_name: str, base_class: type[B]) -> None:
         super().__init__()
         self.settings_name = settings_name
         self.base_class = base_class
         setting_changed.connect(self._on_setting_changed, weak=False)
 
+    def __getitem__(self, alias: str) -> B:
+        return cast(B, super().__getitem__(alias))
+
     @property
-    def default(self) -> Any:
+    def default(self) -> B:
         return self[DEFAULT_ALIAS]
 
     def configure_settings(self, settings_value: Any) -> dict[str, Any]:
@@ -136,7 +116,7 @@ class BackendHandler(BaseConnectionHandler):
                 )
         return dict(value)
 
-    def create_connection(self, alias: str) -> Backend:
+    def create_connection(self, alias: str) -> B:
         conf = self.settings.get(alias)
         if conf is None:
             raise ImproperlyConfigured(f"settings.{self.settings_name} has no alias {alias!r}.")
@@ -190,10 +170,10 @@ class BackendHandler(BaseConnectionHandler):
 
 
 #: Every handler built with :func:`handler`, for the system checks.
-registry: list[BackendHandler] = []
+registry: list[BackendHandler[Any]] = []
 
 
-def handler(settings_name: str, base_class: type[Backend]) -> BackendHandler:
+def handler[B: Backend](settings_name: str, base_class: type[B]) -> BackendHandler[B]:
     """Create and register the handler of one backend family."""
     h = BackendHandler(settings_name, base_class)
     registry.append(h)

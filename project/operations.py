@@ -21,7 +21,7 @@ def _is_admin(request: HttpRequest | None) -> bool:
 @receiver(user_logged_in, dispatch_uid="nimbus_audit_admin_sign_in")
 def audit_admin_sign_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     if _is_admin(request):
-        from project.admin_site import audit_record
+        from project.audit import audit_record
 
         audit_record(action="sign_in", actor=user, request=request)
 
@@ -31,7 +31,7 @@ def audit_admin_sign_out(
     sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any
 ) -> None:
     if _is_admin(request) and user is not None:
-        from project.admin_site import audit_record
+        from project.audit import audit_record
 
         audit_record(action="sign_out", actor=user, request=request)
 
@@ -43,7 +43,7 @@ def audit_admin_sign_in_failed(
     """A failed admin sign-in: audited (username only) and counted as an auth failure."""
     if not _is_admin(request):
         return
-    from project.admin_site import audit_record
+    from project.audit import audit_record
 
     username = str(credentials.get("username", ""))[:254]
     audit_record(action="sign_in_failed", actor_repr=username, request=request)

@@ -98,13 +98,14 @@ def forget_environment() -> None:
     from django.core.cache import caches
     from django.db import connections
 
-    from project import backends
+    from project import aws, backends
 
     connections.close_all()
     for cache in caches.all(initialized_only=True):
         cache.close()
     for handler in backends.registry:
         handler.reset()
+    aws.clients_reset()
     _forget_storages()
     if "aws_lambda_powertools.utilities.parameters" in sys.modules:
         from project.secrets import clear_cache

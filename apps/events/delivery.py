@@ -25,7 +25,6 @@ overwrite the new owner's outcome.
 from __future__ import annotations
 
 import logging
-import random
 import time
 import traceback as tb
 from collections.abc import Callable, Sequence
@@ -37,11 +36,14 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.events import registry
+from apps.events.backends import buses
 from apps.events.envelope import EventEnvelope
 from apps.events.models import Delivery, Event, Inbox
 from project import telemetry
 from project.leases import lapsed, lease_end
 from project.logging import bind
+from project.tasks import background
+from project.tasks import retry_delay as backoff_delay
 
 logger = logging.getLogger("nimbus.events")
 
@@ -126,19 +128,29 @@ def _receiver_run_then_record(
 # ------------------------------------------------------------------------- local bus
 
 
-def _options() -> dict[str, Any]:
-    from apps.events.backends import buses
+#: The local bus's options and their defaults (``LocalBus.default_options``).
+LOCAL_BUS_OPTIONS: dict[str, Any] = {
+    # attempts per delivery before it is dead-lettered
+    "max_attempts": 8,
+    # backoff: full jitter over min(max_delay, base_delay * 2**(attempt-1)) seconds
+    "base_delay": 5.0,
+    "max_delay": 900.0,
+    # a running delivery whose worker died is re-claimed after this many seconds
+    "lease_seconds": 300.0,
+    # how often `manage.py worker` looks for deliveries whose worker died (`tasks` dispatch)
+    "requeue_seconds": 30.0,
+    # "worker": `manage.py worker` claims due delivery rows itself, `claim_batch` at a
+    # time; "tasks": one `deliver` task per delivery; "auto": "worker" when the task
+    # queue is the database's (:func:`dispatch`)
+    "dispatch": "auto",
+    "claim_batch": 50,
+}
 
+
+def _options() -> dict[str, Any]:
+    """The delivery options in force: the default bus's, else the defaults."""
     bus = buses.default
-    defaults = {
-        "max_attempts": 8,
-        "base_delay": 5.0,
-        "max_delay": 900.0,
-        "lease_seconds": 300.0,
-        "dispatch": "auto",
-        "claim_batch": 50,
-    }
-    return {**defaults, **{k: v for k, v in bus.options.items() if k in defaults}}
+    return {**LOCAL_BUS_OPTIONS, **{k: v for k, v in bus.options.items() if k in LOCAL_BUS_OPTIONS}}
 
 
 def dispatch() -> str:
@@ -151,9 +163,7 @@ def dispatch() -> str:
     mode = str(_options()["dispatch"])
     if mode != "auto":
         return mode
-    from django_tasks_db.backend import DatabaseBackend
-
-    from apps.events.tasks import deliver
+    from django_tasks_db.backend import DatabaseBackend  # the database queue's class, once
 
     return "worker" if isinstance(deliver.get_backend(), DatabaseBackend) else "tasks"
 
@@ -185,13 +195,17 @@ def deliveries_enqueue(*, delivery_ids: Sequence[int], run_after: datetime | Non
     """
     if dispatch() == "worker":
         return
-    from apps.events.tasks import deliver
-
     task = deliver
     if run_after is not None and deliver.get_backend().supports_defer:
         task = deliver.using(run_after=run_after)
     for delivery_id in delivery_ids:
         task.enqueue(delivery_id)
+
+
+@background(queue_name="events")
+def deliver(delivery_id: int) -> str:
+    """Run one local delivery. Failures are retried by the delivery itself, not the task."""
+    return delivery_run(delivery_id=delivery_id)
 
 
 def delivery_claim(*, delivery_id: int, now: datetime | None = None) -> Delivery | None:
@@ -376,8 +390,9 @@ def _describe(exc: BaseException) -> str:
 def retry_delay(attempt: int) -> float:
     """Seconds before the next attempt: full jitter over a capped exponential."""
     options = _options()
-    ceiling = min(float(options["max_delay"]), float(options["base_delay"]) * 2 ** (attempt - 1))
-    return random.uniform(0, ceiling) if ceiling > 0 else 0.0
+    return backoff_delay(
+        attempt, base_delay=float(options["base_delay"]), max_delay=float(options["max_delay"])
+    )
 
 
 def _record_failure(delivery: Delivery, mine: Any, error: str, trace: str, *, final: bool) -> None:

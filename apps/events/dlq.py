@@ -11,7 +11,6 @@ from the DLQ; discard deletes it. Locally the setting is absent and dead letters
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +18,8 @@ from django.conf import settings
 
 from apps.events import registry
 from apps.events.registry import RULES_GROUP, TASKS_GROUP
+from project.aws import aws_client
 from project.errors import NimbusError, NotFound
-
-_local = threading.local()
 
 
 class DeadLetterQueuesUnavailableError(NimbusError):
@@ -43,14 +41,7 @@ def enabled() -> bool:
 
 
 def _client() -> Any:
-    client = getattr(_local, "client", None)
-    if client is None:
-        from project.backends import aws_session
-
-        client = _local.client = aws_session().client(
-            "sqs", region_name=getattr(settings, "AWS_REGION", None)
-        )
-    return client
+    return aws_client("sqs", region_name=getattr(settings, "AWS_REGION", None))
 
 
 def _urls(group: str) -> tuple[str, str]:

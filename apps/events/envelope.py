@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from apps.events.exceptions import MalformedEventError
 
-if TYPE_CHECKING:
-    from apps.events.models import Event
+
+class StoredEvent(Protocol):
+    """What :meth:`EventEnvelope.from_event` reads of an outbox row (``models.Event``)."""
+
+    id: Any
+    detail_type: str
+    source: str
+    detail: Any
+    time: datetime
+
 
 #: Key under which the AWS bus carries the outbox id inside ``detail`` (stripped on receipt).
 META_KEY = "_nimbus"
@@ -33,7 +42,7 @@ class EventEnvelope:
     resources: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_event(cls, event: Event) -> EventEnvelope:
+    def from_event(cls, event: StoredEvent) -> EventEnvelope:
         from django.conf import settings
 
         return cls(

@@ -8,6 +8,8 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
+from apps.events.envelope import EventEnvelope
+
 
 class Event(models.Model):
     """One published event: written in the publisher's transaction (the outbox).
@@ -39,8 +41,6 @@ class Event(models.Model):
 
     def as_eventbridge(self) -> dict[str, Any]:
         """The event as EventBridge delivers it to targets (what patterns match against)."""
-        from apps.events.envelope import EventEnvelope
-
         return EventEnvelope.from_event(self).as_dict()
 
 

@@ -36,12 +36,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
-import re
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 from apps.events.exceptions import InvalidPatternError
+from project.wildcards import wildcard_match
 
 __all__ = ["OPERATORS", "WILDCARD_COMPLEXITY_LIMIT", "matches", "validate_pattern"]
 
@@ -585,15 +584,9 @@ def _cidr(operand: str, value: Any) -> bool:
         return False
 
 
-@lru_cache(maxsize=512)
-def _wildcard_regex(operand: str) -> re.Pattern[str]:
-    tokens = _wildcard_tokens(operand, "")
-    parts = [".*" if t == "*" else re.escape(t[-1]) for t in tokens]
-    return re.compile("".join(parts), re.DOTALL)
-
-
 def _wildcard(operand: str, value: Any) -> bool:
-    return isinstance(value, str) and _wildcard_regex(operand).fullmatch(value) is not None
+    # The operand's escapes were checked when the pattern was declared (_check_wildcard).
+    return isinstance(value, str) and wildcard_match(operand, value)
 
 
 _MATCHERS: dict[str, Any] = {

@@ -34,7 +34,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 
 from apps.events.patterns import validate_pattern
-from apps.events.schedules import parse_schedule
+from apps.events.schedules import parse_schedule, register_locally
 from apps.events.schemas import DetailSchema, SchemaError, compile_schema
 
 __all__ = [
@@ -234,9 +234,7 @@ def scheduled(
             func=func,
         )
         _register(schedules, job.name, job, func, "scheduled job")
-        from apps.events.schedules import register_locally
-
-        register_locally(job, spec)
+        register_locally(job.name, func, spec)
         return func
 
     return decorate

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from apps.events.exceptions import InvalidScheduleError
-
-if TYPE_CHECKING:
-    from apps.events.registry import Schedule
 
 logger = logging.getLogger("nimbus.events.schedules")
 
@@ -135,12 +133,12 @@ def _number(text: str, names: dict[str, int], where: str) -> int:
     return int(text)
 
 
-def register_locally(job: Schedule, spec: ScheduleSpec) -> None:
-    """Have ``manage.py worker`` run ``job`` (rates directly, cron checked each 20 s)."""
+def register_locally(name: str, func: Callable[[], Any], spec: ScheduleSpec) -> None:
+    """Have ``manage.py worker`` run job ``name`` (rates directly, cron checked each 20 s)."""
     from project.worker import every
 
     if spec.every_seconds is not None:
-        every(spec.every_seconds, name=f"schedule:{job.name}")(job.func)
+        every(spec.every_seconds, name=f"schedule:{name}")(func)
         return
     last_minute: dict[str, Any] = {"at": None}
 
@@ -148,6 +146,6 @@ def register_locally(job: Schedule, spec: ScheduleSpec) -> None:
         now = datetime.now(UTC).replace(second=0, microsecond=0)
         if last_minute["at"] != now and spec.due(now):
             last_minute["at"] = now
-            job.func()
+            func()
 
-    every(20, name=f"schedule:{job.name}")(run_if_due)
+    every(20, name=f"schedule:{name}")(run_if_due)

@@ -46,7 +46,6 @@ MAX_EVENT_BYTES = 256 * 1024 - 128
 __all__ = [
     "delivery_discard",
     "delivery_redrive",
-    "event_publish",
     "event_replay",
     "outbox_flush",
     "outbox_sweep",
@@ -79,9 +78,6 @@ def publish(detail_type: str, detail: Mapping[str, Any], *, source: str | None =
         transaction.on_commit(lambda: outbox_flush(events=[event]), robust=True)
     telemetry.metric(telemetry.EVENTS_PUBLISHED, detail_type=detail_type)
     return event
-
-
-event_publish = publish
 
 
 def _validated(event_type: registry.EventType, detail: Mapping[str, Any]) -> dict[str, Any]:

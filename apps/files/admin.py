@@ -115,7 +115,7 @@ class FileAdmin(admin.ModelAdmin[File]):
         url = reverse("admin:workflows_execution_change", args=[execution.pk])
         return format_html('<a href="{}">{} review</a>', url, execution.get_status_display())
 
-    def get_urls(self) -> list[URLPattern]:  # type: ignore[override]
+    def get_urls(self) -> list[URLPattern]:
         own = [
             path(
                 "<uuid:file_id>/download/",
@@ -123,7 +123,7 @@ class FileAdmin(admin.ModelAdmin[File]):
                 name="files_file_download",
             )
         ]
-        return own + super().get_urls()  # type: ignore[operator]
+        return own + super().get_urls()
 
     def download_view(self, request: HttpRequest, file_id: uuid.UUID) -> HttpResponse:
         """A short-lived link for an operator to any stored object (not pending or rejected)."""

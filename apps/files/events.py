@@ -1,8 +1,9 @@
 """Events the files app publishes, with the JSON schema of each ``detail``.
 
-Every ``files.*`` detail carries ``file_id``, ``owner_id`` and ``status`` so the push app
-can tell the owner live, and the workflows app can start the review on
-``files.FileAccepted``.
+Every ``files.File*`` detail carries ``file_id``, ``owner_id`` and ``status`` so the push
+app can tell the owner live; ``files.FileAccepted`` starts the review
+(``apps.files.review``), whose progress is ``files.ReviewProgressed``: the steps of one
+transition of the review, which the push app forwards to the owner as ``workflow.step``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ FILE_AWAITING_APPROVAL = "files.FileAwaitingApproval"
 FILE_APPROVED = "files.FileApproved"
 FILE_FAILED = "files.FileFailed"
 FILE_DELETED = "files.FileDeleted"
+FILE_REVIEW_PROGRESSED = "files.ReviewProgressed"
 
 _BASE_PROPERTIES: dict[str, Any] = {
     "file_id": {"type": "string", "format": "uuid"},
@@ -63,6 +65,33 @@ EVENT_TYPES: dict[str, dict[str, Any]] = {
     FILE_APPROVED: _schema(FILE_APPROVED),
     FILE_FAILED: _schema(FILE_FAILED, "reason", "reason_message"),
     FILE_DELETED: _schema(FILE_DELETED),
+    FILE_REVIEW_PROGRESSED: {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": FILE_REVIEW_PROGRESSED,
+        "type": "object",
+        "properties": {
+            "file_id": {"type": "string"},
+            "owner_id": {"type": "string"},
+            "workflow": {"type": "string"},
+            "execution": {"type": "string"},
+            #: the execution's status (RUNNING, SUCCEEDED, ...), not the file's
+            "status": {"type": "string"},
+            "steps": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "event": {"type": "string"},
+                        "state": {"type": "string"},
+                        "label": {"type": "string"},
+                        "timestamp": {"type": "string"},
+                    },
+                    "required": ["event", "state", "label", "timestamp"],
+                },
+            },
+        },
+        "required": ["file_id", "owner_id", "workflow", "execution", "status", "steps"],
+    },
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from apps.events.envelope import EventEnvelope
 from apps.events.registry import receiver, scheduled
 from apps.files import events
 from apps.files.bus import OBJECT_CREATED, S3_SOURCE
@@ -26,7 +27,7 @@ OBJECT_CREATED_PATTERN: dict[str, Any] = {
 
 
 @receiver(OBJECT_CREATED_PATTERN, name="files.object_created")
-def file_object_created(event: Any) -> None:
+def file_object_created(event: EventEnvelope) -> None:
     """An object landed in storage: the file it belongs to is now ``uploaded``."""
     from apps.files.services import file_upload_complete
 
@@ -35,7 +36,7 @@ def file_object_created(event: Any) -> None:
 
 
 @receiver(events.FILE_UPLOADED, name="files.inspect", atomic=False)
-def file_uploaded_inspect(event: Any) -> None:
+def file_uploaded_inspect(event: EventEnvelope) -> None:
     """Inspect an uploaded file (magic bytes, size, SHA-256, quota).
 
     Not atomic: reading a large object takes long, and ``file_inspect`` is idempotent by

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Field, Path, Query, Router, Schema
 
 from apps.push import selectors, services
 from apps.push.models import Notification
-from apps.users.auth import api_auth
+from apps.users.auth import AuthenticatedRequest, api_auth
 from project.requestbody import INT64
 from project.schemas import RowId, RowIdOrZero
 
@@ -49,14 +48,14 @@ class MarkedRead(Schema):
     unread: int
 
 
-def _user_id(request: HttpRequest) -> int:
+def _user_id(request: AuthenticatedRequest) -> int:
     """The signed-in user (``api_auth`` puts it on ``request.auth``)."""
-    return int(request.auth.pk)  # type: ignore[attr-defined]
+    return int(request.auth.pk)
 
 
 @router.get("/", response=NotificationList, summary="Notifications after an id")
 def notification_list(
-    request: HttpRequest,
+    request: AuthenticatedRequest,
     after: int = Query(0, ge=0, le=INT64),
     unread: bool | None = Query(None),
     limit: int = Query(selectors.PAGE_SIZE, ge=1, le=selectors.PAGE_SIZE),
@@ -73,12 +72,12 @@ def notification_list(
 
 
 @router.get("/unread-count", response=UnreadCount, summary="Unread notifications")
-def notification_unread_count(request: HttpRequest) -> dict[str, int]:
+def notification_unread_count(request: AuthenticatedRequest) -> dict[str, int]:
     return {"unread": selectors.notification_unread_count(user_id=_user_id(request))}
 
 
 @router.post("/read", response=MarkedRead, summary="Mark notifications read")
-def notifications_read(request: HttpRequest, data: MarkRead) -> dict[str, int]:
+def notifications_read(request: AuthenticatedRequest, data: MarkRead) -> dict[str, int]:
     """Mark the given ids, or all up to ``up_to``, or (neither given) all as read."""
     user_id = _user_id(request)
     marked = services.notifications_mark_read(user_id=user_id, ids=data.ids, up_to=data.up_to)
@@ -91,7 +90,7 @@ class Ticket(Schema):
 
 
 @router.get("/ticket", response=Ticket, summary="A ticket to open the WebSocket")
-def connect_ticket(request: HttpRequest) -> dict[str, Any]:
+def connect_ticket(request: AuthenticatedRequest) -> dict[str, Any]:
     """A one-minute ticket for ``wss://<websocket api>/<stage>?ticket=...`` (see tickets)."""
     from apps.push.tickets import MAX_AGE_SECONDS, connect_ticket_issue
 
@@ -103,7 +102,7 @@ def connect_ticket(request: HttpRequest) -> dict[str, Any]:
 
 @router.get("/{notification_id}", response=NotificationOut, summary="One notification")
 def notification_detail(
-    request: HttpRequest, notification_id: int = Path(..., ge=1, le=INT64)
+    request: AuthenticatedRequest, notification_id: int = Path(..., ge=1, le=INT64)
 ) -> Notification:
     """One notification (what a ``{"type": "ref"}`` frame points to)."""
     return selectors.notification_get(user_id=_user_id(request), notification_id=notification_id)
@@ -111,7 +110,7 @@ def notification_detail(
 
 @router.post("/{notification_id}/read", response=MarkedRead, summary="Mark one read")
 def notification_read(
-    request: HttpRequest, notification_id: int = Path(..., ge=1, le=INT64)
+    request: AuthenticatedRequest, notification_id: int = Path(..., ge=1, le=INT64)
 ) -> dict[str, int]:
     user_id = _user_id(request)
     selectors.notification_get(user_id=user_id, notification_id=notification_id)

@@ -9,10 +9,9 @@ exactly-once). The steps on the way (accepted, awaiting approval) are live statu
 Owners who keep "Email me about my files" on also get an e-mail of an approval or a
 rejection (:func:`email_file_outcome`).
 
-Workflow steps reach the owner without events: the workflows app pushes
-``{"type": "workflow.step", ...}`` itself (``apps.workflows.handlers.file_review_push``
-for the local engine and Step Functions' status changes, ``apps.files.steps._announce``
-for the steps Step Functions runs).
+A file review's steps reach the owner the same way: each ``files.ReviewProgressed``
+event (published by ``apps.files.review`` for the local engine and Step Functions alike)
+is forwarded step by step as ``{"type": "workflow.step", ...}``.
 
 When an account's sessions end (the users app's ``sessions_ended``: sign-out everywhere,
 disabling, deletion, a password change or reset), its open WebSockets are closed.
@@ -26,8 +25,10 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.dispatch import receiver as signal_receiver
 
+from apps.events.envelope import EventEnvelope
 from apps.events.registry import receiver
-from apps.files.events import FILE_APPROVED, FILE_REJECTED
+from apps.files.events import FILE_APPROVED, FILE_REJECTED, FILE_REVIEW_PROGRESSED
+from apps.files.models import FileStatus
 from apps.push.services import connections_close, push_to_user
 from apps.users.signals import sessions_ended
 
@@ -53,9 +54,9 @@ def notice_title(notice: str, name: str, *, limit: int = 200) -> str:
     return notice.format(name=name[: room - tail - 1] + "…" + name[len(name) - tail :])
 
 
-@receiver({"detail-type": [{"prefix": "files."}]}, name="push.file_status")
-def relay_file_status(event: Any) -> None:
-    """``files.*`` → ``file.status`` to the owner; a notification for the outcomes."""
+@receiver({"detail-type": [{"prefix": "files.File"}]}, name="push.file_status")
+def relay_file_status(event: EventEnvelope) -> None:
+    """``files.File*`` → ``file.status`` to the owner; a notification for the outcomes."""
     detail = event.detail
     owner_id = _owner(detail)
     if owner_id is None or "file_id" not in detail or "status" not in detail:
@@ -82,8 +83,37 @@ def relay_file_status(event: Any) -> None:
     )
 
 
+@receiver(FILE_REVIEW_PROGRESSED, name="push.review_progress")
+def relay_review_progress(event: EventEnvelope) -> None:
+    """``files.ReviewProgressed`` → one ``workflow.step`` to the owner per step.
+
+    The file page lists the states whose ``event`` ends with ``StateEntered``, reading
+    ``label`` (the state's ASL ``Comment``) and ``timestamp`` (ISO 8601, shown in the
+    reader's time zone). Live only: the outcome's notification comes with ``file.status``.
+    """
+    detail = event.detail
+    owner_id = _owner(detail)
+    if owner_id is None:
+        return
+    for step in detail["steps"]:
+        push_to_user(
+            user_id=owner_id,
+            message={
+                "type": "workflow.step",
+                "workflow": detail["workflow"],
+                "execution": detail["execution"],
+                "file_id": detail["file_id"],
+                "event": step["event"],
+                "state": step["state"],
+                "label": step["label"],
+                "status": detail["status"],
+                "timestamp": step["timestamp"],
+            },
+        )
+
+
 @receiver({"detail-type": [FILE_APPROVED, FILE_REJECTED]}, name="push.file_outcome_email")
-def email_file_outcome(event: Any) -> None:
+def email_file_outcome(event: EventEnvelope) -> None:
     """E-mail the owner an approval or rejection, unless they turned such e-mails off.
 
     A receiver of its own, so a mail server that refuses is retried (and dead-lettered)
@@ -99,8 +129,6 @@ def email_file_outcome(event: Any) -> None:
 
 def _status_label(status: str) -> str:
     """The words the file pages use for a status, so a live update reads the same."""
-    from apps.files.models import FileStatus
-
     try:
         return str(FileStatus(status).label)
     except ValueError:

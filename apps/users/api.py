@@ -13,7 +13,7 @@ from ninja import Router, Schema, Status
 from pydantic import Field
 
 from apps.users import services
-from apps.users.auth import api_auth
+from apps.users.auth import AuthenticatedRequest, api_auth
 from apps.users.backends import TokenSet
 from apps.users.models import User
 
@@ -147,10 +147,10 @@ def refresh(request: HttpRequest, payload: RefreshIn) -> TokensOut:
 
 
 @router.post("/auth/signout", response={204: None}, auth=api_auth, summary="Sign out everywhere")
-def signout(request: HttpRequest) -> Status:
+def signout(request: AuthenticatedRequest) -> Status:
     """Revokes every refresh token, access token, browser session and connect ticket of the
     account, and closes its WebSockets."""
-    services.account_sign_out(user=request.auth)  # type: ignore[attr-defined]
+    services.account_sign_out(user=request.auth)
     return Status(204, None)
 
 
@@ -173,12 +173,12 @@ def password_reset(request: HttpRequest, payload: ResetIn) -> Accepted:
 @router.post(
     "/auth/password/change", response=Accepted, auth=api_auth, summary="Change the password"
 )
-def password_change(request: HttpRequest, payload: PasswordChangeIn) -> Accepted:
+def password_change(request: AuthenticatedRequest, payload: PasswordChangeIn) -> Accepted:
     """Signs the account out everywhere, this caller's tokens included: sign in again with
     the new password. 401 ``credentials_invalid`` for a wrong current password; 422
     ``password_too_weak``."""
     services.password_change(
-        user=request.auth,  # type: ignore[attr-defined]
+        user=request.auth,
         old_password=payload.old_password,
         new_password=payload.new_password,
         ip=_ip(request),
@@ -187,5 +187,5 @@ def password_change(request: HttpRequest, payload: PasswordChangeIn) -> Accepted
 
 
 @router.get("/me", response=MeOut, auth=api_auth, summary="The signed-in account")
-def me(request: HttpRequest) -> MeOut:
-    return _me(request.auth)  # type: ignore[attr-defined]
+def me(request: AuthenticatedRequest) -> MeOut:
+    return _me(request.auth)

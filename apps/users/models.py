@@ -47,7 +47,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     #: Tokens issued before this instant are refused (sign out everywhere, disable).
     tokens_valid_after = models.DateTimeField(null=True, blank=True)
 
-    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+    objects: ClassVar[UserManager] = UserManager()
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

@@ -684,7 +684,7 @@ def _operator_account(email: str) -> User:
 def _operator_audit(
     user: User, *, granted: bool, changed: bool, actor: User | None, actor_repr: str
 ) -> None:
-    from project.admin_site import audit_record
+    from project.audit import audit_record
     from project.models import AuditEntry
 
     action = AuditEntry.Action.OPERATOR_GRANT if granted else AuditEntry.Action.OPERATOR_REVOKE

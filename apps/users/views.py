@@ -210,7 +210,7 @@ def signout(request: HttpRequest) -> HttpResponse:
     user = request.user
     if request.POST.get("everywhere") and user.is_authenticated:
         try:
-            services.account_sign_out(user=user)  # type: ignore[arg-type]
+            services.account_sign_out(user=user)
         except NimbusError as error:
             messages.error(request, f"Could not sign out other devices: {error.message}")
     logout(request)

@@ -183,6 +183,16 @@ def discover() -> None:
     definitions.defer(definition_dirs)
 
 
+def task_state_of(step_name: str) -> tuple[str, str] | None:
+    """(workflow, state) of the Task that names step ``step_name`` (the first, in name
+    order, if several do), or None."""
+    for name in sorted(definitions):
+        for state_name, step in definitions[name].step_names():
+            if step == step_name:
+                return name, state_name
+    return None
+
+
 def state_label(workflow: str, state_name: str) -> str:
     """What a person reads for a state: its ASL ``Comment``, else its name."""
     definition = definitions.get(workflow)

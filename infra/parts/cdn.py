@@ -31,7 +31,7 @@ def site_domain() -> AWSHelperFn:
 
 def add_site_url(stack: Stack) -> None:
     """The site's origin, used by CORS, CSRF and Cognito callbacks (before CloudFront exists)."""
-    stack.named["SiteUrl"] = Join("", ["https://", site_domain()])  # type: ignore[assignment]
+    stack.named["SiteUrl"] = Join("", ["https://", site_domain()])
 
 
 def add_distribution(stack: Stack) -> None:

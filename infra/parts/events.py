@@ -16,9 +16,9 @@ from typing import Any
 
 from troposphere import GetAtt, Ref, Sub, awslambda, cloudwatch, events, iam, sqs
 
-from apps.events.registry import RULES_GROUP, TASKS_GROUP
+from apps.events.registry import RULES_GROUP, TASKS_GROUP, aws_name
 from infra.context import Stack
-from infra.inputs import aws_name, logical_id
+from infra.inputs import logical_id
 from infra.parts.workflows import machine_arn_prefix
 
 #: Receives before a message moves to its group's DLQ.

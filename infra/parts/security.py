@@ -83,7 +83,7 @@ def add_secrets(stack: Stack) -> None:
         name="OriginSecret",
     )
     database_secret = database.database_secret(stack)
-    stack.named["DatabaseSecretRef"] = database_secret  # type: ignore[assignment]
+    stack.named["DatabaseSecretRef"] = database_secret
     stack.export_env(
         "NIMBUS_SECRETS_ARN",
         Join(",", [Ref("AppSecret"), database_secret, Ref("OriginSecret")]),

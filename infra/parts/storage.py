@@ -52,7 +52,7 @@ def add_buckets(stack: Stack) -> None:
             CorsConfiguration=s3.CorsConfiguration(
                 CorsRules=[
                     s3.CorsRules(
-                        AllowedOrigins=[stack.named["SiteUrl"]],  # type: ignore[list-item]
+                        AllowedOrigins=[stack.named["SiteUrl"]],
                         AllowedMethods=["GET", "HEAD", "POST", "PUT"],
                         AllowedHeaders=["*"],
                         # Multipart uploads read each part's ETag from the browser.

@@ -1,70 +1,32 @@
 """Step Functions state machines from the apps' ASL files.
 
 A Task state naming a Nimbus step (``"Resource": "step:files.inspect"``, as
-``apps/workflows/registry.py`` defines) invokes the function with
-``{"workflow_step": <step>, "input.$": "$"}``; a ``.waitForTaskToken`` suffix uses the
-task-token integration and adds ``"task_token.$": "$$.Task.Token"``. Tasks already naming an
-AWS ARN (``arn:aws:states:::sqs:sendMessage...``) are left as written.
+``apps/workflows/registry.py`` defines) invokes the function as
+:func:`apps.workflows.engine.aws.to_state_machine` writes it (``{"workflow_step": <step>,
+"input.$": "$", ...}``; a ``.waitForTaskToken`` suffix uses the task-token integration).
+Tasks already naming an AWS ARN (``arn:aws:states:::sqs:sendMessage...``) are left as
+written.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
 from troposphere import GetAtt, Sub, iam, logs, stepfunctions
 
+from apps.events.registry import aws_name
+from apps.workflows.engine.aws import to_state_machine
 from infra.context import Stack
-from infra.inputs import aws_name, logical_id
+from infra.inputs import logical_id
 
-TOKEN_SUFFIX = ".waitForTaskToken"  # noqa: S105 - an ASL suffix, not a secret
-STEP_PREFIX = "step:"
-
-
-def step_name(resource: str) -> tuple[str, bool] | None:
-    """``(step, waits_for_token)`` when a Task's Resource names a Nimbus step, else None."""
-    if not resource.startswith(STEP_PREFIX):
-        return None
-    waits = resource.endswith(TOKEN_SUFFIX)
-    return resource[len(STEP_PREFIX) :].removesuffix(TOKEN_SUFFIX), waits
-
-
-def _invoke(step: str, waits: bool, parameters: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {"workflow_step": step, "execution_arn.$": "$$.Execution.Id"}
-    if parameters is None:
-        payload["input.$"] = "$"
-    else:
-        payload["input"] = parameters  # the Task's own Parameters shape the step's input
-    if waits:
-        payload["task_token.$"] = "$$.Task.Token"
-        return {
-            "Resource": "arn:aws:states:::lambda:invoke" + TOKEN_SUFFIX,
-            "Parameters": {"FunctionName": "${FunctionArn}", "Payload": payload},
-        }
-    # Invoking the function ARN directly hands the step's return value to ResultPath as
-    # it is (lambda:invoke would wrap it in {"Payload": ...}).
-    return {"Resource": "${FunctionArn}", "Parameters": payload}
+FUNCTION_ARN = "${FunctionArn}"
 
 
 def substitute_tasks(definition: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of an ASL definition whose Nimbus Task states invoke the function."""
-    result = copy.deepcopy(dict(definition))
-    _walk(result)
-    return result
-
-
-def _walk(machine: dict[str, Any]) -> None:
-    for state in machine.get("States", {}).values():
-        if state.get("Type") == "Task":
-            found = step_name(str(state.get("Resource", "")))
-            if found is not None:
-                state.update(_invoke(*found, state.pop("Parameters", None)))
-        for branch in state.get("Branches", []):
-            _walk(branch)
-        for key in ("Iterator", "ItemProcessor"):
-            if isinstance(state.get(key), dict):
-                _walk(state[key])
+    """A copy of an ASL definition whose Nimbus Task states invoke the function (the
+    workflows app's converter, :func:`apps.workflows.engine.aws.to_state_machine`)."""
+    return to_state_machine(dict(definition), FUNCTION_ARN)
 
 
 def machine_arn_prefix(stack: Stack) -> str:
@@ -73,13 +35,6 @@ def machine_arn_prefix(stack: Stack) -> str:
         "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:"
         f"{stack.prefix}-"
     )
-
-
-def _state_machine(stack: Stack, definition: Mapping[str, Any]) -> dict[str, Any]:
-    convert = stack.inputs.to_state_machine
-    if convert is None:
-        return substitute_tasks(definition)
-    return convert(copy.deepcopy(dict(definition)), "${FunctionArn}")
 
 
 def add_state_machines(stack: Stack) -> None:
@@ -155,7 +110,7 @@ def add_state_machines(stack: Stack) -> None:
                 StateMachineName=f"{stack.prefix}-{aws_name(workflow.name)}",
                 StateMachineType="STANDARD",
                 RoleArn=GetAtt("StateMachineRole", "Arn"),
-                Definition=_state_machine(stack, workflow.definition),
+                Definition=substitute_tasks(workflow.definition),
                 DefinitionSubstitutions={"FunctionArn": stack.alias_arn()},
                 TracingConfiguration=stepfunctions.TracingConfiguration(Enabled=True),
                 LoggingConfiguration=stepfunctions.LoggingConfiguration(

@@ -41,14 +41,14 @@ _ZAPPA_KINDS = {EventKind.MANAGE, EventKind.COMMAND}
 def lambda_handler(event: Any, context: Any) -> Any:
     kind = classify(event)
     _ensure_django()
-    from project import telemetry
+    from project import telemetry, tracing
     from project.logging import bind
 
     request_id = getattr(context, "aws_request_id", None)
     ids = telemetry.lambda_correlation_ids(kind.value, event)
     with (
         bind(lambda_request_id=request_id, event_kind=kind.value, **ids),
-        telemetry.traced(f"## {kind.value}", kind=kind.value, **ids),
+        tracing.traced(f"## {kind.value}", kind=kind.value, **ids),
     ):
         if kind is EventKind.RAW_COMMAND:
             logger.error("Refused a raw_command invocation")

@@ -250,25 +250,19 @@ NIMBUS_IDENTITY: dict[str, dict[str, Any]] = {
 
 # Direct uploads (apps.files): the browser sends bytes straight to storage under this
 # policy. Locally Django's signed URLs play S3's part; production.py selects S3.
-NIMBUS_UPLOAD_POLICY: dict[str, Any] = {
-    "max_bytes": env.int("NIMBUS_UPLOAD_MAX_BYTES", default=100 * 1024 * 1024 - 1),
-    "multipart_threshold": 100 * 1024 * 1024,
+# Only what the environment sets: the defaults are the backends' own, in one place
+# (apps.files.backends.base.UploadBackend.default_options).
+_UPLOAD_ENV = {
+    "max_bytes": ("NIMBUS_UPLOAD_MAX_BYTES", env.int),
     # S3's multipart ceiling is far higher; see DEPLOY.md "Limits" before raising this.
-    "multipart_max_bytes": env.int("NIMBUS_UPLOAD_MULTIPART_MAX_BYTES", default=5 * 1024**3),
-    "allowed_types": env.list(
-        "NIMBUS_UPLOAD_TYPES",
-        default=[
-            "image/png",
-            "image/jpeg",
-            "image/gif",
-            "image/webp",
-            "application/pdf",
-            "text/plain",
-            "text/csv",
-        ],
-    ),
-    "expires_in": 600,
-    "quota_bytes": env.int("NIMBUS_UPLOAD_QUOTA_BYTES", default=10 * 1024 * 1024 * 1024),
+    "multipart_max_bytes": ("NIMBUS_UPLOAD_MULTIPART_MAX_BYTES", env.int),
+    "allowed_types": ("NIMBUS_UPLOAD_TYPES", env.list),
+    "quota_bytes": ("NIMBUS_UPLOAD_QUOTA_BYTES", env.int),
+}
+NIMBUS_UPLOAD_POLICY: dict[str, Any] = {
+    option: read(variable)
+    for option, (variable, read) in _UPLOAD_ENV.items()
+    if env(variable, default="")
 }
 NIMBUS_UPLOADS: dict[str, dict[str, Any]] = {
     "default": {

@@ -36,12 +36,12 @@ with open(event_path) as handle:
 response = lambda_handler(event, Context())
 missing = {}
 try:  # on Lambda with Active tracing, the first AWS client patches botocore and requests
-    from project.telemetry import configure_tracing, tracing_enabled
+    from project.tracing import configure_tracing, tracing_enabled
 
     assert tracing_enabled(), "tracing is off: the Lambda variables are not set"
     configure_tracing()
 except Exception as exc:
-    missing["project.telemetry.configure_tracing"] = f"{type(exc).__name__}: {exc}"
+    missing["project.tracing.configure_tracing"] = f"{type(exc).__name__}: {exc}"
 for name in extra:
     try:
         importlib.import_module(name)

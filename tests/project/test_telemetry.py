@@ -11,7 +11,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.test import RequestFactory
 
-from project import telemetry
+from project import telemetry, tracing
 from project.logging import JsonFormatter, RequestIdFilter, bind
 from project.models import MetricSample
 from tests.conftest import load_aws_event
@@ -265,10 +265,10 @@ def test_annotate_outside_a_bound_block_does_nothing():
 
 def test_tracing_is_off_outside_lambda(monkeypatch):
     monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
-    assert not telemetry.tracing_enabled()
-    telemetry.configure_tracing()
-    assert not telemetry._patched
-    with telemetry.traced("nothing"):
+    assert not tracing.tracing_enabled()
+    tracing.configure_tracing()
+    assert not tracing._patched
+    with tracing.traced("nothing"):
         pass
 
 
@@ -278,7 +278,7 @@ def test_traced_opens_an_xray_subsegment_on_lambda(monkeypatch):
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "nimbus-dev")
     segment = xray_recorder.begin_segment("nimbus-test", sampling=1)  # no sampling poller
     try:
-        with telemetry.traced("## eventbridge", kind="eventbridge", event_id="e-1"):
+        with tracing.traced("## eventbridge", kind="eventbridge", event_id="e-1"):
             pass
         (sub,) = segment.subsegments
         assert sub.name == "## eventbridge"
@@ -289,11 +289,11 @@ def test_traced_opens_an_xray_subsegment_on_lambda(monkeypatch):
 
 _XRAY_PROBE = """
 import json, sys
-from project.backends import aws_session
-from project import telemetry
-before = telemetry._patched
+from project.aws import aws_session
+from project import tracing
+before = tracing._patched
 client = aws_session(region_name="us-east-1").client("sqs")
-print(json.dumps([before, telemetry._patched, "aws_xray_sdk.ext.botocore.patch" in sys.modules]))
+print(json.dumps([before, tracing._patched, "aws_xray_sdk.ext.botocore.patch" in sys.modules]))
 """
 
 

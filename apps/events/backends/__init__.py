@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from apps.events.backends.base import EventBus
-from project.backends import BackendHandler, handler
+from project.backends import handler
 
-buses: BackendHandler = handler("NIMBUS_EVENTS", EventBus)
+buses = handler("NIMBUS_EVENTS", EventBus)
 
 __all__ = ["EventBus", "buses"]

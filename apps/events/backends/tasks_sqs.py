@@ -28,7 +28,10 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.json import normalize_json
 
+from project.aws import aws_client
+
 MAX_DELAY_SECONDS = 900
+#: Enqueues made on this thread while a task runs (:func:`track_enqueues`).
 _local = threading.local()
 
 
@@ -54,17 +57,7 @@ class SQSTaskBackend(BaseTaskBackend):
 
     @property
     def client(self) -> Any:
-        key = (self.region_name, self.endpoint_url)
-        clients = getattr(_local, "clients", None)
-        if clients is None:
-            clients = _local.clients = {}
-        if key not in clients:
-            from project.backends import aws_session
-
-            clients[key] = aws_session().client(
-                "sqs", region_name=self.region_name, endpoint_url=self.endpoint_url
-            )
-        return clients[key]
+        return aws_client("sqs", region_name=self.region_name, endpoint_url=self.endpoint_url)
 
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
         self.validate_task(task)
@@ -120,7 +113,7 @@ def _note_enqueued(func_path: str) -> None:
 def track_enqueues() -> list[str]:
     """Start recording enqueues on this thread; returns the list being filled."""
     _local.enqueued = []
-    return _local.enqueued  # type: ignore[no-any-return]
+    return _local.enqueued
 
 
 def stop_tracking() -> None:

@@ -9,5 +9,4 @@ uploads = handler("NIMBUS_UPLOADS", UploadBackend)
 
 
 def get_upload_backend() -> UploadBackend:
-    backend: UploadBackend = uploads.default
-    return backend
+    return uploads.default

@@ -85,10 +85,8 @@ class UploadBackend(Backend):
             "image/gif",
             "image/webp",
             "application/pdf",
-            "application/zip",
             "text/plain",
             "text/csv",
-            "video/mp4",
         ],
         # Seconds a form POST target stays valid; multipart plans get multipart_expires_in.
         "expires_in": 600,

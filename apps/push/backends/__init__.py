@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from project.backends import BackendHandler, handler
+from project.backends import handler
 
 from .base import MAX_MESSAGE_BYTES, PushBackend, user_group
 
-push_backends: BackendHandler = handler("NIMBUS_PUSH", PushBackend)
+push_backends = handler("NIMBUS_PUSH", PushBackend)
 
 
 def push_backend(alias: str = "default") -> PushBackend:
     """The configured push backend (built on first use, per thread)."""
-    backend: PushBackend = push_backends[alias]
-    return backend
+    return push_backends[alias]
 
 
 __all__ = ["MAX_MESSAGE_BYTES", "PushBackend", "push_backend", "push_backends", "user_group"]

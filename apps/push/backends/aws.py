@@ -20,12 +20,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from functools import cached_property
 from typing import Any
 
 from django.core import checks
 
 from apps.push.backends.base import SESSION_ENDED, PushBackend, encode_frame
+from project.aws import AWSClient
 
 logger = logging.getLogger("nimbus.push")
 
@@ -72,21 +72,10 @@ class ApiGatewayPushBackend(PushBackend):
 
     # -- clients -------------------------------------------------------------------------
 
-    @cached_property
-    def _session(self) -> Any:
-        from project.backends import aws_session
-
-        return aws_session(region_name=self.options["region_name"])
-
-    @cached_property
-    def dynamodb(self) -> Any:
-        return self._session.client("dynamodb")
-
-    @cached_property
-    def management(self) -> Any:
-        return self._session.client(
-            "apigatewaymanagementapi", endpoint_url=self.options["endpoint_url"]
-        )
+    #: The connection registry's table (AWS's own endpoint, in ``region_name``).
+    dynamodb = AWSClient("dynamodb", endpoint_option=None)
+    #: The WebSocket API's management endpoint (``endpoint_url``).
+    management = AWSClient("apigatewaymanagementapi")
 
     # -- registry ------------------------------------------------------------------------
 

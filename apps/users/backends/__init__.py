@@ -10,8 +10,7 @@ identity_backends = handler("NIMBUS_IDENTITY", IdentityBackend)
 
 def identity(alias: str = DEFAULT_ALIAS) -> IdentityBackend:
     """The configured identity backend (built lazily, rebuilt when the setting changes)."""
-    backend: IdentityBackend = identity_backends[alias]
-    return backend
+    return identity_backends[alias]
 
 
 __all__ = ["IdentityBackend", "TokenSet", "identity", "identity_backends"]

@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from apps.users import exceptions as exc
+from apps.users.backends import standin
 from apps.users.backends.base import IdentityBackend, TokenSet
 from apps.users.keys import signing_key_generate
 from apps.users.models import LocalCode, LocalRefreshToken, User
@@ -198,13 +199,9 @@ class LocalIdentityBackend(IdentityBackend):
 
     def authorization_code_issue(self, **grant: Any) -> str:
         """The code the stand-in IdP answers the callback with (``standin.code_issue``)."""
-        from apps.users.backends import standin
-
         return standin.code_issue(self, **grant)
 
     def redeem_code(self, *, code: str, verifier: str, redirect_uri: str) -> TokenSet:
-        from apps.users.backends import standin
-
         return standin.code_redeem(self, code=code, verifier=verifier, redirect_uri=redirect_uri)
 
     # -- accounts -------------------------------------------------------------------------

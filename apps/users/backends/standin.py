@@ -22,7 +22,7 @@ import base64
 import hashlib
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from django.core import signing
 from django.core.cache import cache
@@ -31,8 +31,20 @@ from django.utils.crypto import constant_time_compare
 from apps.users import exceptions as exc
 from apps.users.backends.base import TokenSet
 
-if TYPE_CHECKING:
-    from apps.users.backends.local import LocalIdentityBackend
+
+class Issuer(Protocol):
+    """What the stand-in reads of the identity backend it speaks for (the local one)."""
+
+    options: dict[str, Any]
+
+    @property
+    def client_id(self) -> str: ...
+
+    @property
+    def issuer(self) -> str: ...
+
+    def sign(self, claims: dict[str, Any]) -> str: ...
+
 
 SALT = "apps.users.backends.standin.code"
 SPENT_PREFIX = "nimbus:identity:code-spent:"
@@ -44,7 +56,7 @@ def _refused(message: str) -> exc.FederationError:
 
 
 def code_issue(
-    backend: LocalIdentityBackend,
+    backend: Issuer,
     *,
     provider: str,
     email: str,
@@ -71,9 +83,7 @@ def code_issue(
     )
 
 
-def code_redeem(
-    backend: LocalIdentityBackend, *, code: str, verifier: str, redirect_uri: str
-) -> TokenSet:
+def code_redeem(backend: Issuer, *, code: str, verifier: str, redirect_uri: str) -> TokenSet:
     """Tokens for a code: refused when forged, expired, spent, for another redirect URI or
     client, or when ``verifier`` does not match the PKCE challenge."""
     ttl = int(backend.options["authorization_code_ttl"])
@@ -98,7 +108,7 @@ def external_subject(provider: str, email: str) -> str:
     return hashlib.sha256(f"{provider}:{email}".encode()).hexdigest()[:21]
 
 
-def _tokens(backend: LocalIdentityBackend, grant: dict[str, Any]) -> TokenSet:
+def _tokens(backend: Issuer, grant: dict[str, Any]) -> TokenSet:
     now = int(time.time())
     provider, email = str(grant["p"]), str(grant["e"])
     user_id = external_subject(provider, email)

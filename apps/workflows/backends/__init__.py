@@ -9,4 +9,4 @@ workflows = handler("NIMBUS_WORKFLOWS", WorkflowBackend)
 
 
 def backend() -> WorkflowBackend:
-    return workflows.default  # type: ignore[no-any-return]
+    return workflows.default

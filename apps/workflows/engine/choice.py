@@ -7,14 +7,13 @@ Functions. ``StringMatches`` treats only ``*`` as a wildcard; ``\\*`` is a liter
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from apps.workflows.engine import paths
 from apps.workflows.engine.errors import StatesError
+from project.wildcards import wildcard_match
 
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {
     "Equals": operator.eq,
@@ -57,22 +56,8 @@ COMPARISONS: set[str] = {
 } | {"StringMatches", "IsNull", "IsPresent", "IsNumeric", "IsString", "IsBoolean", "IsTimestamp"}
 
 
-@lru_cache(maxsize=256)
-def _pattern(pattern: str) -> re.Pattern[str]:
-    out, i = [], 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if char == "*" else re.escape(char))
-        i += 1
-    return re.compile("".join(out), re.DOTALL)
-
-
 def string_matches(value: str, pattern: str) -> bool:
-    return _pattern(pattern).fullmatch(value) is not None
+    return wildcard_match(pattern, value)
 
 
 def evaluate(

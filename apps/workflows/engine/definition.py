@@ -123,7 +123,7 @@ def load(path: str | Path) -> dict[str, Any]:
     except ValueError as exc:
         raise DefinitionError(f"{path} is not valid JSON: {exc}") from exc
     validate(definition)
-    return definition  # type: ignore[no-any-return]
+    return definition
 
 
 def validate(definition: Any) -> None:

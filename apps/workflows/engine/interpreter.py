@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from apps.workflows.engine import choice, errors, jsonata, paths
+from apps.workflows.engine import choice, errors, jsonata, paths, templates
 from apps.workflows.engine.definition import query_language, sub_machine
 from apps.workflows.engine.errors import StatesError
 from apps.workflows.engine.jsonata import JSONATA
@@ -310,7 +310,7 @@ class Interpreter:
             return self._query(frame, state["Arguments"], "Arguments", context=ctx)
         data = self._input_path(frame, state)
         if "Parameters" in state and state["Type"] != "Map":
-            data = paths.render(
+            data = templates.render(
                 state["Parameters"],
                 data,
                 self._context(frame, **ctx),
@@ -363,7 +363,7 @@ class Interpreter:
                 name: self._query(frame, value, f"Assign.{name}", **states)
                 for name, value in assign.items()
             }
-        rendered = paths.render(
+        rendered = templates.render(
             assign, data, self._context(frame), field="Assign", variables=_variables(frame)
         )
         return dict(rendered)
@@ -397,7 +397,7 @@ class Interpreter:
                 frame, state, state.get("Assign"), data=None, result=result
             )
         if "ResultSelector" in state:
-            result = paths.render(
+            result = templates.render(
                 state["ResultSelector"],
                 result,
                 self._context(frame),
@@ -771,7 +771,7 @@ class Interpreter:
             if selector is not None and self._jsonata(state):
                 item = self._query(frame, selector, "ItemSelector", context=where)
             elif selector is not None:
-                item = paths.render(
+                item = templates.render(
                     selector,
                     frame["map_input"],
                     self._context(frame, **where),

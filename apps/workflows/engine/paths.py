@@ -1,4 +1,4 @@
-"""JSONPath for ASL: reading paths, ``ResultPath`` writes and payload templates.
+"""JSONPath for ASL: reading paths and ``ResultPath`` writes (templates: ``templates.py``).
 
 Reading uses jsonpath-ng's extended parser (filters, slices, wildcards). A *definite* path
 (only fields and indexes) yields one value and fails when nothing matches; any other path
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -151,40 +150,3 @@ def _result_path_failure(path: str, target: Any) -> StatesError:
         errors.RESULT_PATH_MATCH_FAILURE,
         f"Unable to apply ReferencePath {path} to input {json.dumps(target)}",
     )
-
-
-IntrinsicEvaluator = Callable[[str, Any, Any], Any]
-
-
-def render(
-    template: Any,
-    data: Any,
-    context: Any,
-    *,
-    field: str = "Parameters",
-    variables: dict[str, Any] | None = None,
-) -> Any:
-    """Evaluate a payload template (``Parameters``, ``ItemSelector``, ``ResultSelector``).
-
-    Keys ending in ``.$`` take the value of a path or an intrinsic function; the ``.$`` is
-    dropped from the key. Nested objects and arrays are rendered too. ``field`` is kept for
-    callers' messages; a missing path is reported under its own key, as Step Functions does.
-    """
-    from apps.workflows.engine import intrinsics
-
-    if isinstance(template, dict):
-        out: dict[str, Any] = {}
-        for key, value in template.items():
-            if key.endswith(".$") and isinstance(value, str):
-                # A path that finds nothing fails the execution with States.Runtime, which
-                # no Retry or Catch intercepts; the cause names the key ('x.$').
-                if value.startswith("$"):
-                    out[key[:-2]] = read(value, data, context, field=key, variables=variables)
-                else:
-                    out[key[:-2]] = intrinsics.evaluate(value, data, context, variables=variables)
-            else:
-                out[key] = render(value, data, context, field=field, variables=variables)
-        return out
-    if isinstance(template, list):
-        return [render(item, data, context, field=field, variables=variables) for item in template]
-    return template

@@ -12,6 +12,7 @@ from django.urls import reverse
 from moto import mock_aws
 
 from apps.events import dlq, registry
+from project import aws
 
 pytestmark = pytest.mark.django_db
 
@@ -24,13 +25,13 @@ def queues(settings: Any, isolated_registry: None) -> Iterator[Any]:
     settings.AWS_REGION = "us-east-1"
     settings.NIMBUS_EVENTS_QUEUE_URL_PREFIX = PREFIX
     registry.receiver("shop.OrderPlaced", name="shop.charge", group="shop")(lambda e: None)
-    dlq._local.client = None
+    aws.clients_reset()
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")
         for name in ("shop", "shop-dlq", "tasks", "tasks-dlq", "rules-dlq"):
             sqs.create_queue(QueueName=f"nimbus-dev-{name}")
         yield sqs
-    dlq._local.client = None
+    aws.clients_reset()
 
 
 def _dead(sqs: Any, body: str) -> str:

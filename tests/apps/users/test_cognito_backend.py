@@ -8,6 +8,7 @@ from botocore.stub import Stubber
 
 from apps.users import exceptions as exc
 from apps.users.backends.aws import CognitoIdentityBackend
+from project import aws
 from project.errors import RateLimited
 
 
@@ -182,8 +183,10 @@ def test_missing_pool_settings_are_a_system_check_error():
 
 def test_boto3_is_not_imported_to_verify_a_token(backend):
     # The verifier and issuer need no client: building them must not create one.
+    aws.clients_reset()
     backend.verifier()
     assert "_aws_clients" not in backend.__dict__
+    assert "cognito-idp" not in aws.cached_services()
 
 
 def test_the_client_is_the_backends_shared_per_thread_client():

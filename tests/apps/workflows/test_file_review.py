@@ -165,7 +165,7 @@ def test_a_failing_step_marks_the_file_failed_with_the_reason(owner):
 
 def test_transient_errors_are_retried(owner, monkeypatch, clock):
     from apps.files import selectors
-    from apps.files.steps import ReviewTransientError
+    from apps.files.review import ReviewTransientError
 
     real, failures = selectors.file_get_any, [1]
 
@@ -190,7 +190,7 @@ def test_transient_errors_are_retried(owner, monkeypatch, clock):
 
 
 def test_redelivered_file_accepted_starts_one_review(owner):
-    from apps.workflows.handlers import file_review_start
+    from apps.files.review import file_review_start
 
     file = accepted_file(owner, size=100, content_type="application/pdf")
     execution = accept(file)
