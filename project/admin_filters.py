@@ -21,5 +21,5 @@ class ValuesFilter(admin.AllValuesFieldListFilter):
         for choice in super().choices(changelist):
             display = str(choice.get("display", ""))
             if not display.strip() or display.startswith(" ("):  # "" or " (3)" with counts
-                choice = {**choice, "display": self.blank_display + display}  # type: ignore[typeddict-item]
+                choice = {**choice, "display": self.blank_display + display}
             yield choice

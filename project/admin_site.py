@@ -22,13 +22,10 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
-from project.audit import audit_record, current_request
+from project.audit import AUDITED, audit_record, current_request
 from project.models import AuditEntry
 
 OPERATORS_GROUP = "operators"
-#: Set on a request by an admin view that wrote its own audit entries (naming the object and
-#: the verdict), so the generic "ran action" row is not written as well.
-AUDITED = "_nimbus_audited"
 
 
 def is_operator(user: Any) -> bool:

@@ -15,6 +15,10 @@ from django.http import HttpRequest
 
 from project.models import AuditEntry
 
+#: Set on a request by an admin view that wrote its own audit entries (naming the object and
+#: the verdict), so the admin site's generic "ran action" row is not written as well.
+AUDITED = "_nimbus_audited"
+
 #: The admin request being served, so signal receivers can name its address and id.
 current_request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar(
     "nimbus_admin_request", default=None

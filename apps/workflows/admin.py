@@ -23,7 +23,9 @@ from django.utils.safestring import mark_safe
 
 from apps.workflows import clock, graph, registry, services
 from apps.workflows.models import Execution, TaskToken
+from project.audit import AUDITED, audit_record
 from project.errors import NimbusError
+from project.models import AuditEntry
 
 logger = logging.getLogger("nimbus.workflows")
 
@@ -213,9 +215,6 @@ def _refresh(execution: Execution) -> bool:
 
 def _audit(request: HttpRequest, execution: Execution, action: str, **detail: Any) -> None:
     """One audit row naming the execution (and so the file a review is about) and the verdict."""
-    from project.admin_site import AUDITED, audit_record
-    from project.models import AuditEntry
-
     state = detail.get("state")
     audit_record(
         action=AuditEntry.Action.ACTION,

@@ -83,8 +83,8 @@ class Route:
             if piece[0] == "L":
                 samples = ctrl
             else:
-                samples = [_bezier(ctrl, i / steps) for i in range(steps + 1)]  # type: ignore[arg-type]
-            points.extend(samples)  # type: ignore[arg-type]
+                samples = [_bezier(ctrl, i / steps) for i in range(steps + 1)]
+            points.extend(samples)
         return points
 
 
