@@ -55,5 +55,8 @@ def test_the_worker_keeps_its_connection_between_tasks(settings):
     assert all(left is not None and left <= 0 for left in seen)
     # Django never closes an in-memory SQLite database, so only count on a real one.
     if not (connection.vendor == "sqlite" and connection.is_in_memory_db()):
+        # The worker checks its connections between rounds (a round claims the five task
+        # rows at once): with a lifetime of 0 it reconnects each round, kept it does not.
         assert kept <= 1
-        assert reconnecting >= 5
+        assert reconnecting >= 2
+        assert reconnecting > kept

@@ -27,9 +27,9 @@ from project.worker import Heartbeat, Scheduler, drains, periodic_jobs
 
 logger = logging.getLogger("nimbus.worker")
 
-#: The worker checks its connections after every task (``close_old_connections``); with
-#: the web's CONN_MAX_AGE of 0 that reconnects (and re-runs SQLite's init pragmas) per
-#: task, which capped the local event bus at a few events per second.
+#: The worker checks its connections around every round (``close_old_connections``); with
+#: the web's CONN_MAX_AGE of 0 that reconnects (and re-runs SQLite's init pragmas) each
+#: time, which capped the local event bus at a few events per second when it was per task.
 WORKER_CONN_MAX_AGE = 300
 
 
