@@ -36,6 +36,7 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.exceptions import MiddlewareNotUsed
 from django.http import HttpRequest, HttpResponse
 
 from project.backends import Backend, handler
@@ -313,9 +314,13 @@ class RequestDurationMiddleware:
     """
 
     def __init__(self, get_response: Any) -> None:
+        if not getattr(settings, "NIMBUS_REQUEST_METRICS", False):
+            # Off when the handler is built (production): not in the request chain at all.
+            raise MiddlewareNotUsed
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        # Checked again per request, since tests turn it off under a built handler.
         if not getattr(settings, "NIMBUS_REQUEST_METRICS", False) or self._skipped(request.path):
             response: HttpResponse = self.get_response(request)
             return response
